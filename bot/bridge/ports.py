@@ -1,0 +1,132 @@
+"""What the domain needs from Slack and from the SMS provider, and the errors they raise."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+
+class DeliveryError(Exception):
+    """A call to Slack or to the SMS provider failed."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class Unavailable(DeliveryError):
+    """Try again later (timeouts, 5xx, transient errors). For an SMS send: the outcome is
+    unknown, the SMS may exist."""
+
+
+class RateLimited(Unavailable):
+    """Wait ``retry_after`` seconds before the next call."""
+
+    def __init__(self, message: str, *, retry_after: float) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class Rejected(DeliveryError):
+    """Refused for good (an invalid request, a channel the bot is not in, ...)."""
+
+    def __init__(self, message: str, *, code: str = "") -> None:
+        super().__init__(message)
+        self.code = code
+
+
+@dataclass(frozen=True, slots=True)
+class SentSms:
+    id: str
+    status: str
+
+
+class SmsGateway(Protocol):
+    async def send(self, *, source: str, destination: str, text: str) -> SentSms:
+        """Send one SMS. Raises Rejected, RateLimited or Unavailable (outcome unknown)."""
+        ...
+
+    async def status(self, sms_id: str) -> str:
+        """The current status of a sent SMS."""
+        ...
+
+    async def find_sent(
+        self, *, source: str, destination: str, text: str, since: float
+    ) -> list[SentSms]:
+        """Sent SMS matching these, created at or after ``since`` (epoch seconds), newest
+        first: how a send whose outcome is unknown is reconciled before sending again."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class OutgoingView:
+    """What the Slack message of an outgoing SMS shows."""
+
+    peer: str
+    our_number: str
+    author: str  # Slack user id
+    text: str
+    status: str  # raw status string
+    note: str = ""  # e.g. why it failed
+
+
+class Messenger(Protocol):
+    """Slack as the domain sees it. ``key`` makes a post reconcilable: when ``reconcile`` is
+    true an earlier attempt may have posted it already, and that post is returned instead of
+    posting again."""
+
+    async def open_thread(
+        self, *, channel: str, peer: str, our_number: str, key: str, reconcile: bool
+    ) -> str:
+        """Post the root message of a number's thread; returns its ts."""
+        ...
+
+    async def post_outgoing(
+        self, *, channel: str, thread_ts: str, view: OutgoingView, key: str, reconcile: bool
+    ) -> str:
+        """Post an outgoing SMS (typed with /sms) in its thread; returns its ts."""
+        ...
+
+    async def update_outgoing(self, *, channel: str, ts: str, view: OutgoingView) -> None:
+        """Show a new status on an outgoing SMS's message."""
+        ...
+
+    async def mark_reply(self, *, channel: str, ts: str, status: str, previous: str | None) -> None:
+        """Show the status of a thread reply sent as SMS (a person's message: reactions)."""
+        ...
+
+    async def post_inbound(
+        self,
+        *,
+        channel: str,
+        thread_ts: str,
+        sender: str,
+        text: str,
+        key: str,
+        reconcile: bool,
+    ) -> str:
+        """Post a received SMS in its thread; returns its ts."""
+        ...
+
+    async def post_notice(
+        self,
+        *,
+        channel: str,
+        thread_ts: str | None,
+        text: str,
+        broadcast: bool,
+        key: str,
+        reconcile: bool,
+        link: str | None = None,
+    ) -> str:
+        """Post a bridge notice. ``text`` is plain text (it is escaped, never interpreted as
+        markup); ``link`` is shown as a "view thread" link."""
+        ...
+
+    async def permalink(self, *, channel: str, ts: str) -> str | None:
+        """A link to a message, or None when Slack cannot give one."""
+        ...
+
+    async def user_names(self, user_ids: list[str]) -> dict[str, str]:
+        """Display names of Slack users (unknown ones are left out)."""
+        ...

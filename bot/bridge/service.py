@@ -1,0 +1,698 @@
+"""The bridge: intake of sends, thread replies and webhooks, and the jobs that carry them out.
+
+Intake methods run inside an HTTP request. They only validate and write: the state change and
+the job that acts on it commit in one transaction, and the caller answers at once. The job
+handlers do the slow, fallible work (Slack posts, VoIPbin calls), each step recorded as it
+completes so a retried job resumes where the last attempt stopped.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from bot.bridge import status as st
+from bot.bridge.ports import (
+    Messenger,
+    OutgoingView,
+    RateLimited,
+    Rejected,
+    SmsGateway,
+    Unavailable,
+)
+from bot.config import AppConfig
+from bot.jobs.queue import Job, enqueue
+from bot.jobs.runner import GiveUp, Handler, RetryLater
+from bot.phone import format_international, mask
+from bot.store import repo
+from bot.voipbin.webhook import WebhookEvent
+
+log = logging.getLogger(__name__)
+
+# Clocks differ: when looking for an SMS that an earlier attempt may have created, look a
+# little further back than the attempt's start.
+RECONCILE_SKEW_SECONDS = 120.0
+
+
+class NotRouted(Exception):
+    """The channel has no VoIPbin number routed to it."""
+
+
+@dataclass(frozen=True, slots=True)
+class Queued:
+    peer: str
+    our_number: str
+    message_id: int
+
+
+class Bridge:
+    """One per process. ``wake`` tells the local job runner that work was written."""
+
+    def __init__(
+        self,
+        *,
+        engine: AsyncEngine,
+        config: AppConfig,
+        messenger: Messenger,
+        gateway: SmsGateway,
+        wake: Callable[[], None] = lambda: None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._engine = engine
+        self.config = config
+        self._messenger = messenger
+        self._gateway = gateway
+        self._wake = wake
+        self._clock = clock
+
+    def set_wake(self, wake: Callable[[], None]) -> None:
+        self._wake = wake
+
+    @property
+    def handlers(self) -> Mapping[str, Handler]:
+        return {
+            "send_sms": self._job_send_sms,
+            "post_inbound": self._job_post_inbound,
+            "show_status": self._job_show_status,
+            "check_stuck": self._job_check_stuck,
+            "notice": self._job_notice,
+        }
+
+    # -- intake ----------------------------------------------------------------------------
+
+    async def accept_send(
+        self, *, channel: str, user: str, recipients: list[str], text: str, request_key: str
+    ) -> list[Queued]:
+        """Record an SMS per recipient from ``/sms`` in ``channel``, sent from the channel's
+        number. ``request_key`` identifies this command, so repeating it adds nothing."""
+        numbers = self.config.numbers_for(channel)
+        if not numbers:
+            raise NotRouted(channel)
+        our_number = numbers[0]
+        now = self._clock()
+        queued: list[Queued] = []
+        async with self._engine.begin() as conn:
+            for peer in recipients:
+                conversation = await repo.get_or_create_conversation(
+                    conn, channel=channel, our_number=our_number, peer_number=peer, now=now
+                )
+                message_id = await repo.insert_message(
+                    conn,
+                    key=f"cmd:{request_key}:{peer}",
+                    conversation_id=conversation.id,
+                    direction="outbound",
+                    origin="command",
+                    text=text,
+                    author=user,
+                    status="queued",
+                    status_rank=0,
+                    now=now,
+                )
+                if message_id is None:
+                    continue
+                await self._enqueue_send(conn, conversation, message_id, now)
+                queued.append(Queued(peer=peer, our_number=our_number, message_id=message_id))
+        self._wake()
+        log.info(
+            "sms accepted origin=command channel=%s user=%s recipients=%s",
+            channel,
+            user,
+            ",".join(mask(q.peer) for q in queued),
+        )
+        return queued
+
+    async def accept_reply(
+        self,
+        *,
+        team: str,
+        channel: str,
+        thread_ts: str,
+        ts: str,
+        user: str,
+        text: str,
+        event_key: str | None = None,
+    ) -> bool:
+        """A person replied in a thread. True when it is one of ours and an SMS was queued;
+        False for other threads and for a redelivery of a reply already taken.
+        ``event_key`` (the Slack event id) is recorded with the work, so a redelivery of the
+        event can be recognised before doing anything."""
+        now = self._clock()
+        async with self._engine.begin() as conn:
+            if event_key is not None:
+                await repo.first_seen(conn, event_key, now)
+            conversation = await repo.find_conversation_by_thread(
+                conn, channel=channel, thread_ts=thread_ts
+            )
+            if conversation is None:
+                return False
+            message_id = await repo.insert_message(
+                conn,
+                key=f"reply:{team}:{channel}:{ts}",
+                conversation_id=conversation.id,
+                direction="outbound",
+                origin="reply",
+                text=text,
+                author=user,
+                slack_ts=ts,
+                status="queued",
+                status_rank=0,
+                now=now,
+            )
+            if message_id is None:
+                return False
+            await self._enqueue_send(conn, conversation, message_id, now)
+        self._wake()
+        log.info(
+            "sms accepted origin=reply conversation_id=%d message_id=%d",
+            conversation.id,
+            message_id,
+        )
+        return True
+
+    async def owns_thread(self, *, channel: str, thread_ts: str) -> bool:
+        async with self._engine.connect() as conn:
+            found = await repo.find_conversation_by_thread(
+                conn, channel=channel, thread_ts=thread_ts
+            )
+            return found is not None
+
+    async def seen(self, key: str) -> bool:
+        """Whether a delivery key (a Slack event id) was already taken in."""
+        async with self._engine.connect() as conn:
+            return await repo.was_seen(conn, key)
+
+    async def accept_webhook(self, event: WebhookEvent) -> str:
+        """Take in a VoIPbin delivery; returns what was done, for logs and metrics."""
+        message = event.message
+        if message is None or event.type == "message_deleted":
+            return "ignored"
+        if message.direction == "inbound" and event.type == "message_created":
+            return await self._accept_inbound(event)
+        if message.direction == "outbound":
+            return await self._accept_status(message.id, message.status)
+        return "ignored"
+
+    async def _accept_inbound(self, event: WebhookEvent) -> str:
+        from bot.phone import normalize_sender
+
+        message = event.message
+        assert message is not None
+        our_number = message.our_number_inbound
+        channel = self.config.channel_for(our_number)
+        now = self._clock()
+        sender = normalize_sender(message.source.target, self.config.region)
+        if channel is None:
+            log.error(
+                "inbound sms to a number with no channel our_number=%s voipbin_id=%s",
+                our_number,
+                message.id,
+            )
+            async with self._engine.begin() as conn:
+                await self._alert_channel_only(
+                    conn,
+                    key=f"unrouted:{message.id}",
+                    text=(
+                        f"An SMS from {mask(sender)} arrived on {our_number}, which is not "
+                        "routed to any channel in app.yaml; it was not posted. Add the number "
+                        "to `numbers` in app.yaml."
+                    ),
+                    now=now,
+                )
+            self._wake()
+            return "unrouted"
+        async with self._engine.begin() as conn:
+            conversation = await repo.get_or_create_conversation(
+                conn, channel=channel, our_number=our_number, peer_number=sender, now=now
+            )
+            message_id = await repo.insert_message(
+                conn,
+                key=f"in:{message.id}",
+                conversation_id=conversation.id,
+                direction="inbound",
+                origin="inbound",
+                text=message.text,
+                voipbin_id=message.id,
+                status="received",
+                status_rank=st.rank("received"),
+                now=now,
+            )
+            if message_id is None:
+                return "duplicate"
+            await enqueue(
+                conn,
+                kind="post_inbound",
+                key=f"inbound:{message_id}",
+                payload={"message_id": message_id},
+                lane=f"c{conversation.id}",
+                channel=channel,
+                now=now,
+            )
+            await repo.touch_conversation(conn, conversation.id, now)
+        self._wake()
+        log.info(
+            "sms received conversation_id=%d message_id=%d voipbin_id=%s",
+            conversation.id,
+            message_id,
+            message.id,
+        )
+        return "inbound"
+
+    async def _accept_status(self, voipbin_id: str, raw_status: str) -> str:
+        if not raw_status:
+            return "ignored"
+        rank = st.rank(raw_status)
+        now = self._clock()
+        async with self._engine.begin() as conn:
+            found = await repo.find_message_by_voipbin_id(conn, voipbin_id)
+            if found is None:
+                # The send's answer has not been stored yet (or the SMS was not ours): keep
+                # the status until it is.
+                await repo.remember_early_status(
+                    conn, voipbin_id=voipbin_id, status=raw_status, rank=rank, now=now
+                )
+                return "status-early"
+            changed = await repo.raise_status(conn, found.id, status=raw_status, rank=rank, now=now)
+            if changed:
+                await self._enqueue_show(conn, found.id, raw_status, now)
+        if changed:
+            self._wake()
+            log.info("sms status message_id=%d status=%s", found.id, raw_status)
+            return "status"
+        return "status-stale"
+
+    # -- job writing helpers ----------------------------------------------------------------
+
+    async def _enqueue_send(
+        self, conn: AsyncConnection, conversation: repo.Conversation, message_id: int, now: float
+    ) -> None:
+        await enqueue(
+            conn,
+            kind="send_sms",
+            key=f"send:{message_id}",
+            payload={"message_id": message_id},
+            lane=f"c{conversation.id}",
+            channel=conversation.channel,
+            now=now,
+        )
+        await repo.touch_conversation(conn, conversation.id, now)
+
+    async def _enqueue_show(
+        self, conn: AsyncConnection, message_id: int, raw_status: str, now: float
+    ) -> None:
+        await enqueue(
+            conn,
+            kind="show_status",
+            key=f"show:{message_id}:{raw_status}",
+            payload={"message_id": message_id},
+            now=now,
+        )
+
+    async def _alert_channel_only(
+        self, conn: AsyncConnection, *, key: str, text: str, now: float
+    ) -> None:
+        if self.config.alerts.channel is None:
+            return
+        await enqueue(
+            conn,
+            kind="notice",
+            key=f"alert:{key}",
+            payload={"channel": self.config.alerts.channel, "text": text, "alert": True},
+            channel=self.config.alerts.channel,
+            now=now,
+        )
+
+    async def _alert(
+        self,
+        conn: AsyncConnection,
+        *,
+        key: str,
+        conversation: repo.Conversation,
+        text: str,
+        now: float,
+        in_thread: bool = True,
+    ) -> None:
+        """A notice in the conversation's thread, broadcast to the channel, and a post in the
+        alert channel when one is configured."""
+        await enqueue(
+            conn,
+            kind="notice",
+            key=f"notice:{key}",
+            payload={
+                "channel": conversation.channel,
+                "conversation_id": conversation.id if in_thread else None,
+                "text": text,
+                "alert": False,
+            },
+            channel=conversation.channel,
+            now=now,
+        )
+        if self.config.alerts.channel is not None:
+            await enqueue(
+                conn,
+                kind="notice",
+                key=f"alert:{key}",
+                payload={
+                    "channel": self.config.alerts.channel,
+                    "conversation_id": conversation.id,
+                    "text": text,
+                    "alert": True,
+                },
+                channel=self.config.alerts.channel,
+                now=now,
+            )
+
+    # -- jobs ------------------------------------------------------------------------------
+
+    async def _load(self, message_id: int) -> tuple[repo.Message, repo.Conversation]:
+        async with self._engine.connect() as conn:
+            message = await repo.get_message(conn, message_id)
+            conversation = await repo.get_conversation(conn, message.conversation_id)
+            return message, conversation
+
+    async def _slack(self, call: Any) -> Any:
+        """Run a Slack call, turning its errors into job outcomes."""
+        try:
+            return await call
+        except RateLimited as exc:
+            raise RetryLater(exc.message, after=exc.retry_after, count_attempt=False) from exc
+        except Unavailable as exc:
+            raise RetryLater(exc.message) from exc
+        except Rejected as exc:
+            raise GiveUp(f"Slack refused: {exc.message}") from exc
+
+    async def _ensure_thread(self, conversation: repo.Conversation, job: Job) -> str:
+        if conversation.thread_ts is not None:
+            return conversation.thread_ts
+        ts: str = await self._slack(
+            self._messenger.open_thread(
+                channel=conversation.channel,
+                peer=conversation.peer_number,
+                our_number=conversation.our_number,
+                key=f"root:{conversation.id}",
+                reconcile=job.attempts > 1,
+            )
+        )
+        async with self._engine.begin() as conn:
+            await repo.set_thread(conn, conversation.id, ts)
+        log.info(
+            "thread opened conversation_id=%d channel=%s", conversation.id, conversation.channel
+        )
+        return ts
+
+    def _view(self, message: repo.Message, conversation: repo.Conversation) -> OutgoingView:
+        return OutgoingView(
+            peer=conversation.peer_number,
+            our_number=conversation.our_number,
+            author=message.author or "",
+            text=message.text,
+            status=message.status,
+            note=message.error or "",
+        )
+
+    async def _job_send_sms(self, job: Job) -> None:
+        message, conversation = await self._load(int(job.payload["message_id"]))
+        thread_ts = await self._ensure_thread(conversation, job)
+        if message.origin == "command" and message.slack_ts is None:
+            ts: str = await self._slack(
+                self._messenger.post_outgoing(
+                    channel=conversation.channel,
+                    thread_ts=thread_ts,
+                    view=self._view(message, conversation),
+                    key=f"msg:{message.id}",
+                    reconcile=job.attempts > 1,
+                )
+            )
+            now = self._clock()
+            async with self._engine.begin() as conn:
+                await repo.update_message(conn, message.id, now, slack_ts=ts, shown_status="queued")
+            message, conversation = await self._load(message.id)
+        if message.voipbin_id is None and st.phase(message.status) is not st.Phase.FAILED:
+            await self._send(message, conversation)
+        # Show the status reached so far (a webhook may have moved it on already).
+        await self._show(message.id)
+
+    async def _send(self, message: repo.Message, conversation: repo.Conversation) -> None:
+        source, destination = conversation.our_number, conversation.peer_number
+        sent = None
+        if message.send_started_at is not None:
+            # An earlier attempt called VoIPbin and did not learn the outcome: the SMS may
+            # exist. Sending blindly could text the person twice.
+            sent = await self._reconcile(message, source, destination)
+        if sent is None:
+            now = self._clock()
+            async with self._engine.begin() as conn:
+                await repo.update_message(conn, message.id, now, send_started_at=now)
+            try:
+                sent = await self._gateway.send(
+                    source=source, destination=destination, text=message.text
+                )
+            except Rejected as exc:
+                await self._fail(message, conversation, f"VoIPbin refused the SMS: {exc.message}")
+                return
+            except RateLimited as exc:
+                # A 429 is an answer: VoIPbin did not create the message. Clear the marker
+                # so the next attempt does not search for it.
+                async with self._engine.begin() as conn:
+                    await repo.update_message(conn, message.id, self._clock(), send_started_at=None)
+                raise RetryLater(exc.message, after=exc.retry_after, count_attempt=False) from exc
+            except Unavailable as exc:
+                raise RetryLater(f"VoIPbin send outcome unknown: {exc.message}") from exc
+        now = self._clock()
+        async with self._engine.begin() as conn:
+            await repo.update_message(conn, message.id, now, voipbin_id=sent.id)
+            await repo.raise_status(
+                conn, message.id, status=sent.status or "queued", rank=st.rank(sent.status), now=now
+            )
+            early = await repo.take_early_status(conn, sent.id)
+            if early is not None:
+                await repo.raise_status(conn, message.id, status=early[0], rank=early[1], now=now)
+            await enqueue(
+                conn,
+                kind="check_stuck",
+                key=f"stuck:{message.id}",
+                payload={"message_id": message.id},
+                now=now,
+                run_after=now + self.config.alerts.stuck_after,
+            )
+        log.info(
+            "sms sent message_id=%d voipbin_id=%s to=%s", message.id, sent.id, mask(destination)
+        )
+
+    async def _reconcile(self, message: repo.Message, source: str, destination: str) -> Any:
+        assert message.send_started_at is not None
+        try:
+            candidates = await self._gateway.find_sent(
+                source=source,
+                destination=destination,
+                text=message.text,
+                since=message.send_started_at - RECONCILE_SKEW_SECONDS,
+            )
+        except RateLimited as exc:
+            raise RetryLater(exc.message, after=exc.retry_after, count_attempt=False) from exc
+        except (Unavailable, Rejected) as exc:
+            raise RetryLater(f"cannot check whether the SMS was sent: {exc.message}") from exc
+        async with self._engine.connect() as conn:
+            for candidate in candidates:
+                if await repo.find_message_by_voipbin_id(conn, candidate.id) is None:
+                    log.warning(
+                        "sms found after an unknown outcome; not sending again message_id=%d "
+                        "voipbin_id=%s",
+                        message.id,
+                        candidate.id,
+                    )
+                    return candidate
+        return None
+
+    async def _fail(
+        self, message: repo.Message, conversation: repo.Conversation, reason: str
+    ) -> None:
+        now = self._clock()
+        async with self._engine.begin() as conn:
+            # A refusal is a definite answer: nothing was created, nothing to reconcile.
+            await repo.update_message(conn, message.id, now, error=reason, send_started_at=None)
+            await repo.raise_status(
+                conn, message.id, status="failed", rank=st.rank("failed"), now=now
+            )
+        log.error(
+            "sms failed message_id=%d to=%s reason=%s",
+            message.id,
+            mask(conversation.peer_number),
+            reason,
+        )
+
+    async def _show(self, message_id: int, *, force: bool = False) -> None:
+        """Bring the Slack message of an SMS up to date with its status, then alert once if
+        it failed. ``force`` redraws it even when the status is unchanged (a new note)."""
+        message, conversation = await self._load(message_id)
+        unchanged = message.status == message.shown_status and not force
+        if message.slack_ts is None or unchanged:
+            await self._alert_if_failed(message, conversation)
+            return
+        if message.origin == "command":
+            await self._slack(
+                self._messenger.update_outgoing(
+                    channel=conversation.channel,
+                    ts=message.slack_ts,
+                    view=self._view(message, conversation),
+                )
+            )
+        elif message.origin == "reply":
+            await self._slack(
+                self._messenger.mark_reply(
+                    channel=conversation.channel,
+                    ts=message.slack_ts,
+                    status=message.status,
+                    previous=message.shown_status,
+                )
+            )
+        async with self._engine.begin() as conn:
+            await repo.update_message(conn, message.id, self._clock(), shown_status=message.status)
+        await self._alert_if_failed(message, conversation)
+
+    async def _alert_if_failed(
+        self, message: repo.Message, conversation: repo.Conversation
+    ) -> None:
+        if st.phase(message.status) is not st.Phase.FAILED or message.alerted:
+            return
+        reason = message.error or st.describe_failure(message.status)
+        text = (
+            f"SMS to {format_international(conversation.peer_number)} failed: {reason}. "
+            "It was not delivered."
+        )
+        await self._raise_alert_once(message, conversation, kind="failed", text=text)
+
+    async def _raise_alert_once(
+        self, message: repo.Message, conversation: repo.Conversation, *, kind: str, text: str
+    ) -> None:
+        now = self._clock()
+        async with self._engine.begin() as conn:
+            await repo.update_message(conn, message.id, now, alerted=True)
+            await self._alert(
+                conn, key=f"{kind}:{message.id}", conversation=conversation, text=text, now=now
+            )
+        self._wake()
+
+    async def _job_show_status(self, job: Job) -> None:
+        await self._show(int(job.payload["message_id"]))
+
+    async def _job_post_inbound(self, job: Job) -> None:
+        message, conversation = await self._load(int(job.payload["message_id"]))
+        if message.slack_ts is not None:
+            return
+        thread_ts = await self._ensure_thread(conversation, job)
+        ts: str = await self._slack(
+            self._messenger.post_inbound(
+                channel=conversation.channel,
+                thread_ts=thread_ts,
+                sender=conversation.peer_number,
+                text=message.text,
+                key=f"msg:{message.id}",
+                reconcile=job.attempts > 1,
+            )
+        )
+        async with self._engine.begin() as conn:
+            await repo.update_message(conn, message.id, self._clock(), slack_ts=ts)
+
+    async def _job_check_stuck(self, job: Job) -> None:
+        message, conversation = await self._load(int(job.payload["message_id"]))
+        if st.phase(message.status) is not st.Phase.PENDING or message.voipbin_id is None:
+            return
+        try:
+            current = await self._gateway.status(message.voipbin_id)
+        except RateLimited as exc:
+            raise RetryLater(exc.message, after=exc.retry_after, count_attempt=False) from exc
+        except (Unavailable, Rejected) as exc:
+            raise RetryLater(f"cannot read the SMS status: {exc.message}") from exc
+        if st.phase(current) is not st.Phase.PENDING:
+            await self._accept_status(message.voipbin_id, current)
+            return
+        minutes = max(1, round(self.config.alerts.stuck_after / 60))
+        now = self._clock()
+        async with self._engine.begin() as conn:
+            await repo.update_message(
+                conn,
+                message.id,
+                now,
+                error=f"no delivery report after {minutes} min; VoIPbin still shows it queued",
+            )
+        await self._show(message.id, force=True)
+        text = (
+            f"SMS to {format_international(conversation.peer_number)} has had no delivery "
+            f"report for {minutes} min and VoIPbin still shows it as queued: it was probably "
+            "not delivered. Check the VoIPbin account (balance, number) and send it again."
+        )
+        await self._raise_alert_once(message, conversation, kind="stuck", text=text)
+
+    async def _job_notice(self, job: Job) -> None:
+        payload = job.payload
+        channel = str(payload["channel"])
+        thread_ts: str | None = None
+        link: str | None = None
+        conversation_id = payload.get("conversation_id")
+        if conversation_id is not None:
+            async with self._engine.connect() as conn:
+                conversation = await repo.get_conversation(conn, int(conversation_id))
+            if payload.get("alert"):
+                if conversation.thread_ts is not None:
+                    link = await self._messenger.permalink(
+                        channel=conversation.channel, ts=conversation.thread_ts
+                    )
+            else:
+                thread_ts = conversation.thread_ts
+        await self._slack(
+            self._messenger.post_notice(
+                channel=channel,
+                thread_ts=thread_ts,
+                text=str(payload["text"]),
+                broadcast=thread_ts is not None,
+                key=job.key,
+                reconcile=job.attempts > 1,
+                link=link,
+            )
+        )
+
+    # -- giving up -------------------------------------------------------------------------
+
+    async def on_dead(self, conn: AsyncConnection, job: Job, reason: str) -> None:
+        """A job gave up: make it visible (written in the same transaction as the dead row)."""
+        now = self._clock()
+        if job.kind == "notice":
+            # An alert that cannot be posted: the error log is the last resort.
+            log.error("alert could not be posted key=%s reason=%s", job.key, reason)
+            return
+        message_id = job.payload.get("message_id")
+        if message_id is None:
+            await self._alert_channel_only(
+                conn, key=f"dead:{job.id}", text=f"A {job.kind} job gave up: {reason}", now=now
+            )
+            return
+        message = await repo.get_message(conn, int(message_id))
+        conversation = await repo.get_conversation(conn, message.conversation_id)
+        peer = format_international(conversation.peer_number)
+        if job.kind == "send_sms" and message.voipbin_id is None:
+            await repo.update_message(conn, message.id, now, error=reason, alerted=True)
+            if await repo.raise_status(
+                conn, message.id, status="failed", rank=st.rank("failed"), now=now
+            ):
+                await self._enqueue_show(conn, message.id, "failed", now)
+            text = f"SMS to {peer} was not sent: {reason}."
+        elif job.kind == "post_inbound":
+            text = (
+                f"An SMS from {peer} could not be posted to Slack: {reason}. "
+                f"It said: {message.text}"
+            )
+        else:
+            text = f"Updating the Slack thread of {peer} failed: {reason}."
+        await self._alert(
+            conn,
+            key=f"dead:{job.id}",
+            conversation=conversation,
+            text=text,
+            now=now,
+            in_thread=conversation.thread_ts is not None,
+        )

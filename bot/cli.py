@@ -1,0 +1,209 @@
+"""``sms-bridge``: serve, check, migrate, jobs."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import time
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+from bot.config import (
+    DEFAULT_DATABASE_URL,
+    AppConfig,
+    ConfigError,
+    Settings,
+    load_config,
+    load_settings,
+)
+
+
+def _config_path(args: argparse.Namespace) -> str:
+    import os
+
+    return str(args.config or os.environ.get("SMS_BRIDGE_CONFIG") or "./app.yaml")
+
+
+def _load(args: argparse.Namespace) -> tuple[Settings, AppConfig]:
+    settings = load_settings()
+    config = load_config(_config_path(args))
+    return settings, config
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from bot.logs import setup_logging
+    from bot.web import create_app
+
+    settings, config = _load(args)
+    secrets = [
+        settings.slack_bot_token.get_secret_value(),
+        settings.slack_signing_secret.get_secret_value(),
+        settings.voipbin_accesskey.get_secret_value(),
+    ]
+    if settings.voipbin_webhook_secret is not None:
+        secrets.append(settings.voipbin_webhook_secret.get_secret_value())
+    setup_logging(secrets)
+    if settings.voipbin_webhook_secret is None:
+        import logging
+
+        logging.getLogger("bot").warning(
+            "VOIPBIN_WEBHOOK_SECRET is not set: webhook deliveries are accepted unsigned. "
+            "Set it to the webhook_secret of GET /customer."
+        )
+    # Migrate before serving, so a database newer than this code stops the start with a
+    # clear message and a non-zero exit instead of a failed lifespan.
+    from bot.store.db import create_engine, migrate
+
+    async def upgrade() -> None:
+        engine = create_engine(settings.database_url)
+        try:
+            await migrate(engine)
+        finally:
+            await engine.dispose()
+
+    asyncio.run(upgrade())
+    app = create_app(settings, config, run_jobs=not args.no_jobs)
+    server = uvicorn.Server(
+        uvicorn.Config(
+            app,
+            host=args.host,
+            port=args.port,
+            lifespan="on",
+            log_config=None,
+            access_log=False,
+            timeout_graceful_shutdown=int(config.jobs.shutdown_grace_seconds) + 5,
+        )
+    )
+    server.run()
+    return 0
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    path = _config_path(args)
+    config = load_config(path)
+    print(f"{path}: valid")
+    print(f"  region: {config.region}")
+    for route in config.numbers:
+        print(f"  {route.number} -> channel {route.channel}")
+    if not config.numbers:
+        print("  warning: no numbers are routed; /sms will refuse every channel")
+    print(f"  alerts: {config.alerts.channel or 'only in the conversation channels'}")
+    try:
+        load_settings()
+    except ConfigError as exc:
+        print(f"warning: {exc}")
+    return 0
+
+
+def _database_url() -> str:
+    import os
+
+    return os.environ.get("DATABASE_URL", DEFAULT_DATABASE_URL)
+
+
+def cmd_migrate(_: argparse.Namespace) -> int:
+    from bot.store.db import create_engine, migrate
+
+    async def run() -> None:
+        engine = create_engine(_database_url())
+        try:
+            await migrate(engine)
+        finally:
+            await engine.dispose()
+
+    asyncio.run(run())
+    print("database schema is up to date")
+    return 0
+
+
+def _when(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def cmd_jobs(args: argparse.Namespace) -> int:
+    from bot.jobs import queue
+    from bot.store.db import create_engine, migrate
+
+    async def run() -> int:
+        engine = create_engine(_database_url())
+        try:
+            await migrate(engine)
+            if args.action == "retry":
+                if args.id is None:
+                    print("usage: sms-bridge jobs retry ID", file=sys.stderr)
+                    return 2
+                if await queue.revive(engine, args.id, now=time.time()):
+                    print(f"job {args.id} is queued again")
+                    return 0
+                print(f"job {args.id} is not a dead job", file=sys.stderr)
+                return 1
+            states = ["dead"] if args.action == "dead" else ["pending", "running", "dead"]
+            rows = await queue.list_jobs(engine, states)
+            if not rows:
+                print("no jobs")
+            for row in rows:
+                error = f"  last error: {row.last_error}" if row.last_error else ""
+                print(
+                    f"{row.id:>6}  {row.state:<8} {row.kind:<13} attempts={row.attempts:<3} "
+                    f"created={_when(row.created_at)}  next={_when(row.run_after)}{error}"
+                )
+            return 0
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(run())
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="sms-bridge", description="Text phone numbers from Slack through VoIPbin."
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="serve Slack and VoIPbin requests and run the jobs")
+    serve.add_argument(
+        "--config", help="path to app.yaml (default: $SMS_BRIDGE_CONFIG or ./app.yaml)"
+    )
+    serve.add_argument("--host", default="0.0.0.0")  # noqa: S104 - a server listens on all
+    serve.add_argument("--port", type=int, default=8080)
+    serve.add_argument(
+        "--no-jobs", action="store_true", help="answer requests only; a worker runs the jobs"
+    )
+    serve.set_defaults(func=cmd_serve)
+
+    check = sub.add_parser("check", help="validate app.yaml without starting anything")
+    check.add_argument("--config", help="path to app.yaml")
+    check.set_defaults(func=cmd_check)
+
+    mig = sub.add_parser("migrate", help="create or upgrade the database schema")
+    mig.set_defaults(func=cmd_migrate)
+
+    jobs = sub.add_parser("jobs", help="list pending and dead jobs, or retry a dead one")
+    jobs.add_argument("action", nargs="?", choices=["list", "dead", "retry"], default="list")
+    jobs.add_argument("id", nargs="?", type=int)
+    jobs.set_defaults(func=cmd_jobs)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        code: int = args.func(args)
+    except ConfigError as exc:
+        print(f"sms-bridge: {exc}", file=sys.stderr)
+        return 2
+    except Exception as exc:
+        from bot.store.db import SchemaError
+
+        if isinstance(exc, SchemaError):
+            print(f"sms-bridge: {exc}", file=sys.stderr)
+            return 3
+        raise
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,246 @@
+"""The operator's configuration: ``app.yaml`` plus secrets from the environment.
+
+``app.yaml`` holds what may be committed (numbers, channels, policy). Secrets never live in it:
+it may only reference them as ``${NAME}``, which is replaced from the environment when the file
+is loaded. Everything is validated by pydantic before anything starts, and an error names the key.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated, Any
+
+import phonenumbers
+import yaml
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_CONFIG_PATH = "./app.yaml"
+DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./sms-bridge.db"
+
+_CHANNEL_ID = re.compile(r"^[CGD][A-Z0-9]{8,}$")
+_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+class ConfigError(Exception):
+    """The configuration cannot be used; the message says which key and why."""
+
+
+def _slack_channel_id(value: str) -> str:
+    if not _CHANNEL_ID.match(value):
+        raise ValueError(
+            f"{value!r} is not a Slack channel ID (like C0123456789); "
+            "copy it from the channel's details in Slack, not its name"
+        )
+    return value
+
+
+def _e164(value: str) -> str:
+    try:
+        parsed = phonenumbers.parse(value, None)
+    except phonenumbers.NumberParseException as exc:
+        raise ValueError(f"{value!r} is not an E.164 number like +31201234567") from exc
+    formatted = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+    if formatted != value or not phonenumbers.is_possible_number(parsed):
+        raise ValueError(f"{value!r} is not an E.164 number like +31201234567")
+    return value
+
+
+def _region(value: str) -> str:
+    code = value.upper()
+    if code not in phonenumbers.SUPPORTED_REGIONS:
+        raise ValueError(f"{value!r} is not a region code like NL, US or GB")
+    return code
+
+
+ChannelId = Annotated[str, AfterValidator(_slack_channel_id)]
+E164 = Annotated[str, AfterValidator(_e164)]
+Region = Annotated[str, AfterValidator(_region)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class NumberRoute(_Strict):
+    """One VoIPbin number and the Slack channel its threads live in."""
+
+    number: E164
+    channel: ChannelId
+
+
+class AlertsConfig(_Strict):
+    channel: ChannelId | None = None
+    stuck_after: float = Field(default=600, ge=1, description="seconds an SMS may stay queued")
+
+
+class SlackPacing(_Strict):
+    """Client-side pacing of chat.postMessage; Slack allows about one message per second per
+    channel with short bursts."""
+
+    per_channel_per_second: float = Field(default=1.0, gt=0)
+    burst: int = Field(default=3, ge=1)
+    enabled: bool = True
+    timeout_seconds: float = Field(default=10.0, gt=0)
+
+
+class VoipbinConfig(_Strict):
+    timeout_seconds: float = Field(default=10.0, gt=0)
+    # VoIPbin allows about 16.7 requests per second per customer, with bursts of 33.
+    requests_per_second: float = Field(default=15.0, gt=0)
+
+
+class JobsConfig(_Strict):
+    max_attempts: int = Field(default=6, ge=1)
+    max_age_seconds: int = Field(default=24 * 3600, ge=60)
+    backoff_base_seconds: float = Field(default=1.0, gt=0)
+    backoff_max_seconds: float = Field(default=300.0, gt=0)
+    concurrency: int = Field(default=8, ge=1, le=256)
+    lease_seconds: int = Field(default=60, ge=5)
+    poll_interval_seconds: float = Field(default=0.5, gt=0)
+    seen_events_ttl_seconds: int = Field(default=24 * 3600, ge=3600)
+    shutdown_grace_seconds: float = Field(default=20.0, ge=0)
+
+
+class AppConfig(_Strict):
+    """The contents of ``app.yaml``."""
+
+    region: Region = "US"
+    numbers: list[NumberRoute] = Field(default_factory=list)
+    alerts: AlertsConfig = Field(default_factory=AlertsConfig)
+    slack: SlackPacing = Field(default_factory=SlackPacing)
+    voipbin: VoipbinConfig = Field(default_factory=VoipbinConfig)
+    jobs: JobsConfig = Field(default_factory=JobsConfig)
+    max_body_bytes: int = Field(default=256 * 1024, ge=1024)
+
+    @field_validator("numbers")
+    @classmethod
+    def _unique_numbers(cls, numbers: list[NumberRoute]) -> list[NumberRoute]:
+        seen: set[str] = set()
+        for route in numbers:
+            if route.number in seen:
+                raise ValueError(f"{route.number} is listed twice; a number routes to one channel")
+            seen.add(route.number)
+        return numbers
+
+    def channel_for(self, our_number: str) -> str | None:
+        """The channel that ``our_number`` (a VoIPbin number) routes to, if any."""
+        for route in self.numbers:
+            if route.number == our_number:
+                return route.channel
+        return None
+
+    def numbers_for(self, channel: str) -> list[str]:
+        """Our numbers routed to ``channel``; the first one is the channel's default."""
+        return [route.number for route in self.numbers if route.channel == channel]
+
+
+class Settings(BaseSettings):
+    """Secrets and endpoints from the environment (names are a stable contract)."""
+
+    model_config = SettingsConfigDict(env_prefix="", extra="ignore", frozen=True)
+
+    slack_bot_token: SecretStr = Field(validation_alias="SLACK_BOT_TOKEN")
+    slack_signing_secret: SecretStr = Field(validation_alias="SLACK_SIGNING_SECRET")
+    slack_api_url: str = Field(default="https://slack.com/api/", validation_alias="SLACK_API_URL")
+    voipbin_accesskey: SecretStr = Field(validation_alias="VOIPBIN_ACCESSKEY")
+    voipbin_api_url: str = Field(
+        default="https://api.voipbin.net/v1.0", validation_alias="VOIPBIN_API_URL"
+    )
+    voipbin_webhook_secret: SecretStr | None = Field(
+        default=None, validation_alias="VOIPBIN_WEBHOOK_SECRET"
+    )
+    database_url: str = Field(default=DEFAULT_DATABASE_URL, validation_alias="DATABASE_URL")
+    config_path: str = Field(default=DEFAULT_CONFIG_PATH, validation_alias="SMS_BRIDGE_CONFIG")
+
+    @model_validator(mode="after")
+    def _no_empty_secrets(self) -> Settings:
+        for name in ("slack_bot_token", "slack_signing_secret", "voipbin_accesskey"):
+            secret: SecretStr = getattr(self, name)
+            if not secret.get_secret_value().strip():
+                raise ValueError(f"{name.upper()} is set but empty")
+        return self
+
+
+def _interpolate(node: Any, env: Mapping[str, str], path: str) -> Any:
+    """Replace ``${NAME}`` in every string of the parsed YAML; a missing variable is an error."""
+    if isinstance(node, dict):
+        return {k: _interpolate(v, env, f"{path}.{k}" if path else str(k)) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_interpolate(v, env, f"{path}[{i}]") for i, v in enumerate(node)]
+    if isinstance(node, str):
+
+        def replace(match: re.Match[str]) -> str:
+            name = match.group(1)
+            if name not in env:
+                raise ConfigError(f"{path}: environment variable {name} is not set")
+            return env[name]
+
+        return _ENV_REF.sub(replace, node)
+    return node
+
+
+def _describe(exc: ValidationError, source: str) -> str:
+    lines = [f"{source} is not valid:"]
+    for error in exc.errors():
+        where = ".".join(str(part) for part in error["loc"]) or "(top level)"
+        message = error["msg"]
+        if error["type"] == "extra_forbidden":
+            message = "unknown key (check its spelling and indentation)"
+        elif error["type"] == "missing":
+            message = "required but missing"
+        lines.append(f"  {where}: {message}")
+    return "\n".join(lines)
+
+
+def load_config(path: str | Path, env: Mapping[str, str] | None = None) -> AppConfig:
+    """Read and validate ``app.yaml``. Raises ConfigError with a message naming the key."""
+    source = Path(path)
+    try:
+        raw = yaml.safe_load(source.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise ConfigError(f"{source}: no such file (set SMS_BRIDGE_CONFIG or --config)") from exc
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{source}: not valid YAML: {exc}") from exc
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{source}: the top level must be a mapping of keys")
+    data = _interpolate(raw, os.environ if env is None else env, "")
+    try:
+        return AppConfig.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc, str(source))) from None
+
+
+def load_settings(env: Mapping[str, str] | None = None) -> Settings:
+    """Read the secrets and endpoints from the environment (or ``env`` for tests)."""
+    try:
+        if env is None:
+            return Settings()
+        return Settings.model_validate(dict(env))
+    except ValidationError as exc:
+        names = {
+            "slack_bot_token": "SLACK_BOT_TOKEN",
+            "slack_signing_secret": "SLACK_SIGNING_SECRET",
+            "voipbin_accesskey": "VOIPBIN_ACCESSKEY",
+        }
+        lines = ["the environment is not complete:"]
+        for error in exc.errors():
+            loc = ".".join(str(p) for p in error["loc"])
+            name = names.get(loc, loc)
+            msg = "is not set" if error["type"] == "missing" else error["msg"]
+            lines.append(f"  {name} {msg}")
+        raise ConfigError("\n".join(lines)) from None

@@ -1,0 +1,313 @@
+"""Job rows: enqueue inside the caller's transaction; claim, finish and retry them.
+
+A job belongs to a *lane* (a conversation): the jobs of one lane run one at a time in the order
+they were written, which keeps the messages of a thread in order however many workers or
+replicas claim work. A job is claimed with a lease; a worker that dies loses its lease and the
+job is claimed again once it expires. Finishing a job checks the lease owner, so a worker whose
+lease was taken over cannot overwrite the new owner's result.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import and_, delete, exists, func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from bot.store.repo import insert_ignore
+from bot.store.tables import jobs
+
+PENDING = "pending"
+RUNNING = "running"
+DONE = "done"
+DEAD = "dead"
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    id: int
+    kind: str
+    key: str
+    lane: str | None
+    channel: str | None
+    payload: dict[str, Any]
+    attempts: int  # this attempt's number, from 1 (counted when claimed, so a crash counts)
+    created_at: float
+
+
+async def enqueue(
+    conn: AsyncConnection,
+    *,
+    kind: str,
+    key: str,
+    payload: dict[str, Any],
+    now: float,
+    lane: str | None = None,
+    channel: str | None = None,
+    run_after: float | None = None,
+) -> bool:
+    """Write a job in the caller's transaction. False when a job with ``key`` already exists,
+    which is how redelivered events and retried requests are kept from acting twice."""
+    return await insert_ignore(
+        conn,
+        jobs,
+        {
+            "kind": kind,
+            "key": key,
+            "lane": lane,
+            "channel": channel,
+            "payload": json.dumps(payload, separators=(",", ":")),
+            "state": PENDING,
+            "attempts": 0,
+            "run_after": now if run_after is None else run_after,
+            "created_at": now,
+            "updated_at": now,
+        },
+    )
+
+
+def _claimable(now: float, busy_channels: Iterable[str]) -> Any:
+    earlier = jobs.alias("earlier")
+    blocked = exists().where(
+        and_(
+            earlier.c.lane == jobs.c.lane,
+            earlier.c.id < jobs.c.id,
+            earlier.c.state.in_((PENDING, RUNNING)),
+        )
+    )
+    ready = or_(
+        and_(jobs.c.state == PENDING, jobs.c.run_after <= now),
+        and_(jobs.c.state == RUNNING, jobs.c.lease_until < now),
+    )
+    condition = and_(ready, or_(jobs.c.lane.is_(None), ~blocked))
+    busy = list(busy_channels)
+    if busy:
+        condition = and_(condition, or_(jobs.c.channel.is_(None), jobs.c.channel.not_in(busy)))
+    return condition
+
+
+async def claim(
+    engine: AsyncEngine,
+    *,
+    owner: str,
+    now: float,
+    limit: int,
+    lease_seconds: float,
+    busy_channels: Iterable[str] = (),
+) -> list[Job]:
+    """Take up to ``limit`` runnable jobs, oldest first, at most one per lane."""
+    async with engine.begin() as conn:
+        query = select(jobs).where(_claimable(now, busy_channels)).order_by(jobs.c.id).limit(limit)
+        if conn.dialect.name == "postgresql":
+            query = query.with_for_update(skip_locked=True, of=jobs)
+        rows = (await conn.execute(query)).mappings().all()
+        picked: list[Job] = []
+        lanes: set[str] = set()
+        for row in rows:
+            # A lane whose head is re-claimed after a lost lease shows up once; never run two
+            # jobs of one lane together.
+            if row["lane"] is not None:
+                if row["lane"] in lanes:
+                    continue
+                lanes.add(row["lane"])
+            picked.append(
+                Job(
+                    id=row["id"],
+                    kind=row["kind"],
+                    key=row["key"],
+                    lane=row["lane"],
+                    channel=row["channel"],
+                    payload=json.loads(row["payload"]),
+                    attempts=row["attempts"] + 1,
+                    created_at=row["created_at"],
+                )
+            )
+        if picked:
+            await conn.execute(
+                update(jobs)
+                .where(jobs.c.id.in_([job.id for job in picked]))
+                .values(
+                    state=RUNNING,
+                    attempts=jobs.c.attempts + 1,
+                    lease_owner=owner,
+                    lease_until=now + lease_seconds,
+                    updated_at=now,
+                )
+            )
+        return picked
+
+
+def _owned(job_id: int, owner: str) -> Any:
+    return and_(jobs.c.id == job_id, jobs.c.lease_owner == owner, jobs.c.state == RUNNING)
+
+
+async def finish(engine: AsyncEngine, job: Job, *, owner: str, now: float) -> bool:
+    async with engine.begin() as conn:
+        result = await conn.execute(
+            update(jobs)
+            .where(_owned(job.id, owner))
+            .values(state=DONE, lease_until=None, updated_at=now)
+        )
+        return bool(result.rowcount)
+
+
+async def retry_later(
+    engine: AsyncEngine,
+    job: Job,
+    *,
+    owner: str,
+    now: float,
+    run_after: float,
+    error: str,
+    count_attempt: bool = True,
+) -> bool:
+    async with engine.begin() as conn:
+        result = await conn.execute(
+            update(jobs)
+            .where(_owned(job.id, owner))
+            .values(
+                state=PENDING,
+                attempts=job.attempts if count_attempt else job.attempts - 1,
+                run_after=run_after,
+                lease_owner=None,
+                lease_until=None,
+                last_error=error[:2000],
+                updated_at=now,
+            )
+        )
+        return bool(result.rowcount)
+
+
+async def bury(
+    engine: AsyncEngine,
+    job: Job,
+    *,
+    owner: str,
+    now: float,
+    error: str,
+    also: Callable[[AsyncConnection], Awaitable[None]] | None = None,
+) -> bool:
+    """Give up on a job: it becomes a dead-letter row, and ``also`` (the alert) is written in
+    the same transaction so giving up is never silent."""
+    async with engine.begin() as conn:
+        result = await conn.execute(
+            update(jobs)
+            .where(_owned(job.id, owner))
+            .values(
+                state=DEAD,
+                lease_until=None,
+                last_error=error[:2000],
+                updated_at=now,
+            )
+        )
+        if not result.rowcount:
+            return False
+        if also is not None:
+            await also(conn)
+        return True
+
+
+async def renew(
+    engine: AsyncEngine, job_ids: list[int], *, owner: str, now: float, lease_seconds: float
+) -> None:
+    if not job_ids:
+        return
+    async with engine.begin() as conn:
+        await conn.execute(
+            update(jobs)
+            .where(jobs.c.id.in_(job_ids), jobs.c.lease_owner == owner, jobs.c.state == RUNNING)
+            .values(lease_until=now + lease_seconds)
+        )
+
+
+async def release(engine: AsyncEngine, job_ids: list[int], *, owner: str, now: float) -> None:
+    """Hand unfinished jobs back at shutdown so another worker takes them at once."""
+    if not job_ids:
+        return
+    async with engine.begin() as conn:
+        await conn.execute(
+            update(jobs)
+            .where(jobs.c.id.in_(job_ids), jobs.c.lease_owner == owner, jobs.c.state == RUNNING)
+            # Not a failed attempt: take back the count the claim added.
+            .values(
+                state=PENDING,
+                attempts=jobs.c.attempts - 1,
+                lease_owner=None,
+                lease_until=None,
+                updated_at=now,
+            )
+        )
+
+
+async def prune_done(engine: AsyncEngine, *, before: float) -> int:
+    """Delete finished jobs older than ``before``; their keys stop deduplicating then."""
+    async with engine.begin() as conn:
+        result = await conn.execute(
+            delete(jobs).where(jobs.c.state == DONE, jobs.c.updated_at < before)
+        )
+        return int(result.rowcount)
+
+
+@dataclass(frozen=True, slots=True)
+class JobInfo:
+    id: int
+    kind: str
+    key: str
+    state: str
+    attempts: int
+    run_after: float
+    created_at: float
+    last_error: str | None
+
+
+async def list_jobs(engine: AsyncEngine, states: Iterable[str], limit: int = 200) -> list[JobInfo]:
+    async with engine.connect() as conn:
+        rows = (
+            (
+                await conn.execute(
+                    select(
+                        jobs.c.id,
+                        jobs.c.kind,
+                        jobs.c.key,
+                        jobs.c.state,
+                        jobs.c.attempts,
+                        jobs.c.run_after,
+                        jobs.c.created_at,
+                        jobs.c.last_error,
+                    )
+                    .where(jobs.c.state.in_(list(states)))
+                    .order_by(jobs.c.id)
+                    .limit(limit)
+                )
+            )
+            .mappings()
+            .all()
+        )
+        return [JobInfo(**dict(row)) for row in rows]
+
+
+async def revive(engine: AsyncEngine, job_id: int, *, now: float) -> bool:
+    """Put a dead job back in the queue (``sms-bridge jobs retry``)."""
+    async with engine.begin() as conn:
+        result = await conn.execute(
+            update(jobs)
+            .where(jobs.c.id == job_id, jobs.c.state == DEAD)
+            .values(state=PENDING, attempts=0, run_after=now, created_at=now, updated_at=now)
+        )
+        return bool(result.rowcount)
+
+
+async def depth(engine: AsyncEngine) -> dict[str, int]:
+    """Number of jobs per state (done excluded)."""
+    async with engine.connect() as conn:
+        rows = (
+            await conn.execute(
+                select(jobs.c.state, func.count())
+                .where(jobs.c.state != DONE)
+                .group_by(jobs.c.state)
+            )
+        ).all()
+        return {str(state): int(count) for state, count in rows}

@@ -1,0 +1,259 @@
+"""The in-process worker that runs jobs: claims, leases, retries with backoff, gives up loudly."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import socket
+import time
+import uuid
+from collections import Counter
+from collections.abc import Awaitable, Callable, Mapping
+
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from bot.config import JobsConfig
+from bot.jobs import queue
+from bot.jobs.queue import Job
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[Job], Awaitable[None]]
+OnDead = Callable[[AsyncConnection, Job, str], Awaitable[None]]
+
+
+class RetryLater(Exception):
+    """Run the job again later. ``after`` overrides the backoff (e.g. a Retry-After header);
+    ``count_attempt=False`` for waits that are not failures (rate limits)."""
+
+    def __init__(self, reason: str, *, after: float | None = None, count_attempt: bool = True):
+        super().__init__(reason)
+        self.reason = reason
+        self.after = after
+        self.count_attempt = count_attempt
+
+
+class GiveUp(Exception):
+    """The job can never succeed; bury it now (and alert)."""
+
+
+def backoff(attempt: int, *, base: float, cap: float) -> float:
+    """Exponential backoff with jitter: a random delay between ``base / 2`` and
+    ``min(cap, base * 2**attempt)``, so retries of many jobs spread out."""
+    return random.uniform(base / 2, min(cap, base * (2**attempt)))
+
+
+class JobRunner:
+    """Claims and runs jobs until stopped. One per process; replicas share the table."""
+
+    def __init__(
+        self,
+        *,
+        engine: AsyncEngine,
+        handlers: Mapping[str, Handler],
+        config: JobsConfig,
+        on_dead: OnDead | None = None,
+        per_channel_limit: int = 2,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._engine = engine
+        self._handlers = dict(handlers)
+        self._config = config
+        self._on_dead = on_dead
+        self._per_channel_limit = per_channel_limit
+        self._clock = clock
+        self.owner = f"{socket.gethostname()}:{uuid.uuid4().hex[:8]}"
+        self._wake = asyncio.Event()
+        self._stopping = asyncio.Event()
+        self._inflight: dict[int, tuple[Job, asyncio.Task[None]]] = {}
+        self._main: asyncio.Task[None] | None = None
+        self._last_prune = 0.0
+
+    def wake(self) -> None:
+        """New work was written: look for it now rather than at the next poll."""
+        self._wake.set()
+
+    def start(self) -> None:
+        self._main = asyncio.create_task(self._run(), name="job-runner")
+
+    @property
+    def inflight(self) -> int:
+        return len(self._inflight)
+
+    async def stop(self, grace: float | None = None) -> None:
+        """Stop claiming; let running jobs finish within ``grace`` seconds, then release the
+        rest so another worker takes them at once."""
+        grace = self._config.shutdown_grace_seconds if grace is None else grace
+        self._stopping.set()
+        self._wake.set()
+        if self._main is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._main
+        tasks = [task for _, task in self._inflight.values()]
+        if tasks:
+            _, pending = await asyncio.wait(tasks, timeout=grace)
+            for task in pending:
+                task.cancel()
+            if pending:
+                await asyncio.wait(pending)
+        leftover = list(self._inflight)
+        if leftover:
+            await queue.release(self._engine, leftover, owner=self.owner, now=self._clock())
+            log.warning("released unfinished jobs at shutdown count=%d", len(leftover))
+            self._inflight.clear()
+
+    async def _run(self) -> None:
+        renewer = asyncio.create_task(self._renew_leases(), name="job-lease-renewer")
+        try:
+            while not self._stopping.is_set():
+                self._wake.clear()
+                claimed = 0
+                try:
+                    claimed = await self._claim()
+                    await self._maintain()
+                except Exception:
+                    log.exception("job claim failed; retrying")
+                if claimed == 0 or self.inflight >= self._config.concurrency:
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(
+                            self._wake.wait(), timeout=self._config.poll_interval_seconds
+                        )
+        finally:
+            renewer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await renewer
+
+    async def _claim(self) -> int:
+        free = self._config.concurrency - self.inflight
+        if free <= 0:
+            return 0
+        per_channel = Counter(job.channel for job, _ in self._inflight.values() if job.channel)
+        busy = [ch for ch, n in per_channel.items() if n >= self._per_channel_limit]
+        jobs = await queue.claim(
+            self._engine,
+            owner=self.owner,
+            now=self._clock(),
+            limit=free,
+            lease_seconds=self._config.lease_seconds,
+            busy_channels=busy,
+        )
+        for job in jobs:
+            task = asyncio.create_task(self._execute(job), name=f"job-{job.id}-{job.kind}")
+            self._inflight[job.id] = (job, task)
+        return len(jobs)
+
+    async def _maintain(self) -> None:
+        now = self._clock()
+        if now - self._last_prune < 300:
+            return
+        self._last_prune = now
+        from bot.store import repo  # local: maintenance is rare
+
+        ttl = self._config.seen_events_ttl_seconds
+        async with self._engine.begin() as conn:
+            await repo.prune(conn, seen_before=now - ttl)
+        await queue.prune_done(self._engine, before=now - ttl)
+
+    async def _renew_leases(self) -> None:
+        interval = max(1.0, self._config.lease_seconds / 3)
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                await queue.renew(
+                    self._engine,
+                    list(self._inflight),
+                    owner=self.owner,
+                    now=self._clock(),
+                    lease_seconds=self._config.lease_seconds,
+                )
+            except Exception:
+                log.exception("lease renewal failed")
+
+    async def _execute(self, job: Job) -> None:
+        try:
+            await self._attempt(job)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            # Bookkeeping failed (the database went away): the lease expires and the job is
+            # claimed again; its handler is idempotent.
+            log.exception("job bookkeeping failed job_id=%d kind=%s", job.id, job.kind)
+        finally:
+            self._inflight.pop(job.id, None)
+            self._wake.set()
+
+    async def _attempt(self, job: Job) -> None:
+        handler = self._handlers.get(job.kind)
+        if handler is None:
+            await self._give_up(job, f"no handler for job kind {job.kind!r}")
+            return
+        try:
+            await handler(job)
+        except asyncio.CancelledError:
+            raise
+        except GiveUp as exc:
+            await self._give_up(job, str(exc))
+            return
+        except RetryLater as exc:
+            await self._retry(job, exc.reason, after=exc.after, count_attempt=exc.count_attempt)
+            return
+        except Exception as exc:
+            log.warning(
+                "job failed job_id=%d kind=%s attempt=%d error=%s",
+                job.id,
+                job.kind,
+                job.attempts,
+                _describe(exc),
+            )
+            await self._retry(job, _describe(exc), after=None, count_attempt=True)
+            return
+        await queue.finish(self._engine, job, owner=self.owner, now=self._clock())
+
+    async def _retry(
+        self, job: Job, reason: str, *, after: float | None, count_attempt: bool
+    ) -> None:
+        now = self._clock()
+        attempts = job.attempts if count_attempt else job.attempts - 1
+        too_old = now - job.created_at > self._config.max_age_seconds
+        if attempts >= self._config.max_attempts or too_old:
+            why = "too many attempts" if not too_old else "too old"
+            await self._give_up(job, f"{reason} (gave up: {why}, {attempts} attempts)")
+            return
+        delay = (
+            after
+            if after is not None
+            else backoff(
+                attempts,
+                base=self._config.backoff_base_seconds,
+                cap=self._config.backoff_max_seconds,
+            )
+        )
+        await queue.retry_later(
+            self._engine,
+            job,
+            owner=self.owner,
+            now=now,
+            run_after=now + delay,
+            error=reason,
+            count_attempt=count_attempt,
+        )
+
+    async def _give_up(self, job: Job, reason: str) -> None:
+        log.error("job dead job_id=%d kind=%s key=%s error=%s", job.id, job.kind, job.key, reason)
+        on_dead = self._on_dead
+
+        async def also(conn: AsyncConnection) -> None:
+            if on_dead is not None:
+                await on_dead(conn, job, reason)
+
+        await queue.bury(
+            self._engine, job, owner=self.owner, now=self._clock(), error=reason, also=also
+        )
+        self._wake.set()
+
+
+def _describe(exc: BaseException) -> str:
+    text = str(exc)
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__

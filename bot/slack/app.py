@@ -1,0 +1,138 @@
+"""The Bolt AsyncApp: the /sms command and the thread-reply listener."""
+
+from __future__ import annotations
+
+import logging
+import re
+import uuid
+from typing import Any
+
+from bot.phone import format_international
+from bot.slack.mrkdwn import escape, mentioned_user_ids, to_plain_text
+from slack_bolt import BoltResponse
+from slack_bolt.async_app import AsyncAck, AsyncApp
+from slack_bolt.request.async_request import AsyncBoltRequest
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.bridge.service import Bridge, NotRouted
+from bot.slack.commands import USAGE, CommandError, SendSms, ShowHelp, parse_sms_command
+from bot.slack.messenger import SlackMessenger
+
+log = logging.getLogger(__name__)
+
+# Message subtypes that are a person writing: plain messages, "also send to channel", and
+# messages with a file (its text is sent; the file cannot be).
+HUMAN_SUBTYPES = (None, "thread_broadcast", "file_share")
+
+
+def build_bolt_app(
+    *,
+    client: AsyncWebClient,
+    signing_secret: str,
+    bridge: Bridge,
+    messenger: SlackMessenger,
+) -> AsyncApp:
+    """The Slack side of the service. Listeners record work and return: the HTTP answer to
+    Slack is sent only once the work is safely in the database (``process_before_response``),
+    so a crash before that point makes Slack redeliver rather than lose it."""
+    app = AsyncApp(
+        client=client,
+        signing_secret=signing_secret,
+        process_before_response=True,
+        raise_error_for_unhandled_request=False,
+    )
+    region = bridge.config.region
+
+    @app.middleware
+    async def drop_redeliveries(
+        body: dict[str, Any], request: AsyncBoltRequest, next: Any
+    ) -> BoltResponse | None:
+        # Slack redelivers an event (same event_id, X-Slack-Retry-Num) when our answer was
+        # slow or lost. The work itself is keyed by the Slack message, so this is only the
+        # fast path; a redelivery racing the first attempt is caught by that key.
+        event_id = body.get("event_id")
+        redelivery = bool(event_id and request.headers.get("x-slack-retry-num"))
+        if redelivery and await bridge.seen(f"slack:{event_id}"):
+            log.info("slack redelivery dropped event_id=%s", event_id)
+            return BoltResponse(status=200, body="", headers={"x-slack-no-retry": "1"})
+        await next()
+        return None
+
+    @app.command(re.compile(r"^/sms"))
+    async def sms_command(ack: AsyncAck, command: dict[str, Any]) -> None:
+        text = str(command.get("text") or "")
+        names = await messenger.user_names(mentioned_user_ids(text))
+        parsed = parse_sms_command(text, region=region, user_names=names)
+        if isinstance(parsed, ShowHelp):
+            await ack(response_type="ephemeral", text=USAGE)
+            return
+        if isinstance(parsed, CommandError):
+            await ack(response_type="ephemeral", text=f":warning: {parsed.message}")
+            return
+        assert isinstance(parsed, SendSms)
+        channel = str(command.get("channel_id") or "")
+        try:
+            queued = await bridge.accept_send(
+                channel=channel,
+                user=str(command.get("user_id") or ""),
+                recipients=parsed.recipients,
+                text=parsed.text,
+                request_key=uuid.uuid4().hex,
+            )
+        except NotRouted:
+            await ack(
+                response_type="ephemeral",
+                text=(
+                    ":warning: This channel has no VoIPbin number, so /sms cannot send from "
+                    "here. Use a channel listed under `numbers` in the bridge's app.yaml, or "
+                    "ask the operator to route a number to this channel. Nothing was sent."
+                ),
+            )
+            return
+        except Exception:
+            log.exception("could not record /sms channel=%s", channel)
+            await ack(
+                response_type="ephemeral",
+                text=":x: The bridge could not record your SMS right now. Nothing was sent; "
+                "please try again in a minute.",
+            )
+            return
+        to = ", ".join(escape(format_international(q.peer)) for q in queued)
+        ours = escape(format_international(queued[0].our_number)) if queued else ""
+        await ack(
+            response_type="ephemeral",
+            text=f":outbox_tray: Sending to {to} from {ours}. Follow it in the number's thread.",
+        )
+
+    @app.event({"type": "message", "subtype": HUMAN_SUBTYPES})
+    async def thread_reply(event: dict[str, Any], body: dict[str, Any]) -> None:
+        thread_ts = event.get("thread_ts")
+        ts = event.get("ts")
+        user = event.get("user")
+        if event.get("bot_id") or not user or not thread_ts or not ts or thread_ts == ts:
+            return
+        channel = str(event.get("channel") or "")
+        if not await bridge.owns_thread(channel=channel, thread_ts=str(thread_ts)):
+            return
+        raw = str(event.get("text") or "")
+        names = await messenger.user_names(mentioned_user_ids(raw))
+        text = to_plain_text(raw, user_names=names).strip()
+        if not text:
+            return
+        await bridge.accept_reply(
+            event_key=f"slack:{body['event_id']}" if body.get("event_id") else None,
+            team=str(body.get("team_id") or event.get("team") or ""),
+            channel=channel,
+            thread_ts=str(thread_ts),
+            ts=str(ts),
+            user=str(user),
+            text=text,
+        )
+
+    @app.event(re.compile(".*"))
+    async def ignore_other_events() -> None:
+        # Edits, deletes, joins, bot messages, anything else: answered 200 so Slack does not
+        # retry, and otherwise ignored.
+        return None
+
+    return app

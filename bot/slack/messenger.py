@@ -1,0 +1,284 @@
+"""The domain's ``Messenger`` on Slack's Web API: rendering, pacing, error mapping and
+finding a post an interrupted attempt already made."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import aiohttp
+from aiolimiter import AsyncLimiter
+from cachetools import TTLCache
+from slack_sdk.errors import SlackApiError, SlackClientError
+from slack_sdk.web.async_client import AsyncWebClient
+from slack_sdk.web.async_slack_response import AsyncSlackResponse
+
+from bot.bridge import status as st
+from bot.bridge.ports import OutgoingView, RateLimited, Rejected, Unavailable
+from bot.config import SlackPacing
+from bot.slack import render
+
+log = logging.getLogger(__name__)
+
+METADATA_EVENT = "sms_bridge_post"
+# Slack errors that mean "try again later" rather than "this will never work".
+TRANSIENT_ERRORS = frozenset(
+    {"internal_error", "fatal_error", "service_unavailable", "request_timeout", "ratelimited"}
+)
+# reactions.add / reactions.remove answers that mean the state is already as wanted.
+SETTLED_REACTION_ERRORS = frozenset({"already_reacted", "no_reaction"})
+
+
+class SlackMessenger:
+    """Posts through one ``AsyncWebClient``. Paces ``chat.postMessage`` per channel (Slack
+    allows about one per second per channel) and, after a 429, holds that channel for the
+    ``Retry-After`` time without holding up the others."""
+
+    def __init__(
+        self,
+        *,
+        client: AsyncWebClient,
+        pacing: SlackPacing,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._client = client
+        self._pacing = pacing
+        self._clock = clock
+        self._limiters: dict[str, AsyncLimiter] = {}
+        self._held_until: dict[str, float] = {}
+        self._names: TTLCache[str, str] = TTLCache(maxsize=5000, ttl=3600)
+
+    # -- plumbing --------------------------------------------------------------------------
+
+    async def _call(
+        self, method: str, call: Callable[[], Awaitable[AsyncSlackResponse]], channel: str = ""
+    ) -> AsyncSlackResponse:
+        try:
+            return await call()
+        except SlackApiError as exc:
+            response = exc.response
+            error = str(response.get("error", "")) if response is not None else ""
+            status = response.status_code if response is not None else 0
+            if status == 429 or error == "ratelimited":
+                retry_after = _retry_after(response.headers if response is not None else {})
+                if channel:
+                    self._held_until[channel] = self._clock() + retry_after
+                raise RateLimited(f"Slack {method} rate limited", retry_after=retry_after) from None
+            if status >= 500 or error in TRANSIENT_ERRORS:
+                raise Unavailable(f"Slack {method} failed: {error or status}") from None
+            raise Rejected(f"Slack {method} failed: {error or status}", code=error) from None
+        except (TimeoutError, aiohttp.ClientError, SlackClientError) as exc:
+            raise Unavailable(f"Slack {method} failed: {type(exc).__name__}") from None
+
+    async def _pace(self, channel: str) -> None:
+        held = self._held_until.get(channel, 0.0) - self._clock()
+        if held > 0:
+            raise RateLimited(f"Slack channel {channel} is rate limited", retry_after=held)
+        if not self._pacing.enabled:
+            return
+        limiter = self._limiters.get(channel)
+        if limiter is None:
+            burst = self._pacing.burst
+            limiter = AsyncLimiter(burst, burst / self._pacing.per_channel_per_second)
+            self._limiters[channel] = limiter
+        await limiter.acquire()
+
+    async def _post(
+        self,
+        *,
+        channel: str,
+        rendered: render.Rendered,
+        key: str,
+        reconcile: bool,
+        thread_ts: str | None = None,
+        broadcast: bool = False,
+    ) -> str:
+        if reconcile:
+            found = await self._find_post(channel=channel, key=key, thread_ts=thread_ts)
+            if found is not None:
+                log.warning("slack post found from an earlier attempt key=%s", key)
+                return found
+        await self._pace(channel)
+        kwargs: dict[str, Any] = {
+            "channel": channel,
+            "text": rendered.text,
+            "blocks": rendered.blocks,
+            "unfurl_links": False,
+            "unfurl_media": False,
+            "metadata": {"event_type": METADATA_EVENT, "event_payload": {"key": key}},
+        }
+        if thread_ts is not None:
+            kwargs["thread_ts"] = thread_ts
+            if broadcast:
+                kwargs["reply_broadcast"] = True
+        response = await self._call(
+            "chat.postMessage", lambda: self._client.chat_postMessage(**kwargs), channel
+        )
+        return str(response["ts"])
+
+    async def _find_post(self, *, channel: str, key: str, thread_ts: str | None) -> str | None:
+        """The ts of a message we posted with ``key`` in its metadata, if Slack has one."""
+        if thread_ts is not None:
+            method = "conversations.replies"
+            call = self._client.conversations_replies
+            base: dict[str, Any] = {"channel": channel, "ts": thread_ts}
+        else:
+            method = "conversations.history"
+            call = self._client.conversations_history
+            base = {"channel": channel}
+        base.update(include_all_metadata=True, limit=200)
+        cursor: str | None = None
+        for _ in range(10):  # at most 10 pages; an interrupted post is a recent one
+            params = base | ({"cursor": cursor} if cursor else {})
+            response = await self._call(method, functools.partial(call, **params))
+            for message in response.get("messages") or []:
+                metadata = message.get("metadata") or {}
+                payload = metadata.get("event_payload") or {}
+                if metadata.get("event_type") == METADATA_EVENT and payload.get("key") == key:
+                    return str(message["ts"])
+            cursor = (response.get("response_metadata") or {}).get("next_cursor") or None
+            if not cursor:
+                return None
+        return None
+
+    # -- Messenger -------------------------------------------------------------------------
+
+    async def open_thread(
+        self, *, channel: str, peer: str, our_number: str, key: str, reconcile: bool
+    ) -> str:
+        return await self._post(
+            channel=channel,
+            rendered=render.thread_root(peer=peer, our_number=our_number),
+            key=key,
+            reconcile=reconcile,
+        )
+
+    async def post_outgoing(
+        self, *, channel: str, thread_ts: str, view: OutgoingView, key: str, reconcile: bool
+    ) -> str:
+        return await self._post(
+            channel=channel,
+            rendered=render.outgoing(view),
+            key=key,
+            reconcile=reconcile,
+            thread_ts=thread_ts,
+        )
+
+    async def update_outgoing(self, *, channel: str, ts: str, view: OutgoingView) -> None:
+        rendered = render.outgoing(view)
+        await self._call(
+            "chat.update",
+            lambda: self._client.chat_update(
+                channel=channel, ts=ts, text=rendered.text, blocks=rendered.blocks
+            ),
+        )
+
+    async def mark_reply(self, *, channel: str, ts: str, status: str, previous: str | None) -> None:
+        wanted = render.REACTION.get(st.phase(status))
+        old = render.REACTION.get(st.phase(previous)) if previous else None
+        if wanted is None or wanted == old:
+            return
+        await self._reaction("reactions.add", channel, ts, wanted)
+        if old is not None:
+            await self._reaction("reactions.remove", channel, ts, old)
+
+    async def _reaction(self, method: str, channel: str, ts: str, name: str) -> None:
+        call = (
+            self._client.reactions_add
+            if method == "reactions.add"
+            else self._client.reactions_remove
+        )
+        try:
+            await self._call(method, lambda: call(channel=channel, timestamp=ts, name=name))
+        except Rejected as exc:
+            if exc.code not in SETTLED_REACTION_ERRORS:
+                raise
+
+    async def post_inbound(
+        self,
+        *,
+        channel: str,
+        thread_ts: str,
+        sender: str,
+        text: str,
+        key: str,
+        reconcile: bool,
+    ) -> str:
+        return await self._post(
+            channel=channel,
+            rendered=render.inbound(sender=sender, text=text),
+            key=key,
+            reconcile=reconcile,
+            thread_ts=thread_ts,
+        )
+
+    async def post_notice(
+        self,
+        *,
+        channel: str,
+        thread_ts: str | None,
+        text: str,
+        broadcast: bool,
+        key: str,
+        reconcile: bool,
+        link: str | None = None,
+    ) -> str:
+        return await self._post(
+            channel=channel,
+            rendered=render.notice(text=text, link=link, alert=thread_ts is None),
+            key=key,
+            reconcile=reconcile,
+            thread_ts=thread_ts,
+            broadcast=broadcast,
+        )
+
+    async def permalink(self, *, channel: str, ts: str) -> str | None:
+        try:
+            response = await self._call(
+                "chat.getPermalink",
+                lambda: self._client.chat_getPermalink(channel=channel, message_ts=ts),
+            )
+        except (Rejected, Unavailable):
+            return None
+        link = response.get("permalink")
+        return str(link) if link else None
+
+    async def user_names(self, user_ids: list[str]) -> dict[str, str]:
+        names: dict[str, str] = {}
+        for user_id in user_ids:
+            cached = self._names.get(user_id)
+            if cached is not None:
+                names[user_id] = cached
+                continue
+            try:
+                response = await asyncio.wait_for(
+                    self._call(
+                        "users.info", functools.partial(self._client.users_info, user=user_id)
+                    ),
+                    timeout=1.5,
+                )
+            except (Rejected, Unavailable, TimeoutError):
+                continue
+            user = response.get("user") or {}
+            profile = user.get("profile") or {}
+            name = profile.get("display_name") or profile.get("real_name") or user.get("name")
+            if name:
+                self._names[user_id] = str(name)
+                names[user_id] = str(name)
+        return names
+
+
+def _retry_after(headers: Any) -> float:
+    value = None
+    if headers is not None:
+        value = headers.get("Retry-After") or headers.get("retry-after")
+    if isinstance(value, list):
+        value = value[0] if value else None
+    try:
+        return max(0.0, float(value)) if value is not None else 1.0
+    except (TypeError, ValueError):
+        return 1.0

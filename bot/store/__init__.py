@@ -1,0 +1,1 @@
+"""Persistence: conversations, messages, jobs and seen events (SQLAlchemy 2, async)."""

@@ -1,0 +1,97 @@
+"""Engine creation and schema migrations for SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Connection, event, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+log = logging.getLogger(__name__)
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+class SchemaError(Exception):
+    """The database schema cannot be used by this version of sms-bridge."""
+
+
+def is_sqlite(engine: AsyncEngine) -> bool:
+    return engine.dialect.name == "sqlite"
+
+
+def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
+    """An async engine; SQLite gets WAL, a busy timeout and ``BEGIN IMMEDIATE`` transactions.
+
+    ``BEGIN IMMEDIATE`` takes SQLite's write lock at the start of every transaction, so two
+    writers queue on the busy timeout instead of failing with "database is locked" when a
+    reader tries to upgrade to a writer halfway through.
+    """
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        engine = create_async_engine(url, connect_args={"timeout": 30})
+        sync_engine = engine.sync_engine
+
+        @event.listens_for(sync_engine, "connect")
+        def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+            dbapi_connection.isolation_level = None
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.close()
+
+        @event.listens_for(sync_engine, "begin")
+        def _on_begin(conn: Connection) -> None:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+        return engine
+    return create_async_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+
+
+def _alembic_config(connection: Connection) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.attributes["connection"] = connection
+    return config
+
+
+def _upgrade(connection: Connection) -> tuple[str | None, str]:
+    if connection.dialect.name == "postgresql":
+        # Two replicas starting together must not both run the same migration.
+        connection.execute(text("SELECT pg_advisory_xact_lock(7391202)"))
+    config = _alembic_config(connection)
+    scripts = ScriptDirectory.from_config(config)
+    head = scripts.get_current_head()
+    assert head is not None
+    current = MigrationContext.configure(connection).get_current_revision()
+    if current is not None and current != head:
+        try:
+            known = scripts.get_revision(current)
+        except Exception:
+            known = None
+        if known is None:
+            raise SchemaError(
+                f"the database schema is at revision {current}, which this version of "
+                f"sms-bridge does not know (its newest is {head}); the database was upgraded "
+                "by a newer sms-bridge. Run that version, or restore a backup."
+            )
+    if current != head:
+        command.upgrade(config, "head")
+    return current, head
+
+
+async def migrate(engine: AsyncEngine) -> None:
+    """Bring the schema up to date; refuse a database newer than this code."""
+    async with engine.begin() as conn:
+        before, head = await conn.run_sync(_upgrade)
+    if before != head:
+        log.info("database schema upgraded from=%s to=%s", before or "empty", head)

@@ -1,0 +1,298 @@
+"""Queries over the schema. Every function takes the connection of the caller's transaction,
+so a state change and the jobs it causes commit together."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Table, and_, delete, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import RowMapping
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from bot.store.tables import conversations, early_statuses, messages, seen_events
+
+
+@dataclass(frozen=True, slots=True)
+class Conversation:
+    id: int
+    channel: str
+    our_number: str
+    peer_number: str
+    thread_ts: str | None
+    created_at: float
+    last_activity_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    id: int
+    key: str
+    conversation_id: int
+    direction: str
+    origin: str
+    text: str
+    author: str | None
+    slack_ts: str | None
+    voipbin_id: str | None
+    status: str
+    status_rank: int
+    shown_status: str | None
+    error: str | None
+    send_started_at: float | None
+    alerted: bool
+    created_at: float
+    updated_at: float
+
+
+def _conversation(row: RowMapping) -> Conversation:
+    return Conversation(**dict(row))
+
+
+def _message(row: RowMapping) -> Message:
+    return Message(**dict(row))
+
+
+async def insert_ignore(conn: AsyncConnection, table: Table, values: dict[str, Any]) -> bool:
+    """INSERT that does nothing when a unique key already exists; True when a row was added."""
+    if conn.dialect.name == "postgresql":
+        stmt: Any = postgresql.insert(table).values(**values).on_conflict_do_nothing()
+    elif conn.dialect.name == "sqlite":
+        stmt = sqlite.insert(table).values(**values).on_conflict_do_nothing()
+    else:  # pragma: no cover - only the two dialects above are supported
+        raise RuntimeError(f"unsupported database {conn.dialect.name}")
+    result = await conn.execute(stmt)
+    return bool(result.rowcount)
+
+
+# -- conversations -------------------------------------------------------------------------
+
+
+async def get_or_create_conversation(
+    conn: AsyncConnection, *, channel: str, our_number: str, peer_number: str, now: float
+) -> Conversation:
+    """The conversation of ``peer_number`` with ``our_number`` in ``channel``, created if new."""
+    await insert_ignore(
+        conn,
+        conversations,
+        {
+            "channel": channel,
+            "our_number": our_number,
+            "peer_number": peer_number,
+            "thread_ts": None,
+            "created_at": now,
+            "last_activity_at": now,
+        },
+    )
+    row = (
+        (
+            await conn.execute(
+                select(conversations).where(
+                    conversations.c.channel == channel,
+                    conversations.c.our_number == our_number,
+                    conversations.c.peer_number == peer_number,
+                )
+            )
+        )
+        .mappings()
+        .one()
+    )
+    return _conversation(row)
+
+
+async def get_conversation(conn: AsyncConnection, conversation_id: int) -> Conversation:
+    row = (
+        (await conn.execute(select(conversations).where(conversations.c.id == conversation_id)))
+        .mappings()
+        .one()
+    )
+    return _conversation(row)
+
+
+async def find_conversation_by_thread(
+    conn: AsyncConnection, *, channel: str, thread_ts: str
+) -> Conversation | None:
+    row = (
+        (
+            await conn.execute(
+                select(conversations).where(
+                    conversations.c.channel == channel, conversations.c.thread_ts == thread_ts
+                )
+            )
+        )
+        .mappings()
+        .first()
+    )
+    return None if row is None else _conversation(row)
+
+
+async def set_thread(conn: AsyncConnection, conversation_id: int, thread_ts: str) -> None:
+    await conn.execute(
+        update(conversations)
+        .where(conversations.c.id == conversation_id)
+        .values(thread_ts=thread_ts)
+    )
+
+
+async def touch_conversation(conn: AsyncConnection, conversation_id: int, now: float) -> None:
+    await conn.execute(
+        update(conversations)
+        .where(conversations.c.id == conversation_id)
+        .values(last_activity_at=now)
+    )
+
+
+# -- messages ------------------------------------------------------------------------------
+
+
+async def insert_message(
+    conn: AsyncConnection,
+    *,
+    key: str,
+    conversation_id: int,
+    direction: str,
+    origin: str,
+    text: str,
+    status: str,
+    status_rank: int,
+    now: float,
+    author: str | None = None,
+    slack_ts: str | None = None,
+    voipbin_id: str | None = None,
+) -> int | None:
+    """Record an SMS; None when a message with ``key`` already exists (a redelivery)."""
+    added = await insert_ignore(
+        conn,
+        messages,
+        {
+            "key": key,
+            "conversation_id": conversation_id,
+            "direction": direction,
+            "origin": origin,
+            "text": text,
+            "author": author,
+            "slack_ts": slack_ts,
+            "voipbin_id": voipbin_id,
+            "status": status,
+            "status_rank": status_rank,
+            "alerted": False,
+            "created_at": now,
+            "updated_at": now,
+        },
+    )
+    if not added:
+        return None
+    found = (await conn.execute(select(messages.c.id).where(messages.c.key == key))).scalar_one()
+    return int(found)
+
+
+async def get_message(conn: AsyncConnection, message_id: int) -> Message:
+    row = (await conn.execute(select(messages).where(messages.c.id == message_id))).mappings().one()
+    return _message(row)
+
+
+async def find_message_by_voipbin_id(conn: AsyncConnection, voipbin_id: str) -> Message | None:
+    row = (
+        (await conn.execute(select(messages).where(messages.c.voipbin_id == voipbin_id)))
+        .mappings()
+        .first()
+    )
+    return None if row is None else _message(row)
+
+
+async def update_message(conn: AsyncConnection, message_id: int, now: float, **values: Any) -> None:
+    await conn.execute(
+        update(messages).where(messages.c.id == message_id).values(updated_at=now, **values)
+    )
+
+
+async def raise_status(
+    conn: AsyncConnection, message_id: int, *, status: str, rank: int, now: float
+) -> bool:
+    """Move a message's status forward; never backwards. True when it changed.
+
+    The comparison happens in the UPDATE itself so two webhooks racing on one message cannot
+    both win.
+    """
+    result = await conn.execute(
+        update(messages)
+        .where(and_(messages.c.id == message_id, messages.c.status_rank < rank))
+        .values(status=status, status_rank=rank, updated_at=now)
+    )
+    return bool(result.rowcount)
+
+
+# -- statuses that arrived before their message was known -----------------------------------
+
+
+async def remember_early_status(
+    conn: AsyncConnection, *, voipbin_id: str, status: str, rank: int, now: float
+) -> None:
+    added = await insert_ignore(
+        conn,
+        early_statuses,
+        {"voipbin_id": voipbin_id, "status": status, "status_rank": rank, "received_at": now},
+    )
+    if not added:
+        await conn.execute(
+            update(early_statuses)
+            .where(early_statuses.c.voipbin_id == voipbin_id, early_statuses.c.status_rank < rank)
+            .values(status=status, status_rank=rank, received_at=now)
+        )
+
+
+async def take_early_status(conn: AsyncConnection, voipbin_id: str) -> tuple[str, int] | None:
+    row = (
+        await conn.execute(
+            select(early_statuses.c.status, early_statuses.c.status_rank).where(
+                early_statuses.c.voipbin_id == voipbin_id
+            )
+        )
+    ).first()
+    if row is None:
+        return None
+    await conn.execute(delete(early_statuses).where(early_statuses.c.voipbin_id == voipbin_id))
+    return str(row[0]), int(row[1])
+
+
+# -- deliveries already seen ---------------------------------------------------------------
+
+
+async def first_seen(conn: AsyncConnection, key: str, now: float) -> bool:
+    """Record a delivery key; False when it was seen before (a redelivery)."""
+    return await insert_ignore(conn, seen_events, {"key": key, "seen_at": now})
+
+
+async def was_seen(conn: AsyncConnection, key: str) -> bool:
+    found = await conn.execute(select(seen_events.c.key).where(seen_events.c.key == key))
+    return found.first() is not None
+
+
+async def prune(conn: AsyncConnection, *, seen_before: float) -> int:
+    """Forget seen-event keys and early statuses older than ``seen_before``."""
+    result = await conn.execute(delete(seen_events).where(seen_events.c.seen_at < seen_before))
+    await conn.execute(delete(early_statuses).where(early_statuses.c.received_at < seen_before))
+    return int(result.rowcount)
+
+
+__all__ = [
+    "Conversation",
+    "Message",
+    "find_conversation_by_thread",
+    "find_message_by_voipbin_id",
+    "first_seen",
+    "get_conversation",
+    "get_message",
+    "get_or_create_conversation",
+    "insert_ignore",
+    "insert_message",
+    "prune",
+    "raise_status",
+    "remember_early_status",
+    "set_thread",
+    "take_early_status",
+    "touch_conversation",
+    "update_message",
+    "was_seen",
+]

@@ -1,0 +1,111 @@
+"""The schema. Changes here need an Alembic migration in ``bot/store/migrations/versions``.
+
+Times are stored as seconds since the epoch (float): comparisons in the job claim query stay
+cheap and identical on SQLite and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+# One phone number (peer) talking to one of our numbers, mapped to one Slack thread.
+conversations = Table(
+    "conversations",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("channel", String(32), nullable=False),
+    Column("our_number", String(32), nullable=False),
+    Column("peer_number", String(64), nullable=False),
+    Column("thread_ts", String(32), nullable=True),
+    Column("created_at", Float, nullable=False),
+    Column("last_activity_at", Float, nullable=False),
+    UniqueConstraint("channel", "our_number", "peer_number"),
+)
+Index("ix_conversations_thread", conversations.c.channel, conversations.c.thread_ts)
+
+# One SMS, either direction, and the Slack message that shows it.
+messages = Table(
+    "messages",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("key", String(200), nullable=False, unique=True),
+    Column("conversation_id", Integer, ForeignKey("conversations.id"), nullable=False),
+    Column("direction", String(16), nullable=False),  # outbound | inbound
+    Column("origin", String(16), nullable=False),  # command | reply | inbound
+    Column("text", Text, nullable=False),
+    Column("author", String(32), nullable=True),  # Slack user id for outbound
+    Column("slack_ts", String(32), nullable=True),  # the Slack message showing this SMS
+    Column("voipbin_id", String(64), nullable=True, unique=True),
+    Column("status", String(32), nullable=False),
+    Column("status_rank", Integer, nullable=False, default=0),
+    Column("shown_status", String(32), nullable=True),  # what the Slack message shows now
+    Column("error", Text, nullable=True),
+    Column("send_started_at", Float, nullable=True),
+    Column("alerted", Boolean, nullable=False, default=False),
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+)
+Index("ix_messages_conversation", messages.c.conversation_id, messages.c.id)
+
+# Statuses of outbound messages whose webhook arrived before we stored their VoIPbin id.
+early_statuses = Table(
+    "early_statuses",
+    metadata,
+    Column("voipbin_id", String(64), primary_key=True),
+    Column("status", String(32), nullable=False),
+    Column("status_rank", Integer, nullable=False),
+    Column("received_at", Float, nullable=False),
+)
+
+# The outbox: every side effect (SMS send, Slack post) is a row here, written in the same
+# transaction as the state change that causes it.
+jobs = Table(
+    "jobs",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("kind", String(32), nullable=False),
+    Column("key", String(200), nullable=False, unique=True),
+    Column("lane", String(64), nullable=True),  # jobs of one lane run one at a time, in id order
+    Column("channel", String(32), nullable=True),  # for per-channel pacing
+    Column("payload", Text, nullable=False),
+    Column("state", String(16), nullable=False),  # pending | running | done | dead
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("run_after", Float, nullable=False),
+    Column("lease_owner", String(64), nullable=True),
+    Column("lease_until", Float, nullable=True),
+    Column("last_error", Text, nullable=True),
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+)
+Index("ix_jobs_state_run_after", jobs.c.state, jobs.c.run_after)
+Index("ix_jobs_lane_id", jobs.c.lane, jobs.c.id)
+
+# Deliveries already taken in (Slack event ids, VoIPbin webhook keys); rows expire.
+seen_events = Table(
+    "seen_events",
+    metadata,
+    Column("key", String(200), primary_key=True),
+    Column("seen_at", Float, nullable=False),
+)
+Index("ix_seen_events_seen_at", seen_events.c.seen_at)

@@ -1,0 +1,234 @@
+"""An httpx client for VoIPbin's REST API (reference §1–§2, §5–§6).
+
+The access key travels as the ``accesskey`` query parameter (VoIPbin accepts it nowhere else),
+so no URL of this client may reach a log line or an exception: errors carry the method, the
+path and VoIPbin's error envelope, never the URL.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from datetime import datetime
+from typing import Any
+
+import httpx
+from aiolimiter import AsyncLimiter
+from pydantic import ValidationError
+
+from bot.voipbin.models import (
+    Address,
+    Customer,
+    ErrorEnvelope,
+    Message,
+    MessagePage,
+    Number,
+    NumberPage,
+    SendRequest,
+)
+
+log = logging.getLogger(__name__)
+
+PAGE_SIZE = 100
+
+
+class VoipbinError(Exception):
+    """A VoIPbin call failed. ``retryable`` says whether trying again later may succeed."""
+
+    retryable = False
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        http_status: int | None = None,
+        reason: str = "",
+        request_id: str = "",
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.http_status = http_status
+        self.reason = reason
+        self.request_id = request_id
+
+
+class VoipbinRejected(VoipbinError):
+    """VoIPbin answered 4xx: the request itself is wrong or not allowed; retrying won't help."""
+
+
+class VoipbinUnavailable(VoipbinError):
+    """A timeout, a connection error, a 5xx or an unreadable answer. For a send, the SMS may
+    or may not exist: look for it before sending again."""
+
+    retryable = True
+
+
+class VoipbinRateLimited(VoipbinUnavailable):
+    """429: wait ``retry_after`` seconds."""
+
+    def __init__(self, message: str, *, retry_after: float, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.retry_after = retry_after
+
+
+def _retry_after(response: httpx.Response) -> float:
+    value = response.headers.get("Retry-After", "")
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        return 1.0
+
+
+def _error_from(method: str, path: str, response: httpx.Response) -> VoipbinError:
+    body_reason = ""
+    body_message = ""
+    request_id = response.headers.get("X-Request-Id", "")
+    try:
+        envelope = ErrorEnvelope.model_validate_json(response.content)
+        body_reason = envelope.error.reason
+        body_message = envelope.error.message
+        request_id = envelope.error.request_id or request_id
+    except ValidationError:
+        pass
+    detail = body_message or response.reason_phrase or "no details"
+    text = f"VoIPbin {method} {path} answered {response.status_code}"
+    text += f" {body_reason}: {detail}" if body_reason else f": {detail}"
+    kwargs: dict[str, Any] = {
+        "http_status": response.status_code,
+        "reason": body_reason,
+        "request_id": request_id,
+    }
+    if response.status_code == 429:
+        return VoipbinRateLimited(text, retry_after=_retry_after(response), **kwargs)
+    if response.status_code >= 500 or response.status_code == 408:
+        return VoipbinUnavailable(text, **kwargs)
+    return VoipbinRejected(text, **kwargs)
+
+
+class VoipbinClient:
+    """The calls the bridge makes. One instance per process; close it with ``aclose``."""
+
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        accesskey: str,
+        timeout: float = 10.0,
+        requests_per_second: float = 15.0,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self._accesskey = accesskey
+        self._http = httpx.AsyncClient(
+            base_url=base_url.rstrip("/") + "/",
+            params={"accesskey": accesskey},
+            timeout=timeout,
+            headers={"User-Agent": "sms-bridge", "Accept": "application/json"},
+            transport=transport,
+            trust_env=False,
+        )
+        # VoIPbin allows about 16.7 requests per second per customer (reference §6.2).
+        self._limiter = AsyncLimiter(requests_per_second, 1.0)
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def _request(
+        self, method: str, path: str, *, json: Any = None, params: dict[str, Any] | None = None
+    ) -> httpx.Response:
+        async with self._limiter:
+            try:
+                response = await self._http.request(
+                    method, path.lstrip("/"), json=json, params=params
+                )
+            except httpx.TimeoutException:
+                raise VoipbinUnavailable(f"VoIPbin {method} {path} timed out") from None
+            except httpx.HTTPError as exc:
+                # str(exc) can hold the URL, and so the access key: name the kind only.
+                raise VoipbinUnavailable(
+                    f"VoIPbin {method} {path} failed: {type(exc).__name__}"
+                ) from None
+        if response.status_code >= 400:
+            raise _error_from(method, path, response)
+        return response
+
+    @staticmethod
+    def _parse(model: Any, method: str, path: str, response: httpx.Response) -> Any:
+        try:
+            return model.model_validate_json(response.content)
+        except ValidationError:
+            raise VoipbinUnavailable(
+                f"VoIPbin {method} {path} answered {response.status_code} with a body that is "
+                "not the expected JSON"
+            ) from None
+
+    async def send_message(self, *, source: str, destination: str, text: str) -> Message:
+        """``POST /messages`` with one destination. Returns the created message (queued)."""
+        body = SendRequest(
+            source=Address(type="tel", target=source),
+            destinations=[Address(type="tel", target=destination)],
+            text=text,
+        )
+        response = await self._request("POST", "/messages", json=body.to_json())
+        message: Message = self._parse(Message, "POST", "/messages", response)
+        return message
+
+    async def get_message(self, message_id: str) -> Message:
+        path = f"/messages/{message_id}"
+        response = await self._request("GET", path)
+        message: Message = self._parse(Message, "GET", "/messages/{id}", response)
+        return message
+
+    async def iter_messages(self, *, since: datetime | None = None) -> AsyncIterator[Message]:
+        """Messages newest first, page by page, stopping at ``since`` (reference §2.2: the
+        token is the last item's ``tm_create``; stop on an empty or short page)."""
+        token = ""
+        while True:
+            params: dict[str, Any] = {"page_size": PAGE_SIZE}
+            if token:
+                params["page_token"] = token
+            response = await self._request("GET", "/messages", params=params)
+            page: MessagePage = self._parse(MessagePage, "GET", "/messages", response)
+            for message in page.result:
+                created = message.tm_create
+                if since is not None and created is not None and created < since:
+                    return
+                yield message
+            if len(page.result) < PAGE_SIZE or not page.next_page_token:
+                return
+            token = page.next_page_token
+
+    async def list_numbers(self) -> list[Number]:
+        numbers: list[Number] = []
+        token = ""
+        while True:
+            params: dict[str, Any] = {"page_size": PAGE_SIZE}
+            if token:
+                params["page_token"] = token
+            response = await self._request("GET", "/numbers", params=params)
+            page: NumberPage = self._parse(NumberPage, "GET", "/numbers", response)
+            numbers.extend(page.result)
+            if len(page.result) < PAGE_SIZE or not page.next_page_token:
+                return numbers
+            token = page.next_page_token
+
+    async def get_customer(self) -> Customer:
+        response = await self._request("GET", "/customer")
+        customer: Customer = self._parse(Customer, "GET", "/customer", response)
+        return customer
+
+    async def set_webhook(self, uri: str) -> Customer:
+        """Point the account's webhook at ``uri``. ``PUT /customer`` overwrites all seven
+        fields (reference §4.1), so read them first and send them all back."""
+        current = await self.get_customer()
+        body = {
+            "name": current.name,
+            "detail": current.detail,
+            "email": current.email,
+            "phone_number": current.phone_number,
+            "address": current.address,
+            "webhook_method": "POST",
+            "webhook_uri": uri,
+        }
+        response = await self._request("PUT", "/customer", json=body)
+        customer: Customer = self._parse(Customer, "PUT", "/customer", response)
+        return customer

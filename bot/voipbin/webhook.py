@@ -1,0 +1,72 @@
+"""Webhook deliveries from VoIPbin: signature check and parsing (reference §4.2–§4.4)."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from bot.voipbin.models import Message
+
+MESSAGE_EVENTS = frozenset({"message_created", "message_updated", "message_deleted"})
+
+
+class WebhookError(ValueError):
+    """The delivery is malformed; the message says what is wrong (it is sent back as a 400)."""
+
+
+def sign(secret: str, body: bytes) -> str:
+    """The ``X-VoIPBIN-Signature`` value VoIPbin sends for ``body``."""
+    digest = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+    return f"sha256={digest}"
+
+
+def signature_valid(secret: str, body: bytes, header: str | None) -> bool:
+    """Constant-time check of ``header`` against the HMAC-SHA256 of the raw body."""
+    if not header:
+        return False
+    return hmac.compare_digest(sign(secret, body).encode(), header.strip().lower().encode())
+
+
+class _Envelope(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    type: str
+    data: Any = None
+
+
+class WebhookEvent(BaseModel):
+    """A delivery; ``message`` is set for the message_* types, None for the others."""
+
+    model_config = ConfigDict(frozen=True)
+
+    type: str
+    message: Message | None = None
+
+
+def parse_event(body: bytes) -> WebhookEvent:
+    """Parse a delivery body. Raises WebhookError for anything that is not a valid envelope or,
+    for a message event, not a valid message."""
+    try:
+        raw = json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise WebhookError("the body is not JSON") from None
+    if not isinstance(raw, dict):
+        raise WebhookError("the body must be a JSON object with 'type' and 'data'")
+    try:
+        envelope = _Envelope.model_validate(raw)
+    except ValidationError:
+        raise WebhookError("the body must have a string 'type'") from None
+    if envelope.type not in MESSAGE_EVENTS:
+        return WebhookEvent(type=envelope.type)
+    if not isinstance(envelope.data, dict):
+        raise WebhookError(f"{envelope.type}: 'data' must be a message object")
+    try:
+        message = Message.model_validate(envelope.data)
+    except ValidationError as exc:
+        fields = ", ".join(".".join(str(p) for p in e["loc"]) or "data" for e in exc.errors())
+        raise WebhookError(f"{envelope.type}: 'data' is not a valid message ({fields})") from None
+    return WebhookEvent(type=envelope.type, message=message)

@@ -1,0 +1,235 @@
+"""The one ASGI app: Slack, VoIPbin webhooks, health, readiness and metrics.
+
+``create_app`` is the factory ``sms-bridge serve`` runs and the tests drive: it wires the
+database, the Slack and VoIPbin clients, the bridge and the job runner, and starts and stops
+them with the app's lifespan.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
+from slack_sdk.web.async_client import AsyncWebClient
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from bot.bridge.service import Bridge
+from bot.config import AppConfig, Settings
+from bot.jobs.runner import JobRunner
+from bot.metrics import Metrics
+from bot.slack.app import build_bolt_app
+from bot.slack.messenger import SlackMessenger
+from bot.store.db import create_engine, migrate
+from bot.voipbin.client import VoipbinClient
+from bot.voipbin.gateway import VoipbinGateway
+from bot.voipbin.webhook import WebhookError, parse_event, signature_valid
+
+log = logging.getLogger(__name__)
+
+
+class BodyTooLarge(Exception):
+    pass
+
+
+class LimitBody:
+    """Answers 413 to a request whose body is larger than ``limit`` bytes, whether it says so
+    in Content-Length or not, before any handler reads it."""
+
+    def __init__(self, app: ASGIApp, *, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        for name, value in scope.get("headers", []):
+            if name == b"content-length" and value.isdigit() and int(value) > self.limit:
+                await _too_large(scope, receive, send)
+                return
+        received = 0
+
+        async def limited_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.limit:
+                    raise BodyTooLarge
+            return message
+
+        try:
+            await self.app(scope, limited_receive, send)
+        except BodyTooLarge:
+            await _too_large(scope, receive, send)
+
+
+async def _too_large(scope: Scope, receive: Receive, send: Send) -> None:
+    response = JSONResponse({"error": "request body too large"}, status_code=413)
+    await response(scope, receive, send)
+
+
+@dataclass
+class Components:
+    engine: AsyncEngine
+    bridge: Bridge
+    messenger: SlackMessenger
+    runner: JobRunner
+    slack_client: AsyncWebClient
+    voipbin: VoipbinClient
+    metrics: Metrics
+
+
+def build_components(settings: Settings, config: AppConfig) -> Components:
+    engine = create_engine(settings.database_url)
+    slack_client = AsyncWebClient(
+        token=settings.slack_bot_token.get_secret_value(),
+        base_url=settings.slack_api_url,
+        timeout=int(max(1, config.slack.timeout_seconds)),
+    )
+    voipbin = VoipbinClient(
+        base_url=settings.voipbin_api_url,
+        accesskey=settings.voipbin_accesskey.get_secret_value(),
+        timeout=config.voipbin.timeout_seconds,
+        requests_per_second=config.voipbin.requests_per_second,
+    )
+    messenger = SlackMessenger(client=slack_client, pacing=config.slack)
+    bridge = Bridge(
+        engine=engine, config=config, messenger=messenger, gateway=VoipbinGateway(voipbin)
+    )
+    runner = JobRunner(
+        engine=engine,
+        handlers=bridge.handlers,
+        config=config.jobs,
+        on_dead=bridge.on_dead,
+        per_channel_limit=min(config.slack.burst, 4),
+    )
+    bridge.set_wake(runner.wake)
+    return Components(
+        engine=engine,
+        bridge=bridge,
+        messenger=messenger,
+        runner=runner,
+        slack_client=slack_client,
+        voipbin=voipbin,
+        metrics=Metrics(),
+    )
+
+
+def create_app(settings: Settings, config: AppConfig, *, run_jobs: bool = True) -> Starlette:
+    """The service. ``run_jobs=False`` serves requests without a job runner in this process
+    (another process, ``sms-bridge worker``, runs the jobs)."""
+    parts = build_components(settings, config)
+    bolt = build_bolt_app(
+        client=parts.slack_client,
+        signing_secret=settings.slack_signing_secret.get_secret_value(),
+        bridge=parts.bridge,
+        messenger=parts.messenger,
+    )
+    slack_handler = AsyncSlackRequestHandler(bolt)
+    webhook_secret = (
+        settings.voipbin_webhook_secret.get_secret_value()
+        if settings.voipbin_webhook_secret
+        else None
+    )
+    metrics = parts.metrics
+    ready_cache: dict[str, float] = {"ok_until": 0.0}
+
+    async def slack_events(request: Request) -> Response:
+        started = time.perf_counter()
+        response = await slack_handler.handle(request)
+        metrics.slack_requests.labels(result=str(response.status_code)).inc()
+        metrics.request_seconds.labels(route="/slack/events").observe(time.perf_counter() - started)
+        return response
+
+    async def voipbin_webhook(request: Request) -> Response:
+        started = time.perf_counter()
+        try:
+            return await _webhook(request)
+        finally:
+            metrics.request_seconds.labels(route="/voipbin/webhook").observe(
+                time.perf_counter() - started
+            )
+
+    async def _webhook(request: Request) -> Response:
+        body = await request.body()
+        if webhook_secret is not None and not signature_valid(
+            webhook_secret, body, request.headers.get("x-voipbin-signature")
+        ):
+            metrics.webhooks.labels(result="bad_signature").inc()
+            log.warning("webhook refused: missing or wrong X-VoIPBIN-Signature")
+            return JSONResponse({"error": "invalid signature"}, status_code=401)
+        try:
+            event = parse_event(body)
+        except WebhookError as exc:
+            metrics.webhooks.labels(result="malformed").inc()
+            log.warning("webhook refused: %s", exc)
+            return JSONResponse({"error": str(exc)}, status_code=400)
+        try:
+            outcome = await parts.bridge.accept_webhook(event)
+        except Exception:
+            # Nothing was recorded: a 5xx makes VoIPbin deliver it again.
+            metrics.webhooks.labels(result="error").inc()
+            log.exception("webhook could not be recorded type=%s", event.type)
+            return JSONResponse({"error": "temporarily unavailable"}, status_code=503)
+        metrics.webhooks.labels(result=outcome).inc()
+        return JSONResponse({"ok": True, "result": outcome})
+
+    async def healthz(_: Request) -> Response:
+        return JSONResponse({"ok": True})
+
+    async def readyz(_: Request) -> Response:
+        now = time.monotonic()
+        if now < ready_cache["ok_until"]:
+            return JSONResponse({"ok": True, "cached": True})
+        try:
+            async with parts.engine.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+        except Exception as exc:
+            log.warning("not ready: database unreachable (%s)", type(exc).__name__)
+            return JSONResponse({"ok": False, "database": "unreachable"}, status_code=503)
+        ready_cache["ok_until"] = now + 5.0
+        return JSONResponse({"ok": True})
+
+    async def metrics_endpoint(_: Request) -> Response:
+        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        await migrate(parts.engine)
+        if run_jobs:
+            parts.runner.start()
+        log.info("sms-bridge started numbers=%d jobs=%s", len(config.numbers), run_jobs)
+        try:
+            yield
+        finally:
+            if run_jobs:
+                await parts.runner.stop()
+            await parts.voipbin.aclose()
+            await parts.engine.dispose()
+            log.info("sms-bridge stopped")
+
+    app = Starlette(
+        routes=[
+            Route("/slack/events", slack_events, methods=["POST"]),
+            Route("/voipbin/webhook", voipbin_webhook, methods=["POST"]),
+            Route("/healthz", healthz, methods=["GET"]),
+            Route("/readyz", readyz, methods=["GET"]),
+            Route("/metrics", metrics_endpoint, methods=["GET"]),
+        ],
+        lifespan=lifespan,
+    )
+    app.add_middleware(LimitBody, limit=config.max_body_bytes)
+    app.state.components = parts
+    return app

@@ -1,0 +1,35 @@
+from __future__ import annotations
+
+import pytest
+
+from bot.bridge.status import Phase, phase, rank
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("queued", Phase.PENDING),
+        ("QUEUED", Phase.PENDING),
+        ("scheduled", Phase.PENDING),
+        ("buffered", Phase.PENDING),
+        ("", Phase.PENDING),
+        ("sent", Phase.SENT),
+        ("delivered", Phase.DELIVERED),
+        ("failed", Phase.FAILED),
+        ("gw_timeout", Phase.FAILED),
+        ("dlr_timeout", Phase.FAILED),
+        ("delivery_failed", Phase.FAILED),
+        ("expired", Phase.FAILED),
+        ("received", Phase.RECEIVED),
+    ],
+)
+def test_phase_of_raw_statuses(raw: str, expected: Phase) -> None:
+    assert phase(raw) is expected
+
+
+def test_statuses_only_move_forward() -> None:
+    assert rank("queued") < rank("sent") < rank("delivered")
+    assert rank("sent") < rank("failed")
+    # both final: neither replaces the other
+    assert rank("delivered") == rank("failed") == rank("gw_timeout")
+    assert rank("sent") > rank("scheduled")

@@ -1,0 +1,122 @@
+"""Shared fixtures: a clean environment, the fakes, and a database of each kind.
+
+The database fixture runs every test that takes it on SQLite and on PostgreSQL. PostgreSQL is
+found at ``SMS_BRIDGE_TEST_PG`` (default ``postgresql://postgres@127.0.0.1:5432/postgres``);
+each test gets a database of its own, dropped afterwards. Without a server the PostgreSQL half
+is skipped, unless ``SMS_BRIDGE_REQUIRE_PG=1`` (as in CI), where it fails instead.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from bot.fakes.slack import FakeSlack
+from bot.fakes.voipbin import FakeVoipbin
+from harness import ACCESSKEY, BOT_TOKEN, WEBHOOK_SECRET
+
+PG_ADMIN_URL = os.environ.get("SMS_BRIDGE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
+REQUIRE_PG = os.environ.get("SMS_BRIDGE_REQUIRE_PG") == "1"
+
+_CLEARED = (
+    "SLACK_BOT_TOKEN",
+    "SLACK_SIGNING_SECRET",
+    "SLACK_API_URL",
+    "SLACK_APP_TOKEN",
+    "VOIPBIN_ACCESSKEY",
+    "VOIPBIN_API_URL",
+    "VOIPBIN_WEBHOOK_SECRET",
+    "DATABASE_URL",
+    "SMS_BRIDGE_CONFIG",
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "ALL_PROXY",
+    "http_proxy",
+    "https_proxy",
+    "all_proxy",
+)
+
+
+@pytest.fixture(autouse=True)
+def clean_environ(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No real token or proxy from the developer's shell may leak into a test."""
+    for name in _CLEARED:
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture
+def fake_slack() -> Iterator[FakeSlack]:
+    with FakeSlack(bot_token=BOT_TOKEN) as fake:
+        yield fake
+
+
+@pytest.fixture
+def fake_voipbin() -> Iterator[FakeVoipbin]:
+    with FakeVoipbin(accesskey=ACCESSKEY, webhook_secret=WEBHOOK_SECRET) as fake:
+        yield fake
+
+
+async def _pg_available() -> bool:
+    import asyncpg
+
+    try:
+        conn = await asyncpg.connect(PG_ADMIN_URL, timeout=3)
+    except (OSError, asyncpg.PostgresError, TimeoutError):
+        return False
+    await conn.close()
+    return True
+
+
+@contextlib.asynccontextmanager
+async def _pg_database() -> AsyncIterator[str]:
+    """A throw-away PostgreSQL database, dropped afterwards."""
+    import asyncpg
+
+    if not await _pg_available():
+        if REQUIRE_PG:
+            pytest.fail(f"PostgreSQL is required (SMS_BRIDGE_REQUIRE_PG=1); {PG_ADMIN_URL} is down")
+        pytest.skip("PostgreSQL is not reachable; set SMS_BRIDGE_TEST_PG to run this half")
+    name = f"smsb_test_{uuid.uuid4().hex[:12]}"
+    admin = await asyncpg.connect(PG_ADMIN_URL)
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    base = PG_ADMIN_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://", 1)
+    try:
+        yield f"{base}/{name}"
+    finally:
+        admin = await asyncpg.connect(PG_ADMIN_URL)
+        try:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await admin.close()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+    """A fresh, empty database: a SQLite file, or a throw-away PostgreSQL database."""
+    if request.param == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path / 'bridge.db'}"
+        return
+    async with _pg_database() as url:
+        yield url
+
+
+@pytest.fixture
+async def pg_url() -> AsyncIterator[str]:
+    async with _pg_database() as url:
+        yield url
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    return f"sqlite+aiosqlite:///{tmp_path / 'bridge.db'}"

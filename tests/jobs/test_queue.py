@@ -1,0 +1,107 @@
+"""The job table: order per lane, leases, fencing, dead letters. Real databases, both kinds."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from bot.jobs import queue
+from bot.store.db import create_engine, migrate
+
+
+@pytest.fixture
+async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
+    engine = create_engine(database_url)
+    await migrate(engine)
+    yield engine
+    await engine.dispose()
+
+
+async def add(engine: AsyncEngine, key: str, lane: str | None, now: float = 100.0) -> bool:
+    async with engine.begin() as conn:
+        return await queue.enqueue(
+            conn, kind="k", key=key, payload={"key": key}, lane=lane, channel="C1", now=now
+        )
+
+
+async def test_a_key_is_taken_once(engine: AsyncEngine) -> None:
+    assert await add(engine, "a", "x")
+    assert not await add(engine, "a", "x")
+
+
+async def test_one_job_per_lane_at_a_time_in_order(engine: AsyncEngine) -> None:
+    for key, lane in [("a1", "a"), ("a2", "a"), ("b1", "b"), ("n1", None), ("a3", "a")]:
+        await add(engine, key, lane)
+    first = await queue.claim(engine, owner="w1", now=101, limit=10, lease_seconds=30)
+    assert [j.key for j in first] == ["a1", "b1", "n1"]
+    # another worker finds nothing: the heads are running, the rest wait behind them
+    assert await queue.claim(engine, owner="w2", now=101, limit=10, lease_seconds=30) == []
+    assert await queue.finish(engine, first[0], owner="w1", now=102)
+    second = await queue.claim(engine, owner="w2", now=102, limit=10, lease_seconds=30)
+    assert [j.key for j in second] == ["a2"]
+
+
+async def test_a_retried_job_keeps_its_lane_blocked(engine: AsyncEngine) -> None:
+    await add(engine, "a1", "a")
+    await add(engine, "a2", "a")
+    (job,) = await queue.claim(engine, owner="w", now=101, limit=10, lease_seconds=30)
+    await queue.retry_later(engine, job, owner="w", now=101, run_after=200, error="boom")
+    assert await queue.claim(engine, owner="w", now=150, limit=10, lease_seconds=30) == []
+    again = await queue.claim(engine, owner="w", now=201, limit=10, lease_seconds=30)
+    assert [j.key for j in again] == ["a1"]
+    assert again[0].attempts == 2
+
+
+async def test_an_expired_lease_is_claimed_again_and_the_old_owner_is_fenced(
+    engine: AsyncEngine,
+) -> None:
+    await add(engine, "a1", "a")
+    (job,) = await queue.claim(engine, owner="dead", now=101, limit=10, lease_seconds=30)
+    assert await queue.claim(engine, owner="w", now=120, limit=10, lease_seconds=30) == []
+    (again,) = await queue.claim(engine, owner="w", now=132, limit=10, lease_seconds=30)
+    assert again.id == job.id and again.attempts == 2
+    # the worker that lost its lease cannot finish the job any more
+    assert not await queue.finish(engine, job, owner="dead", now=133)
+    assert await queue.finish(engine, again, owner="w", now=133)
+
+
+async def test_a_renewed_lease_is_not_taken(engine: AsyncEngine) -> None:
+    await add(engine, "a1", "a")
+    (job,) = await queue.claim(engine, owner="w1", now=101, limit=10, lease_seconds=30)
+    await queue.renew(engine, [job.id], owner="w1", now=125, lease_seconds=30)
+    assert await queue.claim(engine, owner="w2", now=140, limit=10, lease_seconds=30) == []
+
+
+async def test_busy_channels_are_skipped(engine: AsyncEngine) -> None:
+    await add(engine, "a1", "a")
+    assert (
+        await queue.claim(
+            engine, owner="w", now=101, limit=10, lease_seconds=30, busy_channels=["C1"]
+        )
+        == []
+    )
+
+
+async def test_dead_jobs_unblock_their_lane_and_can_be_revived(engine: AsyncEngine) -> None:
+    await add(engine, "a1", "a")
+    await add(engine, "a2", "a")
+    (job,) = await queue.claim(engine, owner="w", now=101, limit=10, lease_seconds=30)
+    assert await queue.bury(engine, job, owner="w", now=102, error="gave up")
+    (nxt,) = await queue.claim(engine, owner="w", now=103, limit=10, lease_seconds=30)
+    assert nxt.key == "a2"
+    dead = await queue.list_jobs(engine, ["dead"])
+    assert [(d.key, d.last_error) for d in dead] == [("a1", "gave up")]
+    assert await queue.revive(engine, job.id, now=104)
+    assert not await queue.revive(engine, job.id, now=104)
+    assert (await queue.depth(engine))["pending"] == 1
+
+
+async def test_release_hands_jobs_back_at_once(engine: AsyncEngine) -> None:
+    await add(engine, "a1", "a")
+    (job,) = await queue.claim(engine, owner="w", now=101, limit=10, lease_seconds=30)
+    await queue.release(engine, [job.id], owner="w", now=102)
+    (again,) = await queue.claim(engine, owner="w2", now=102, limit=10, lease_seconds=30)
+    assert again.id == job.id
+    assert again.attempts == 1
