@@ -157,6 +157,13 @@ def cmd_jobs(args: argparse.Namespace) -> int:
     return asyncio.run(run())
 
 
+def cmd_manifest(args: argparse.Namespace) -> int:
+    from bot.slack.manifest import render
+
+    print(render(args.url), end="")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="sms-bridge", description="Text phone numbers from Slack through VoIPbin."
@@ -177,6 +184,10 @@ def build_parser() -> argparse.ArgumentParser:
     check = sub.add_parser("check", help="validate app.yaml without starting anything")
     check.add_argument("--config", help="path to app.yaml")
     check.set_defaults(func=cmd_check)
+
+    manifest = sub.add_parser("manifest", help="print the Slack app manifest for a public URL")
+    manifest.add_argument("--url", required=True, help="the service's public base URL")
+    manifest.set_defaults(func=cmd_manifest)
 
     mig = sub.add_parser("migrate", help="create or upgrade the database schema")
     mig.set_defaults(func=cmd_migrate)
