@@ -42,7 +42,7 @@ def config(**extra: Any) -> Any:
         },
         {"body": {"ok": False, "error": "ratelimited"}},
         {"body": {"ok": False, "error": "internal_error"}},
-        {"delay": 1.5},  # past the client timeout: Slack may have posted it anyway
+        {"delay": 1.5, "mode": "hang"},  # past the client timeout: Slack posts it anyway
     ],
     ids=["500", "503", "429", "ok-false-ratelimited", "ok-false-internal", "slow"],
 )
@@ -72,7 +72,7 @@ async def test_a_slow_slack_root_post_is_not_duplicated(
     fake_slack: FakeSlack, fake_voipbin: FakeVoipbin, database_url: str
 ) -> None:
     async with serve(fake_slack, fake_voipbin, database_url, config=config()) as service:
-        fake_slack.fail_next("chat.postMessage", delay=1.5)
+        fake_slack.fail_next("chat.postMessage", delay=1.5, mode="hang")
         await service.inbound(PEER, "first contact")
         await wait_for(fake_slack, lambda s: len(s.messages(CHANNEL)) >= 2, timeout=15)
         await idle(service, timeout=15)

@@ -268,6 +268,7 @@ class Bridge:
         rank = st.rank(raw_status)
         now = self._clock()
         async with self._engine.begin() as conn:
+            await repo.lock_voipbin_id(conn, voipbin_id)
             found = await repo.find_message_by_voipbin_id(conn, voipbin_id)
             if found is None:
                 # The send's answer has not been stored yet (or the SMS was not ours): keep
@@ -278,7 +279,7 @@ class Bridge:
                 return "status-early"
             changed = await repo.raise_status(conn, found.id, status=raw_status, rank=rank, now=now)
             if changed:
-                await self._enqueue_show(conn, found.id, raw_status, now)
+                await self._enqueue_show(conn, found, raw_status, now)
         if changed:
             self._wake()
             log.info("sms status message_id=%d status=%s", found.id, raw_status)
@@ -302,13 +303,22 @@ class Bridge:
         await repo.touch_conversation(conn, conversation.id, now)
 
     async def _enqueue_show(
-        self, conn: AsyncConnection, message_id: int, raw_status: str, now: float
+        self,
+        conn: AsyncConnection,
+        message: repo.Message,
+        label: str,
+        now: float,
+        *,
+        force: bool = False,
     ) -> None:
+        """Redraw a message's status. The job runs in the conversation's lane: two redraws of
+        one message never race, so an older status can never be drawn over a newer one."""
         await enqueue(
             conn,
             kind="show_status",
-            key=f"show:{message_id}:{raw_status}",
-            payload={"message_id": message_id},
+            key=f"show:{message.id}:{label}",
+            payload={"message_id": message.id, "force": force},
+            lane=f"c{message.conversation_id}",
             now=now,
         )
 
@@ -464,6 +474,7 @@ class Bridge:
                 raise RetryLater(f"VoIPbin send outcome unknown: {exc.message}") from exc
         now = self._clock()
         async with self._engine.begin() as conn:
+            await repo.lock_voipbin_id(conn, sent.id)
             await repo.update_message(conn, message.id, now, voipbin_id=sent.id)
             await repo.raise_status(
                 conn, message.id, status=sent.status or "queued", rank=st.rank(sent.status), now=now
@@ -578,7 +589,7 @@ class Bridge:
         self._wake()
 
     async def _job_show_status(self, job: Job) -> None:
-        await self._show(int(job.payload["message_id"]))
+        await self._show(int(job.payload["message_id"]), force=bool(job.payload.get("force")))
 
     async def _job_post_inbound(self, job: Job) -> None:
         message, conversation = await self._load(int(job.payload["message_id"]))
@@ -620,7 +631,7 @@ class Bridge:
                 now,
                 error=f"no delivery report after {minutes} min; VoIPbin still shows it queued",
             )
-        await self._show(message.id, force=True)
+            await self._enqueue_show(conn, message, "stuck", now, force=True)
         text = (
             f"SMS to {format_international(conversation.peer_number)} has had no delivery "
             f"report for {minutes} min and VoIPbin still shows it as queued: it was probably "
@@ -679,7 +690,7 @@ class Bridge:
             if await repo.raise_status(
                 conn, message.id, status="failed", rank=st.rank("failed"), now=now
             ):
-                await self._enqueue_show(conn, message.id, "failed", now)
+                await self._enqueue_show(conn, message, "failed", now)
             text = f"SMS to {peer} was not sent: {reason}."
         elif job.kind == "post_inbound":
             text = (

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Table, and_, delete, select, update
+from sqlalchemy import Table, and_, delete, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -226,6 +226,19 @@ async def raise_status(
 # -- statuses that arrived before their message was known -----------------------------------
 
 
+async def lock_voipbin_id(conn: AsyncConnection, voipbin_id: str) -> None:
+    """Serialise, until the end of the transaction, everything done for one VoIPbin message.
+
+    Storing a send's id and taking a status that arrived early race otherwise: under READ
+    COMMITTED each could miss the other's uncommitted row and the status would be lost.
+    SQLite needs nothing: its transactions already run one at a time (BEGIN IMMEDIATE).
+    """
+    if conn.dialect.name == "postgresql":
+        await conn.execute(
+            text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": f"vb:{voipbin_id}"}
+        )
+
+
 async def remember_early_status(
     conn: AsyncConnection, *, voipbin_id: str, status: str, rank: int, now: float
 ) -> None:
@@ -287,6 +300,7 @@ __all__ = [
     "get_or_create_conversation",
     "insert_ignore",
     "insert_message",
+    "lock_voipbin_id",
     "prune",
     "raise_status",
     "remember_early_status",

@@ -1,0 +1,199 @@
+"""What both fakes share: a threaded HTTP server on loopback, recorded calls, scripted faults."""
+
+from __future__ import annotations
+
+import json
+import socket
+import struct
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Self
+from urllib.parse import parse_qsl, urlsplit
+
+
+@dataclass
+class Fault:
+    """A scripted answer for the next ``times`` calls of a route."""
+
+    status: int = 200
+    body: Any = None
+    headers: dict[str, str] = field(default_factory=dict)
+    times: int = 1
+    delay: float = 0.0
+    mode: str = "status"  # status | reset | malformed | hang
+    create_first: bool = False
+
+
+@dataclass(frozen=True)
+class Request:
+    method: str
+    path: str
+    query: dict[str, str]
+    headers: dict[str, str]
+    body: bytes
+
+    def json(self) -> Any:
+        if not self.body:
+            return None
+        return json.loads(self.body)
+
+
+@dataclass
+class Answer:
+    status: int
+    body: Any
+    headers: dict[str, str] = field(default_factory=dict)
+    reset: bool = False
+    raw: bytes | None = None
+
+
+class FakeServer:
+    """Base class: subclasses implement ``handle(request) -> Answer``."""
+
+    def __init__(self, *, host: str = "127.0.0.1", port: int = 0) -> None:
+        self._address = (host, port)
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+        self.lock = threading.Condition()
+        self._faults: dict[str, list[Fault]] = {}
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    def start(self) -> Self:
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+                return
+
+            def _serve(self) -> None:
+                split = urlsplit(self.path)
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else b""
+                request = Request(
+                    method=self.command,
+                    path=split.path,
+                    query=dict(parse_qsl(split.query, keep_blank_values=True)),
+                    headers={k.lower(): v for k, v in self.headers.items()},
+                    body=body,
+                )
+                answer = fake.handle(request)
+                if answer.reset:
+                    # Close without answering, with RST rather than FIN.
+                    self.connection.setsockopt(
+                        socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0)
+                    )
+                    self.close_connection = True
+                    return
+                if answer.raw is not None:
+                    payload = answer.raw
+                    content_type = "text/plain"
+                else:
+                    payload = json.dumps(answer.body).encode()
+                    content_type = "application/json"
+                self.send_response(answer.status)
+                self.send_header("Content-Type", content_type)
+                self.send_header("Content-Length", str(len(payload)))
+                for name, value in answer.headers.items():
+                    self.send_header(name, value)
+                self.end_headers()
+                self.wfile.write(payload)
+
+            do_GET = _serve
+            do_POST = _serve
+            do_PUT = _serve
+            do_DELETE = _serve
+
+        server = ThreadingHTTPServer(self._address, Handler)
+        server.daemon_threads = True
+        self._server = server
+        self._thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()
+
+    @property
+    def port(self) -> int:
+        assert self._server is not None, "start() the fake first"
+        return int(self._server.server_address[1])
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    # -- scripting -------------------------------------------------------------------------
+
+    def fail_next(
+        self,
+        route: str,
+        *,
+        status: int = 500,
+        body: Any = None,
+        headers: dict[str, str] | None = None,
+        times: int = 1,
+        delay: float = 0.0,
+        mode: str = "status",
+        create_first: bool = False,
+    ) -> None:
+        """Answer the next ``times`` calls of ``route`` with this fault instead."""
+        if mode not in {"status", "reset", "malformed", "hang"}:
+            raise ValueError(f"unknown fault mode {mode!r}")
+        with self.lock:
+            self._faults.setdefault(route, []).append(
+                Fault(
+                    status=status,
+                    body=body,
+                    headers=dict(headers or {}),
+                    times=times,
+                    delay=delay,
+                    mode=mode,
+                    create_first=create_first,
+                )
+            )
+
+    def take_fault(self, route: str) -> Fault | None:
+        with self.lock:
+            queue = self._faults.get(route)
+            if not queue:
+                return None
+            fault = queue[0]
+            fault.times -= 1
+            if fault.times <= 0:
+                queue.pop(0)
+            return fault
+
+    def notify(self) -> None:
+        with self.lock:
+            self.lock.notify_all()
+
+    def wait_for(self, predicate: Callable[[Self], bool], timeout: float = 10.0) -> None:
+        """Block until ``predicate(self)`` holds (woken on every recorded call)."""
+        deadline = time.monotonic() + timeout
+        with self.lock:
+            while not predicate(self):
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise AssertionError(f"{type(self).__name__}: condition not met; {self.summary()}")
+                self.lock.wait(min(remaining, 0.1))
+
+    def summary(self) -> str:
+        return ""
+
+    def handle(self, request: Request) -> Answer:  # pragma: no cover - abstract
+        raise NotImplementedError
