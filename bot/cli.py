@@ -66,7 +66,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     asyncio.run(upgrade())
     app = create_app(settings, config, run_jobs=not args.no_jobs)
-    server = uvicorn.Server(
+    server = _graceful_server_class()(
         uvicorn.Config(
             app,
             host=args.host,
@@ -79,6 +79,31 @@ def cmd_serve(args: argparse.Namespace) -> int:
     )
     server.run()
     return 0
+
+
+def _graceful_server_class() -> type:
+    import contextlib
+    import signal
+    from collections.abc import Iterator
+
+    import uvicorn
+
+    class GracefulServer(uvicorn.Server):
+        """uvicorn re-raises SIGTERM after a graceful shutdown, so the process would end "killed
+        by SIGTERM". A stop we asked for and finished cleanly is a success: exit 0."""
+
+        @contextlib.contextmanager
+        def capture_signals(self) -> Iterator[None]:
+            previous = {
+                sig: signal.signal(sig, self.handle_exit) for sig in (signal.SIGINT, signal.SIGTERM)
+            }
+            try:
+                yield
+            finally:
+                for sig, handler in previous.items():
+                    signal.signal(sig, handler)
+
+    return GracefulServer
 
 
 def cmd_check(args: argparse.Namespace) -> int:

@@ -193,7 +193,9 @@ def _pack(sizes: list[int], single: int, part: int) -> int:
 
 def count_segments(text: str) -> SegmentInfo:
     """How many SMS segments ``text`` takes and in which encoding."""
-    forcing = tuple(dict.fromkeys(c for c in text if c not in _GSM_BASIC and c not in _GSM_EXTENSION))
+    forcing = tuple(
+        dict.fromkeys(c for c in text if c not in _GSM_BASIC and c not in _GSM_EXTENSION)
+    )
     if not forcing:
         sizes = [2 if c in _GSM_EXTENSION else 1 for c in text]
         return SegmentInfo("GSM-7", _pack(sizes, 160, 153), sum(sizes), ())

@@ -136,8 +136,14 @@ async def test_voipbin_unavailable_for_good_gives_up_loudly(
         assert fake_voipbin.messages() == []
         alert = fake_slack.posts(ALERTS)[0]
         assert "+31 6 12345678" in alert["text"] and "not sent" in alert["text"]
-        shown = json.dumps(fake_slack.messages(CHANNEL)[-1]["blocks"])
-        assert "Failed" in shown
+        await wait_for(
+            fake_slack,
+            lambda s: any(
+                "Failed" in json.dumps(m["blocks"])
+                for m in s.messages(CHANNEL)
+                if "<@U0ANNA>" in m["text"]
+            ),
+        )
 
 
 async def test_a_burst_of_inbound_sms_is_paced_complete_and_in_order(

@@ -189,7 +189,9 @@ class FakeServer:
             while not predicate(self):
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
-                    raise AssertionError(f"{type(self).__name__}: condition not met; {self.summary()}")
+                    raise AssertionError(
+                        f"{type(self).__name__}: condition not met; {self.summary()}"
+                    )
                 self.lock.wait(min(remaining, 0.1))
 
     def summary(self) -> str:

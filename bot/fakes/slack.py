@@ -191,9 +191,7 @@ class FakeSlack(FakeServer):
         limited = self._rate_limited(method, str(params.get("channel", "")))
         if limited is not None:
             self._record(method, params, 429, True)
-            return Answer(
-                429, {"ok": False, "error": "ratelimited"}, {"Retry-After": str(limited)}
-            )
+            return Answer(429, {"ok": False, "error": "ratelimited"}, {"Retry-After": str(limited)})
         body = self._answer(method, params)
         self._record(method, params, 200, not body.get("ok", False))
         return Answer(200, body)
@@ -288,7 +286,11 @@ class FakeSlack(FakeServer):
             if method == "conversations.info":
                 return {
                     "ok": True,
-                    "channel": {"id": channel, "name": f"chan-{channel.lower()}", "is_member": True},
+                    "channel": {
+                        "id": channel,
+                        "name": f"chan-{channel.lower()}",
+                        "is_member": True,
+                    },
                 }
             if method == "conversations.members":
                 members = self._members.get(channel, [self.bot_user_id])

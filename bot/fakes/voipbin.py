@@ -148,7 +148,9 @@ class FakeVoipbin(FakeServer):
             self._messages[message["id"]] = message
             return json.loads(json.dumps(message))
 
-    def add_number(self, number: str, *, type: str = "normal", status: str = "active") -> dict[str, Any]:  # noqa: A002
+    def add_number(
+        self, number: str, *, type: str = "normal", status: str = "active"
+    ) -> dict[str, Any]:  # noqa: A002
         with self.lock:
             entry = {
                 "id": str(uuid.uuid4()),
@@ -301,8 +303,15 @@ class FakeVoipbin(FakeServer):
             except (json.JSONDecodeError, UnicodeDecodeError):
                 return self._error(400, "INVALID_JSON_BODY", "invalid JSON")
             with self.lock:
-                for field in ("name", "detail", "email", "phone_number", "address",
-                              "webhook_method", "webhook_uri"):
+                for field in (
+                    "name",
+                    "detail",
+                    "email",
+                    "phone_number",
+                    "address",
+                    "webhook_method",
+                    "webhook_uri",
+                ):
                     self.customer[field] = str(body.get(field, ""))
                 return Answer(200, dict(self.customer))
         return self._error(404, "ROUTE_NOT_FOUND", "no such route")
@@ -367,8 +376,13 @@ class FakeVoipbin(FakeServer):
                 200,
                 {
                     "requests": [
-                        {"method": r.method, "path": r.path, "query": r.query, "json": r.json,
-                         "status": r.answered_status}
+                        {
+                            "method": r.method,
+                            "path": r.path,
+                            "query": r.query,
+                            "json": r.json,
+                            "status": r.answered_status,
+                        }
                         for r in list(self.requests)
                     ]
                 },

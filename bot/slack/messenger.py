@@ -82,8 +82,10 @@ class SlackMessenger:
             return
         limiter = self._limiters.get(channel)
         if limiter is None:
-            burst = self._pacing.burst
-            limiter = AsyncLimiter(burst, burst / self._pacing.per_channel_per_second)
+            # One token less than Slack's burst: the same average rate, with room for the
+            # jitter between our clock and Slack's, so steady pacing draws no 429s.
+            capacity = max(1, self._pacing.burst - 1)
+            limiter = AsyncLimiter(capacity, capacity / self._pacing.per_channel_per_second)
             self._limiters[channel] = limiter
         await limiter.acquire()
 
