@@ -13,11 +13,11 @@ import time
 from typing import Any
 
 import pytest
-from bot.fakes.slack import FakeSlack
-from bot.fakes.voipbin import FakeVoipbin
 from harness import ALERTS, CHANNEL, OUR_NUMBER, Service, make_config, serve, wait_for
 from sqlalchemy import func, select
 
+from bot.fakes.slack import FakeSlack
+from bot.fakes.voipbin import FakeVoipbin
 from bot.store.tables import jobs, messages
 
 PEER = "+31612345678"

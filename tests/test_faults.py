@@ -7,10 +7,11 @@ import json
 from typing import Any
 
 import pytest
-from bot.fakes.slack import FakeSlack
-from bot.fakes.voipbin import FakeVoipbin
 from harness import ALERTS, CHANNEL, make_config, serve, wait_for
 from test_bridge_e2e import PEER, idle
+
+from bot.fakes.slack import FakeSlack
+from bot.fakes.voipbin import FakeVoipbin
 
 FAST = {
     "poll_interval_seconds": 0.05,

@@ -10,6 +10,7 @@ Run it alone with ``python -m bot.fakes.slack --port 8901`` (the crash tests and
 from __future__ import annotations
 
 import argparse
+import contextlib
 import itertools
 import json
 import math
@@ -38,7 +39,7 @@ class FakeSlack(FakeServer):
         *,
         host: str = "127.0.0.1",
         port: int = 0,
-        bot_token: str = "xoxb-test",
+        bot_token: str = "xoxb-test",  # noqa: S107 - a fake's well-known test value
         bot_user_id: str = "UBOT",
         bot_id: str = "BBOT",
         team_id: str = "T0001",
@@ -151,9 +152,9 @@ class FakeSlack(FakeServer):
 
     def handle(self, request: Request) -> Answer:
         if request.path.startswith("/response/"):
-            params = request.json() or {}
-            params["path"] = request.path
-            self._record("response_url", params, 200, False)
+            posted: dict[str, Any] = request.json() or {}
+            posted["path"] = request.path
+            self._record("response_url", posted, 200, False)
             return Answer(200, {"ok": True})
         if request.path.startswith("/_fake/"):
             return self._control(request)
@@ -169,10 +170,8 @@ class FakeSlack(FakeServer):
                 params.update(dict(parse_qsl(request.body.decode(), keep_blank_values=True)))
         for key in ("blocks", "metadata"):
             if isinstance(params.get(key), str):
-                try:
+                with contextlib.suppress(json.JSONDecodeError):
                     params[key] = json.loads(params[key])
-                except json.JSONDecodeError:
-                    pass
         fault = self.take_fault(method)
         if fault is not None:
             if fault.delay:

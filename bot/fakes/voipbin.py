@@ -9,6 +9,7 @@ Run it alone with ``python -m bot.fakes.voipbin --port 8902``.
 from __future__ import annotations
 
 import argparse
+import copy
 import hashlib
 import hmac
 import json
@@ -21,7 +22,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from bot.fakes._server import Answer, Fault, FakeServer, Request
+from bot.fakes._server import Answer, FakeServer, Fault, Request
 
 _UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 _REASONS = {
@@ -54,6 +55,11 @@ def _normalise(target: str) -> str:
     return f"+{digits}" if plus else digits
 
 
+def _copy(value: Any) -> Any:
+    """A deep copy, so callers never share the fake's state."""
+    return copy.deepcopy(value)
+
+
 def _stamp(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
@@ -65,7 +71,7 @@ class FakeVoipbin(FakeServer):
         host: str = "127.0.0.1",
         port: int = 0,
         accesskey: str = "vb_test_key",
-        webhook_secret: str = "test-secret",
+        webhook_secret: str = "test-secret",  # noqa: S107 - a fake's well-known test value
         customer_id: str = "5e4a0680-804e-11ec-8477-2fea5968d85b",
     ) -> None:
         super().__init__(host=host, port=port)
@@ -106,11 +112,13 @@ class FakeVoipbin(FakeServer):
         """Stored outbound messages, oldest first."""
         with self.lock:
             found = [m for m in self._messages.values() if m["direction"] == "outbound"]
-            return json.loads(json.dumps(sorted(found, key=lambda m: m["tm_create"])))
+            ordered: list[dict[str, Any]] = _copy(sorted(found, key=lambda m: m["tm_create"]))
+            return ordered
 
     def get_message(self, message_id: str) -> dict[str, Any]:
         with self.lock:
-            return json.loads(json.dumps(self._messages[message_id]))
+            found: dict[str, Any] = _copy(self._messages[message_id])
+            return found
 
     def set_status(self, message_id: str, status: str, parts: int = 1) -> dict[str, Any]:
         """Move every target of a stored message to ``status``; returns the full message (the
@@ -121,12 +129,13 @@ class FakeVoipbin(FakeServer):
                 target["status"] = status
                 target["parts"] = parts
             message["tm_update"] = _stamp(datetime.now(UTC))
-            return json.loads(json.dumps(message))
+            updated: dict[str, Any] = _copy(message)
+            return updated
 
     def inbound(self, source: str, our_number: str, text: str) -> dict[str, Any]:
         """Store an SMS received on ``our_number`` and return it (a webhook's ``data``)."""
         with self.lock:
-            message = {
+            message: dict[str, Any] = {
                 "id": str(uuid.uuid4()),
                 "customer_id": self.customer_id,
                 "type": "sms",
@@ -146,11 +155,12 @@ class FakeVoipbin(FakeServer):
                 "tm_delete": None,
             }
             self._messages[message["id"]] = message
-            return json.loads(json.dumps(message))
+            stored: dict[str, Any] = _copy(message)
+            return stored
 
     def add_number(
         self, number: str, *, type: str = "normal", status: str = "active"
-    ) -> dict[str, Any]:  # noqa: A002
+    ) -> dict[str, Any]:
         with self.lock:
             entry = {
                 "id": str(uuid.uuid4()),
@@ -289,7 +299,7 @@ class FakeVoipbin(FakeServer):
                     message["tm_delete"] = message["tm_update"] = self._now()
                 elif message["tm_delete"] is not None:
                     return self._error(404, "RESOURCE_NOT_FOUND", "not found")
-                return Answer(200, json.loads(json.dumps(message)))
+                return Answer(200, _copy(message))
         if route == "GET /numbers":
             with self.lock:
                 items = [n for n in self._numbers if n["status"] != "deleted"]
@@ -335,7 +345,7 @@ class FakeVoipbin(FakeServer):
                 {"destination": address, "status": "queued", "parts": 0, "tm_update": None}
             )
         with self.lock:
-            message = {
+            message: dict[str, Any] = {
                 "id": str(uuid.uuid4()),
                 "customer_id": self.customer_id,
                 "type": "sms",
@@ -349,7 +359,7 @@ class FakeVoipbin(FakeServer):
             }
             self._messages[message["id"]] = message
             self._sends.append(body)
-            return Answer(200, json.loads(json.dumps(message)))
+            return Answer(200, _copy(message))
 
     def _page(self, request: Request, items: list[dict[str, Any]]) -> Answer:
         raw_size = request.query.get("page_size", "")
@@ -366,7 +376,7 @@ class FakeVoipbin(FakeServer):
         newest = sorted(
             (i for i in items if i["tm_create"] < token), key=lambda i: i["tm_create"], reverse=True
         )
-        page = json.loads(json.dumps(newest[:size]))
+        page = _copy(newest[:size])
         next_token = page[-1]["tm_create"] if page else ""
         return Answer(200, {"result": page, "next_page_token": next_token})
 

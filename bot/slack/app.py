@@ -7,16 +7,16 @@ import re
 import uuid
 from typing import Any
 
-from bot.phone import format_international
-from bot.slack.mrkdwn import escape, mentioned_user_ids, to_plain_text
 from slack_bolt import BoltResponse
 from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.bridge.service import Bridge, NotRouted
+from bot.phone import format_international
 from bot.slack.commands import USAGE, CommandError, SendSms, ShowHelp, parse_sms_command
 from bot.slack.messenger import SlackMessenger
+from bot.slack.mrkdwn import escape, mentioned_user_ids, to_plain_text
 
 log = logging.getLogger(__name__)
 

@@ -9,11 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from bot.phone import country_name, country_of, format_international
-from bot.slack.mrkdwn import escape
-
 from bot.bridge import status as st
 from bot.bridge.ports import OutgoingView
+from bot.phone import country_name, country_of, format_international
+from bot.slack.mrkdwn import escape
 
 Blocks = list[dict[str, Any]]
 
