@@ -231,14 +231,9 @@ async def release(engine: AsyncEngine, job_ids: list[int], *, owner: str, now: f
         await conn.execute(
             update(jobs)
             .where(jobs.c.id.in_(job_ids), jobs.c.lease_owner == owner, jobs.c.state == RUNNING)
-            # Not a failed attempt: take back the count the claim added.
-            .values(
-                state=PENDING,
-                attempts=jobs.c.attempts - 1,
-                lease_owner=None,
-                lease_until=None,
-                updated_at=now,
-            )
+            # The attempt keeps its count: it may have done part of its work (a Slack post),
+            # and a count above 1 is what makes the next attempt look for it first.
+            .values(state=PENDING, lease_owner=None, lease_until=None, updated_at=now)
         )
 
 

@@ -91,18 +91,17 @@ class JobRunner:
         if self._main is not None:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._main
-        tasks = [task for _, task in self._inflight.values()]
-        if tasks:
-            _, pending = await asyncio.wait(tasks, timeout=grace)
-            for task in pending:
-                task.cancel()
-            if pending:
-                await asyncio.wait(pending)
-        leftover = list(self._inflight)
-        if leftover:
+        running = {task: job.id for job, task in self._inflight.values()}
+        if not running:
+            return
+        _, unfinished = await asyncio.wait(running, timeout=grace)
+        for task in unfinished:
+            task.cancel()
+        if unfinished:
+            await asyncio.wait(unfinished)
+            leftover = [running[task] for task in unfinished]
             await queue.release(self._engine, leftover, owner=self.owner, now=self._clock())
             log.warning("released unfinished jobs at shutdown count=%d", len(leftover))
-            self._inflight.clear()
 
     async def _run(self) -> None:
         renewer = asyncio.create_task(self._renew_leases(), name="job-lease-renewer")

@@ -104,4 +104,4 @@ async def test_release_hands_jobs_back_at_once(engine: AsyncEngine) -> None:
     await queue.release(engine, [job.id], owner="w", now=102)
     (again,) = await queue.claim(engine, owner="w2", now=102, limit=10, lease_seconds=30)
     assert again.id == job.id
-    assert again.attempts == 1
+    assert again.attempts == 2  # it may have done part of its work: reconcile first
