@@ -21,6 +21,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from bot.fakes.slack import FakeSlack
 from bot.fakes.voipbin import FakeVoipbin
+
 from harness import ACCESSKEY, BOT_TOKEN, WEBHOOK_SECRET
 
 PG_ADMIN_URL = os.environ.get("SMS_BRIDGE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")

@@ -15,11 +15,11 @@ from urllib.parse import urlencode
 
 import httpx
 import uvicorn
-from bot.fakes.slack import FakeSlack
-from bot.fakes.voipbin import FakeVoipbin
 from slack_sdk.signature import SignatureVerifier
 
 from bot.config import AppConfig, Settings
+from bot.fakes.slack import FakeSlack
+from bot.fakes.voipbin import FakeVoipbin
 from bot.web import create_app
 
 SIGNING_SECRET = "test-signing-secret"

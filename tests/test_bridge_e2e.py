@@ -13,12 +13,13 @@ import time
 from typing import Any
 
 import pytest
-from harness import ALERTS, CHANNEL, OUR_NUMBER, Service, make_config, serve, wait_for
 from sqlalchemy import func, select
 
 from bot.fakes.slack import FakeSlack
 from bot.fakes.voipbin import FakeVoipbin
 from bot.store.tables import jobs, messages
+
+from harness import ALERTS, CHANNEL, OUR_NUMBER, Service, make_config, serve, wait_for
 
 PEER = "+31612345678"
 PEER_PRETTY = "+31 6 12345678"

@@ -6,13 +6,14 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from openapi_schema_validator import OAS30Validator
+
 from bot.fakes.slack import FakeSlack
 from bot.fakes.voipbin import FakeVoipbin
-from harness import ACCESSKEY, serve, wait_for
-from openapi_schema_validator import OAS30Validator
-from reference import voipbin_openapi
-
 from bot.voipbin.client import VoipbinClient
+
+from harness import ACCESSKEY, serve, wait_for
+from reference import voipbin_openapi
 
 
 def validator_for(schema: dict[str, Any], document: dict[str, Any]) -> OAS30Validator:

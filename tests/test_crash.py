@@ -22,8 +22,13 @@ from urllib.parse import urlencode
 import httpx
 import pytest
 import yaml
+from sqlalchemy import func, select
+
 from bot.fakes.slack import FakeSlack
 from bot.fakes.voipbin import FakeVoipbin
+from bot.store.db import create_engine
+from bot.store.tables import jobs
+
 from harness import (
     ACCESSKEY,
     BOT_TOKEN,
@@ -34,10 +39,6 @@ from harness import (
     ServiceProcess,
     sign_slack,
 )
-from sqlalchemy import func, select
-
-from bot.store.db import create_engine
-from bot.store.tables import jobs
 
 pytestmark = pytest.mark.slow
 

@@ -7,11 +7,12 @@ import json
 from typing import Any
 
 import pytest
-from harness import ALERTS, CHANNEL, make_config, serve, wait_for
-from test_bridge_e2e import PEER, idle
 
 from bot.fakes.slack import FakeSlack
 from bot.fakes.voipbin import FakeVoipbin
+
+from harness import ALERTS, CHANNEL, make_config, serve, wait_for
+from test_bridge_e2e import PEER, idle
 
 FAST = {
     "poll_interval_seconds": 0.05,

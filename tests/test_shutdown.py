@@ -16,6 +16,7 @@ from bot.fakes.slack import FakeSlack
 from bot.fakes.voipbin import FakeVoipbin
 from bot.jobs import queue
 from bot.store.db import create_engine, migrate
+
 from harness import CHANNEL, OUR_NUMBER, ServiceProcess, wait_until
 
 pytestmark = pytest.mark.slow

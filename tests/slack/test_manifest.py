@@ -9,10 +9,11 @@ from pathlib import Path
 import jsonschema
 import pytest
 import yaml
-from reference import slack_manifest_schema
 
 from bot.cli import main
 from bot.slack.manifest import BOT_EVENTS, BOT_SCOPES, SLASH_COMMAND, load_template, render
+
+from reference import slack_manifest_schema
 
 SLACK_CODE = Path(__file__).resolve().parents[2] / "bot" / "slack"
 
