@@ -74,11 +74,41 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+class Senders(_Strict):
+    """Who may send from a number. Empty lists: anyone who can write in its channel."""
+
+    users: list[str] = Field(default_factory=list)
+    usergroups: list[str] = Field(default_factory=list)
+
+    @property
+    def restricted(self) -> bool:
+        return bool(self.users or self.usergroups)
+
+
 class NumberRoute(_Strict):
     """One VoIPbin number and the Slack channel its threads live in."""
 
     number: E164
     channel: ChannelId
+    senders: Senders = Field(default_factory=Senders)
+
+
+# phonenumbers' number types that reach a person's phone; the others (premium rate, shared
+# cost, UAN, ...) are how SMS pumping fraud makes money.
+DEFAULT_NUMBER_TYPES = ("mobile", "fixed_line_or_mobile", "fixed_line")
+
+
+class PolicyConfig(_Strict):
+    """What may be sent, to where, and how much. Every default is the safe one."""
+
+    countries: list[Region] | None = Field(
+        default=None, description="destination countries; default: only the country of region"
+    )
+    number_types: list[str] = Field(default_factory=lambda: list(DEFAULT_NUMBER_TYPES))
+    max_segments: int = Field(default=6, ge=1, le=50)
+    daily_segments_per_user: int | None = Field(default=200, ge=1)
+    daily_segments_total: int | None = Field(default=2000, ge=1)
+    per_number_per_minute: int | None = Field(default=None, ge=1)
 
 
 class AlertsConfig(_Strict):
@@ -120,6 +150,7 @@ class AppConfig(_Strict):
     region: Region = "US"
     numbers: list[NumberRoute] = Field(default_factory=list)
     alerts: AlertsConfig = Field(default_factory=AlertsConfig)
+    policy: PolicyConfig = Field(default_factory=PolicyConfig)
     slack: SlackPacing = Field(default_factory=SlackPacing)
     voipbin: VoipbinConfig = Field(default_factory=VoipbinConfig)
     jobs: JobsConfig = Field(default_factory=JobsConfig)
@@ -134,6 +165,15 @@ class AppConfig(_Strict):
                 raise ValueError(f"{route.number} is listed twice; a number routes to one channel")
             seen.add(route.number)
         return numbers
+
+    def route_for(self, our_number: str) -> NumberRoute | None:
+        for route in self.numbers:
+            if route.number == our_number:
+                return route
+        return None
+
+    def destination_countries(self) -> list[str]:
+        return list(self.policy.countries) if self.policy.countries else [self.region]
 
     def channel_for(self, our_number: str) -> str | None:
         """The channel that ``our_number`` (a VoIPbin number) routes to, if any."""

@@ -37,6 +37,7 @@ def make_config(**overrides: Any) -> AppConfig:
         "region": "NL",
         "numbers": [{"number": OUR_NUMBER, "channel": CHANNEL}],
         "alerts": {"channel": ALERTS, "stuck_after": 600},
+        "policy": {"countries": ["NL", "GB"]},
         "slack": {"enabled": False},
         "jobs": {
             "poll_interval_seconds": 0.05,

@@ -76,9 +76,17 @@ class Messenger(Protocol):
     posting again."""
 
     async def open_thread(
-        self, *, channel: str, peer: str, our_number: str, key: str, reconcile: bool
+        self,
+        *,
+        channel: str,
+        peer: str,
+        our_number: str,
+        key: str,
+        reconcile: bool,
+        opted_out: bool = False,
     ) -> str:
-        """Post the root message of a number's thread; returns its ts."""
+        """Post the root message of a number's thread (saying so when the number has opted
+        out); returns its ts."""
         ...
 
     async def post_outgoing(
@@ -118,9 +126,15 @@ class Messenger(Protocol):
         key: str,
         reconcile: bool,
         link: str | None = None,
+        mention: str | None = None,
     ) -> str:
         """Post a bridge notice. ``text`` is plain text (it is escaped, never interpreted as
-        markup); ``link`` is shown as a "view thread" link."""
+        markup); ``link`` is shown as a "view thread" link, ``mention`` (a Slack user id) as
+        who did it."""
+        ...
+
+    async def tell(self, *, channel: str, user: str, thread_ts: str | None, text: str) -> None:
+        """A message only ``user`` sees (plain text, escaped)."""
         ...
 
     async def permalink(self, *, channel: str, ts: str) -> str | None:

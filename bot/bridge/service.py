@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from bot.bridge import policy
 from bot.bridge import status as st
 from bot.bridge.ports import (
     Messenger,
@@ -25,10 +26,10 @@ from bot.bridge.ports import (
     SmsGateway,
     Unavailable,
 )
-from bot.config import AppConfig
+from bot.config import AppConfig, NumberRoute
 from bot.jobs.queue import Job, enqueue
 from bot.jobs.runner import GiveUp, Handler, RetryLater
-from bot.phone import format_international, mask
+from bot.phone import count_segments, format_international, mask
 from bot.store import repo
 from bot.voipbin.webhook import WebhookEvent
 
@@ -81,22 +82,117 @@ class Bridge:
             "show_status": self._job_show_status,
             "check_stuck": self._job_check_stuck,
             "notice": self._job_notice,
+            "tell": self._job_tell,
         }
 
     # -- intake ----------------------------------------------------------------------------
 
-    async def accept_send(
-        self, *, channel: str, user: str, recipients: list[str], text: str, request_key: str
-    ) -> list[Queued]:
-        """Record an SMS per recipient from ``/sms`` in ``channel``, sent from the channel's
-        number. ``request_key`` identifies this command, so repeating it adds nothing."""
+    def route_of(self, channel: str) -> NumberRoute:
+        """The number a channel sends from (its first). Raises NotRouted."""
         numbers = self.config.numbers_for(channel)
-        if not numbers:
+        route = self.config.route_for(numbers[0]) if numbers else None
+        if route is None:
             raise NotRouted(channel)
-        our_number = numbers[0]
+        return route
+
+    async def _check(
+        self,
+        conn: AsyncConnection,
+        *,
+        route: NumberRoute,
+        user: str,
+        user_groups: set[str],
+        peers: list[str],
+        text: str,
+        now: float,
+    ) -> policy.Refusal | None:
+        """Every rule of the sending policy, in the transaction that will record the send."""
+        refusal = policy.check_sender(route, user=user, user_groups=user_groups)
+        refusal = refusal or policy.check_text(self.config, text)
+        for peer in peers:
+            refusal = refusal or policy.check_destination(self.config, peer)
+            if refusal is None and await repo.is_opted_out(
+                conn, our_number=route.number, peer_number=peer
+            ):
+                refusal = policy.opted_out_refusal(peer)
+        if refusal is None:
+            day = now - (now % 86400)
+            usage = policy.Usage(
+                user_segments_today=await repo.segments_sent(conn, since=day, actor=user),
+                total_segments_today=await repo.segments_sent(conn, since=day),
+                sends_last_minute=await repo.sends_from(
+                    conn, our_number=route.number, since=now - 60
+                ),
+            )
+            segments = count_segments(text).segments * len(peers)
+            refusal = policy.check_usage(
+                self.config, segments=segments, usage=usage, our_number=route.number
+            )
+        return refusal
+
+    async def _refuse(
+        self,
+        conn: AsyncConnection,
+        refusal: policy.Refusal,
+        *,
+        user: str,
+        channel: str,
+        our_number: str,
+        peers: list[str],
+        now: float,
+    ) -> None:
+        for peer in peers or [""]:
+            await repo.add_audit(
+                conn,
+                actor=user,
+                action="refused",
+                now=now,
+                channel=channel,
+                our_number=our_number,
+                peer_number=peer or None,
+                detail=refusal.rule,
+            )
+        log.info("sms refused rule=%s channel=%s user=%s", refusal.rule, channel, user)
+
+    async def accept_send(
+        self,
+        *,
+        channel: str,
+        user: str,
+        recipients: list[str],
+        text: str,
+        request_key: str,
+        user_groups: set[str] | None = None,
+    ) -> list[Queued] | policy.Refusal:
+        """Record an SMS per recipient from ``/sms`` in ``channel``, sent from the channel's
+        number, or refuse them all with the rule that stops them. ``request_key`` identifies
+        this command, so repeating it adds nothing."""
+        route = self.route_of(channel)
+        our_number = route.number
         now = self._clock()
         queued: list[Queued] = []
+        segments = count_segments(text).segments
         async with self._engine.begin() as conn:
+            refusal = await self._check(
+                conn,
+                route=route,
+                user=user,
+                user_groups=user_groups or set(),
+                peers=recipients,
+                text=text,
+                now=now,
+            )
+            if refusal is not None:
+                await self._refuse(
+                    conn,
+                    refusal,
+                    user=user,
+                    channel=channel,
+                    our_number=our_number,
+                    peers=recipients,
+                    now=now,
+                )
+                return refusal
             for peer in recipients:
                 conversation = await repo.get_or_create_conversation(
                     conn, channel=channel, our_number=our_number, peer_number=peer, now=now
@@ -116,6 +212,17 @@ class Bridge:
                 if message_id is None:
                     continue
                 await self._enqueue_send(conn, conversation, message_id, now)
+                await repo.add_audit(
+                    conn,
+                    actor=user,
+                    action="sent",
+                    now=now,
+                    channel=channel,
+                    our_number=our_number,
+                    peer_number=peer,
+                    segments=segments,
+                    detail=text,
+                )
                 queued.append(Queued(peer=peer, our_number=our_number, message_id=message_id))
         self._wake()
         log.info(
@@ -136,9 +243,11 @@ class Bridge:
         user: str,
         text: str,
         event_key: str | None = None,
-    ) -> bool:
-        """A person replied in a thread. True when it is one of ours and an SMS was queued;
-        False for other threads and for a redelivery of a reply already taken.
+        user_groups: set[str] | None = None,
+    ) -> str:
+        """A person replied in a thread: ``"queued"`` when it is one of ours and an SMS was
+        queued, ``"refused"`` when the policy stopped it (the person is told why), and
+        ``"ignored"`` for other threads and for a redelivery of a reply already taken.
         ``event_key`` (the Slack event id) is recorded with the work, so a redelivery of the
         event can be recognised before doing anything."""
         now = self._clock()
@@ -149,10 +258,55 @@ class Bridge:
                 conn, channel=channel, thread_ts=thread_ts
             )
             if conversation is None:
-                return False
+                return "ignored"
+            key = f"reply:{team}:{channel}:{ts}"
+            route = self.config.route_for(conversation.our_number)
+            refusal = (
+                policy.Refusal(
+                    "not-routed",
+                    f"{conversation.our_number} is no longer in the bridge's app.yaml, so this "
+                    "thread cannot send. Nothing was sent.",
+                )
+                if route is None
+                else await self._check(
+                    conn,
+                    route=route,
+                    user=user,
+                    user_groups=user_groups or set(),
+                    peers=[conversation.peer_number],
+                    text=text,
+                    now=now,
+                )
+            )
+            if refusal is not None:
+                if not await repo.first_seen(conn, f"refused:{key}", now):
+                    return "ignored"
+                await self._refuse(
+                    conn,
+                    refusal,
+                    user=user,
+                    channel=channel,
+                    our_number=conversation.our_number,
+                    peers=[conversation.peer_number],
+                    now=now,
+                )
+                await enqueue(
+                    conn,
+                    kind="tell",
+                    key=f"tell:{key}",
+                    payload={
+                        "channel": channel,
+                        "user": user,
+                        "thread_ts": thread_ts,
+                        "text": refusal.message,
+                    },
+                    now=now,
+                )
+                self._wake()
+                return "refused"
             message_id = await repo.insert_message(
                 conn,
-                key=f"reply:{team}:{channel}:{ts}",
+                key=key,
                 conversation_id=conversation.id,
                 direction="outbound",
                 origin="reply",
@@ -164,14 +318,73 @@ class Bridge:
                 now=now,
             )
             if message_id is None:
-                return False
+                return "ignored"
             await self._enqueue_send(conn, conversation, message_id, now)
+            await repo.add_audit(
+                conn,
+                actor=user,
+                action="sent",
+                now=now,
+                channel=channel,
+                our_number=conversation.our_number,
+                peer_number=conversation.peer_number,
+                segments=count_segments(text).segments,
+                detail=text,
+            )
         self._wake()
         log.info(
             "sms accepted origin=reply conversation_id=%d message_id=%d",
             conversation.id,
             message_id,
         )
+        return "queued"
+
+    async def set_opt_out(self, *, channel: str, user: str, peer: str, opted_out: bool) -> bool:
+        """Staff set a number's opt-out by hand (``/sms optout|optin``); audited, and said in
+        the number's thread. True when the state changed."""
+        route = self.route_of(channel)
+        now = self._clock()
+        async with self._engine.begin() as conn:
+            changed = await repo.set_opt_out(
+                conn,
+                our_number=route.number,
+                peer_number=peer,
+                opted_out=opted_out,
+                by=user,
+                now=now,
+            )
+            if not changed:
+                return False
+            action = "opt_out" if opted_out else "opt_in"
+            await repo.add_audit(
+                conn,
+                actor=user,
+                action=action,
+                now=now,
+                channel=channel,
+                our_number=route.number,
+                peer_number=peer,
+                detail="set by hand in Slack",
+            )
+            conversation = await repo.get_or_create_conversation(
+                conn, channel=channel, our_number=route.number, peer_number=peer, now=now
+            )
+            if conversation.thread_ts is not None:
+                pretty = format_international(peer)
+                text = (
+                    f"{pretty} is now opted out: no SMS will be sent to it until it sends START."
+                    if opted_out
+                    else f"{pretty} is opted back in: SMS can be sent to it again."
+                )
+                await self._thread_notice(
+                    conn,
+                    conversation,
+                    key=f"{action}:{conversation.id}:{now}",
+                    text=text,
+                    now=now,
+                    mention=user,
+                )
+        self._wake()
         return True
 
     async def owns_thread(self, *, channel: str, thread_ts: str) -> bool:
@@ -253,6 +466,7 @@ class Bridge:
                 now=now,
             )
             await repo.touch_conversation(conn, conversation.id, now)
+            await self._opt_keyword(conn, conversation, message.text, message_id, now)
         self._wake()
         log.info(
             "sms received conversation_id=%d message_id=%d voipbin_id=%s",
@@ -261,6 +475,52 @@ class Bridge:
             message.id,
         )
         return "inbound"
+
+    async def _opt_keyword(
+        self,
+        conn: AsyncConnection,
+        conversation: repo.Conversation,
+        text: str,
+        message_id: int,
+        now: float,
+    ) -> None:
+        """STOP and friends opt the number out of SMS from this number; START opts back in."""
+        word = policy.keyword(text)
+        if word is None:
+            return
+        opted_out = word == "opt_out"
+        changed = await repo.set_opt_out(
+            conn,
+            our_number=conversation.our_number,
+            peer_number=conversation.peer_number,
+            opted_out=opted_out,
+            by="sms",
+            now=now,
+        )
+        if not changed:
+            return
+        await repo.add_audit(
+            conn,
+            actor="sms",
+            action=word,
+            now=now,
+            channel=conversation.channel,
+            our_number=conversation.our_number,
+            peer_number=conversation.peer_number,
+            detail=text.strip(),
+        )
+        pretty = format_international(conversation.peer_number)
+        notice = (
+            f"{pretty} replied {text.strip().upper()} and is now opted out: no SMS will be sent "
+            "to this number until it sends START."
+            if opted_out
+            else f"{pretty} sent {text.strip().upper()} and is opted back in: SMS can be sent "
+            "again."
+        )
+        await self._thread_notice(
+            conn, conversation, key=f"{word}:{message_id}", text=notice, now=now
+        )
+        log.info("opt-out changed conversation_id=%d opted_out=%s", conversation.id, opted_out)
 
     async def _accept_status(self, voipbin_id: str, raw_status: str) -> str:
         if not raw_status:
@@ -336,6 +596,36 @@ class Bridge:
             now=now,
         )
 
+    async def _thread_notice(
+        self,
+        conn: AsyncConnection,
+        conversation: repo.Conversation,
+        *,
+        key: str,
+        text: str,
+        now: float,
+        broadcast: bool = False,
+        mention: str | None = None,
+    ) -> None:
+        """A notice in the conversation's thread, after everything already queued for it (it
+        runs in the conversation's lane, so it never lands before the message it is about)."""
+        await enqueue(
+            conn,
+            kind="notice",
+            key=f"notice:{key}",
+            payload={
+                "channel": conversation.channel,
+                "conversation_id": conversation.id,
+                "text": text,
+                "alert": False,
+                "broadcast": broadcast,
+                "mention": mention,
+            },
+            lane=f"c{conversation.id}",
+            channel=conversation.channel,
+            now=now,
+        )
+
     async def _alert(
         self,
         conn: AsyncConnection,
@@ -348,19 +638,19 @@ class Bridge:
     ) -> None:
         """A notice in the conversation's thread, broadcast to the channel, and a post in the
         alert channel when one is configured."""
-        await enqueue(
-            conn,
-            kind="notice",
-            key=f"notice:{key}",
-            payload={
-                "channel": conversation.channel,
-                "conversation_id": conversation.id if in_thread else None,
-                "text": text,
-                "alert": False,
-            },
-            channel=conversation.channel,
-            now=now,
-        )
+        if in_thread:
+            await self._thread_notice(
+                conn, conversation, key=key, text=text, now=now, broadcast=True
+            )
+        else:
+            await enqueue(
+                conn,
+                kind="notice",
+                key=f"notice:{key}",
+                payload={"channel": conversation.channel, "text": text, "alert": False},
+                channel=conversation.channel,
+                now=now,
+            )
         if self.config.alerts.channel is not None:
             await enqueue(
                 conn,
@@ -398,6 +688,10 @@ class Bridge:
     async def _ensure_thread(self, conversation: repo.Conversation, job: Job) -> str:
         if conversation.thread_ts is not None:
             return conversation.thread_ts
+        async with self._engine.connect() as conn:
+            opted_out = await repo.is_opted_out(
+                conn, our_number=conversation.our_number, peer_number=conversation.peer_number
+            )
         ts: str = await self._slack(
             self._messenger.open_thread(
                 channel=conversation.channel,
@@ -405,6 +699,7 @@ class Bridge:
                 our_number=conversation.our_number,
                 key=f"root:{conversation.id}",
                 reconcile=job.attempts > 1,
+                opted_out=opted_out,
             )
         )
         async with self._engine.begin() as conn:
@@ -655,15 +950,28 @@ class Bridge:
                     )
             else:
                 thread_ts = conversation.thread_ts
+        mention = payload.get("mention")
         await self._slack(
             self._messenger.post_notice(
                 channel=channel,
                 thread_ts=thread_ts,
                 text=str(payload["text"]),
-                broadcast=thread_ts is not None,
+                broadcast=thread_ts is not None and bool(payload.get("broadcast", True)),
                 key=job.key,
                 reconcile=job.attempts > 1,
                 link=link,
+                mention=str(mention) if mention else None,
+            )
+        )
+
+    async def _job_tell(self, job: Job) -> None:
+        payload = job.payload
+        await self._slack(
+            self._messenger.tell(
+                channel=str(payload["channel"]),
+                user=str(payload["user"]),
+                thread_ts=payload.get("thread_ts"),
+                text=str(payload["text"]),
             )
         )
 
@@ -672,7 +980,7 @@ class Bridge:
     async def on_dead(self, conn: AsyncConnection, job: Job, reason: str) -> None:
         """A job gave up: make it visible (written in the same transaction as the dead row)."""
         now = self._clock()
-        if job.kind == "notice":
+        if job.kind in ("notice", "tell"):
             # An alert that cannot be posted: the error log is the last resort.
             log.error("alert could not be posted key=%s reason=%s", job.key, reason)
             return

@@ -1,39 +1,80 @@
 """A fake Slack Web API on 127.0.0.1: the methods the bridge calls, with their state.
 
-It keeps the messages posted (with thread, blocks, metadata and reactions) so a test can read a
-channel the way a person would, records every call, and can be told to fail: an HTTP status,
-an ``ok: false`` error, a slow answer, or Slack's per-channel rate limit.
+It keeps what was posted (threads, blocks, metadata, reactions) so a test can read a channel
+the way a person would, records every call, and can be told to misbehave: an HTTP status, an
+``ok: false`` error, a slow answer, a reset connection, or Slack's per-channel rate limit.
 
-Run it alone with ``python -m bot.fakes.slack --port 8901`` (the crash tests and the demo do).
+It accepts what slack_sdk sends (reference slack.md §1.3): ``chat.*`` as JSON bodies, some
+methods as a query string on a POST, ``chat.getPermalink`` as a GET, form bodies from the sync
+client. Query, form and JSON parameters are merged into one dict.
+
+Run it alone with ``python -m bot.fakes.slack --port 8901``; ``GET /_fake/calls`` and
+``POST /_fake/fail_next`` then control it from another process.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import copy
 import itertools
 import json
 import math
 import signal
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 from urllib.parse import parse_qsl
 
-from bot.fakes._server import Answer, FakeServer, Request
+from bot.fakes._server import Answer, FakeServer, Fault, Request
+
+_PERMALINK_BASE = "https://fake.slack.test/archives"
+_DEFAULT_ERRORS = {200: "fatal_error", 429: "ratelimited", 503: "service_unavailable"}
+_JSON_PARAMS = ("blocks", "metadata", "attachments")  # JSON-encoded when sent as a form
 
 
 @dataclass(frozen=True)
 class SlackCall:
+    """One request to the fake: the Web API method (or ``"response_url"``), its merged
+    parameters, when it arrived (``time.monotonic()``), the HTTP status it got (0 for a reset
+    connection), and whether it failed (a scripted fault, a bad token, a rate limit, or a
+    genuine ``ok: false`` answer such as ``already_reacted``)."""
+
     method: str
     params: dict[str, Any]
     at: float
-    answered_status: int
-    failed: bool
+    answered_status: int = 200
+    failed: bool = False
+
+
+def _truthy(value: Any) -> bool:
+    return value is True or str(value).lower() in {"1", "true"}
+
+
+def _ts_key(ts: str) -> tuple[int, int]:
+    seconds, _, micros = ts.partition(".")
+    return int(seconds), int(micros.ljust(6, "0")[:6] or 0)
+
+
+def _in_window(ts: str, params: dict[str, Any]) -> bool:
+    """Slack's ``oldest``/``latest`` bounds (exclusive unless ``inclusive``)."""
+    key, inclusive = _ts_key(ts), _truthy(params.get("inclusive"))
+    if params.get("oldest"):
+        oldest = _ts_key(str(params["oldest"]))
+        if key < oldest or (key == oldest and not inclusive):
+            return False
+    if params.get("latest"):
+        latest = _ts_key(str(params["latest"]))
+        if key > latest or (key == latest and not inclusive):
+            return False
+    return True
 
 
 class FakeSlack(FakeServer):
+    """The Slack Web API at ``url`` (``http://127.0.0.1:PORT/api/``), plus ``response_url``
+    posts at ``base + "/response/<anything>"``."""
+
     def __init__(
         self,
         *,
@@ -49,26 +90,28 @@ class FakeSlack(FakeServer):
         self.bot_user_id = bot_user_id
         self.bot_id = bot_id
         self.team_id = team_id
+        self.rate_limited_count = 0
         self._calls: list[SlackCall] = []
-        self._messages: dict[tuple[str, str], dict[str, Any]] = {}
+        self._messages: dict[tuple[str, str], dict[str, Any]] = {}  # (channel, ts) -> message
+        self._reactions: dict[tuple[str, str], list[str]] = {}  # any message, even a user's
         self._users: dict[str, dict[str, Any]] = {}
         self._members: dict[str, list[str]] = {}
-        self._ts = itertools.count(1)
+        self._ts = itertools.count(101)
         self._limit: tuple[str, float, int] | None = None
-        self._buckets: dict[str, tuple[float, float]] = {}
-        self.rate_limited_count = 0
+        self._buckets: dict[str, tuple[float, float]] = {}  # channel -> (tokens, when)
 
     @property
     def url(self) -> str:
+        """The Web API base URL, as ``AsyncWebClient(base_url=...)`` wants it."""
         return f"{self.base}/api/"
 
-    # -- test-side set-up and queries -------------------------------------------------------
+    # -- test-side set-up -------------------------------------------------------------------
 
     def fail_next(
         self,
-        route: str,
+        method: str,
         *,
-        status: int | None = None,
+        status: int = 200,
         body: Any = None,
         headers: dict[str, str] | None = None,
         times: int = 1,
@@ -76,13 +119,18 @@ class FakeSlack(FakeServer):
         mode: str = "status",
         create_first: bool = False,
     ) -> None:
-        """Answer the next ``times`` calls of a Web API method with a fault: an HTTP status,
-        a body such as ``{"ok": false, "error": "not_in_channel"}`` (HTTP 200 unless
-        ``status`` says otherwise), or ``mode="hang"`` to answer normally after ``delay``."""
-        if status is None:
-            status = 200 if body is not None else 500
+        """Answer the next ``times`` calls of ``method`` (e.g. ``"chat.postMessage"``, or
+        ``"response_url"``) with a fault instead of the real answer.
+
+        ``mode="status"`` answers ``status`` with ``body`` (default: an ``ok: false`` body
+        matching the status; a 429 also gets ``Retry-After: 1``). ``mode="hang"`` answers
+        normally after ``delay``; ``"reset"`` closes the connection unanswered; ``"malformed"``
+        answers 200 with a non-JSON body. ``delay`` always sleeps first, so a slow failure is
+        ``fail_next(m, status=500, delay=5)``. With ``create_first`` the call takes effect
+        (the message is posted) before the fault: "Slack did it, the client never heard".
+        """
         super().fail_next(
-            route,
+            method,
             status=status,
             body=body,
             headers=headers,
@@ -93,32 +141,53 @@ class FakeSlack(FakeServer):
         )
 
     def set_user(self, user_id: str, display_name: str, real_name: str | None = None) -> None:
+        """Make ``users.info`` know ``user_id``."""
+        real = real_name or display_name
         with self.lock:
             self._users[user_id] = {
                 "id": user_id,
+                "team_id": self.team_id,
                 "name": display_name.lower().replace(" ", "."),
-                "real_name": real_name or display_name,
-                "profile": {"display_name": display_name, "real_name": real_name or display_name},
+                "real_name": real,
+                "is_bot": False,
+                "profile": {"display_name": display_name, "real_name": real},
             }
 
     def set_members(self, channel: str, members: list[str]) -> None:
+        """What ``conversations.members`` answers for ``channel`` (default: just the bot)."""
         with self.lock:
             self._members[channel] = list(members)
 
     def set_rate_limit(
         self, method: str | None = "chat.postMessage", per_second: float = 1.0, burst: int = 3
     ) -> None:
-        """Enforce a per-channel token bucket on ``method`` (None turns it off)."""
+        """Enforce a token bucket per channel on ``method``: ``burst`` calls at once, then
+        ``per_second``. Over the limit: HTTP 429 with ``Retry-After``. ``None`` turns it off."""
         with self.lock:
             self._limit = None if method is None else (method, per_second, burst)
             self._buckets.clear()
 
+    def reset(self) -> None:
+        """Forget calls, messages, reactions, faults and rate-limit state (users, members and
+        the rate-limit setting stay)."""
+        with self.lock:
+            self._calls.clear()
+            self._messages.clear()
+            self._reactions.clear()
+            self._faults.clear()
+            self._buckets.clear()
+            self.rate_limited_count = 0
+            self.lock.notify_all()
+
+    # -- test-side queries ------------------------------------------------------------------
+
     def calls(self, method: str | None = None) -> list[SlackCall]:
+        """Every recorded call (of ``method``), in arrival order, failed ones included."""
         with self.lock:
             return [c for c in self._calls if method is None or c.method == method]
 
     def posts(self, channel: str | None = None) -> list[dict[str, Any]]:
-        """The parameters of every successful chat.postMessage, in call order."""
+        """The parameters of every successful ``chat.postMessage`` (to ``channel``)."""
         return [
             c.params
             for c in self.calls("chat.postMessage")
@@ -126,81 +195,128 @@ class FakeSlack(FakeServer):
         ]
 
     def messages(self, channel: str) -> list[dict[str, Any]]:
-        """The channel's messages as Slack holds them now (after updates), in ts order."""
+        """The channel's messages as Slack holds them now (after updates), in ts order,
+        thread replies included."""
         with self.lock:
-            found = [dict(m) for (ch, _), m in self._messages.items() if ch == channel]
-        return sorted(found, key=lambda m: float(m["ts"]))
+            found = [self._view(m) for (ch, _), m in self._messages.items() if ch == channel]
+        return sorted(found, key=lambda m: _ts_key(m["ts"]))
 
     def thread(self, channel: str, thread_ts: str) -> list[dict[str, Any]]:
+        """The thread's root and its replies, in order."""
         return [
             m
             for m in self.messages(channel)
             if m["ts"] == thread_ts or m.get("thread_ts") == thread_ts
         ]
 
-    def reset(self) -> None:
+    def reactions(self, channel: str, ts: str) -> list[str]:
+        """The reaction names on a message (also on messages the fake never saw posted)."""
         with self.lock:
-            self._calls.clear()
-            self._messages.clear()
-            self._faults.clear()
+            return list(self._reactions.get((channel, ts), []))
 
     def summary(self) -> str:
-        names = [c.method for c in self._calls]
-        return f"{len(names)} calls: {names[-20:]}"
+        """The last recorded calls, for assertion messages."""
+        with self.lock:
+            recent = self._calls[-15:]
+            total = len(self._calls)
+        lines = []
+        for c in recent:
+            where = c.params.get("channel", c.params.get("path", ""))
+            text = str(c.params.get("text", ""))[:40]
+            flag = " FAILED" if c.failed else ""
+            lines.append(f"  {c.method} {where} -> {c.answered_status}{flag} {text!r}")
+        return f"{total} calls, the last {len(recent)}:\n" + "\n".join(lines)
 
     # -- the server side --------------------------------------------------------------------
 
     def handle(self, request: Request) -> Answer:
-        if request.path.startswith("/response/"):
-            posted: dict[str, Any] = request.json() or {}
-            posted["path"] = request.path
-            self._record("response_url", posted, 200, False)
-            return Answer(200, {"ok": True})
+        """Answer one HTTP request (called on the server's threads)."""
+        received = time.monotonic()
         if request.path.startswith("/_fake/"):
             return self._control(request)
-        if not request.path.startswith("/api/"):
+        if request.path.startswith("/response/"):
+            method, params = "response_url", self._params(request)
+            params["path"] = request.path
+        elif request.path.startswith("/api/"):
+            method, params = request.path[len("/api/") :], self._params(request)
+            if not self._authorised(request, params):
+                self._record(method, params, received, 200, failed=True)
+                return Answer(200, {"ok": False, "error": "invalid_auth"})
+        else:
             return Answer(404, {"ok": False, "error": "unknown_method"})
-        method = request.path[len("/api/") :]
-        params: dict[str, Any] = dict(request.query)
-        content_type = request.headers.get("content-type", "")
-        if request.body:
-            if "json" in content_type:
-                params.update(request.json() or {})
-            else:
-                params.update(dict(parse_qsl(request.body.decode(), keep_blank_values=True)))
-        for key in ("blocks", "metadata"):
-            if isinstance(params.get(key), str):
-                with contextlib.suppress(json.JSONDecodeError):
-                    params[key] = json.loads(params[key])
-        fault = self.take_fault(method)
-        if fault is not None:
-            if fault.delay:
-                time.sleep(fault.delay)
-            if fault.mode == "hang":
-                fault = None  # a slow answer, then the real one
-            else:
-                body = fault.body if fault.body is not None else {"ok": False, "error": "fault"}
-                self._record(method, params, fault.status, True)
-                if fault.status == 200 and isinstance(body, dict) and body.get("ok"):
-                    return Answer(200, body, fault.headers)
-                return Answer(fault.status, body, fault.headers)
-        if request.headers.get("authorization") != f"Bearer {self.bot_token}":
-            self._record(method, params, 200, True)
-            return Answer(200, {"ok": False, "error": "invalid_auth"})
-        limited = self._rate_limited(method, str(params.get("channel", "")))
-        if limited is not None:
-            self._record(method, params, 429, True)
-            return Answer(429, {"ok": False, "error": "ratelimited"}, {"Retry-After": str(limited)})
-        body = self._answer(method, params)
-        self._record(method, params, 200, not body.get("ok", False))
-        return Answer(200, body)
+        if "_invalid_json" in params:
+            self._record(method, params, received, 200, failed=True)
+            return Answer(200, {"ok": False, "error": "invalid_json"})
 
-    def _record(self, method: str, params: dict[str, Any], status: int, failed: bool) -> None:
+        fault = self.take_fault(method)
+        if fault is not None and fault.delay:
+            time.sleep(fault.delay)
+        if fault is not None and fault.mode != "hang":
+            if fault.create_first:
+                self._answer(method, params)
+            answer = self._fault(fault)
+            self._record(method, params, received, answer.status, failed=True)
+            return answer
+        retry_after = self._rate_limited(method, str(params.get("channel", "")))
+        if retry_after is not None:
+            self._record(method, params, received, 429, failed=True)
+            body = {"ok": False, "error": "ratelimited"}
+            return Answer(429, body, {"Retry-After": str(retry_after)})
+        result = self._answer(method, params)
+        self._record(method, params, received, 200, failed=not result.get("ok", False))
+        return Answer(200, result)
+
+    def _params(self, request: Request) -> dict[str, Any]:
+        """Query string, form body and JSON body, merged (JSON-in-a-form decoded)."""
+        params: dict[str, Any] = dict(request.query)
+        if request.body:
+            if "json" in request.headers.get("content-type", ""):
+                try:
+                    decoded = request.json()
+                except (ValueError, UnicodeDecodeError):
+                    decoded = None
+                if isinstance(decoded, dict):
+                    params.update(decoded)
+                else:
+                    params["_invalid_json"] = True
+            else:
+                form = parse_qsl(request.body.decode(errors="replace"), keep_blank_values=True)
+                params.update(form)
+        for key in _JSON_PARAMS:
+            if isinstance(params.get(key), str):
+                with contextlib.suppress(ValueError):
+                    params[key] = json.loads(params[key])
+        return params
+
+    def _authorised(self, request: Request, params: dict[str, Any]) -> bool:
+        header = request.headers.get("authorization", "")
+        return header == f"Bearer {self.bot_token}" or params.get("token") == self.bot_token
+
+    @staticmethod
+    def _fault(fault: Fault) -> Answer:
+        if fault.mode == "reset":
+            return Answer(0, None, reset=True)
+        if fault.mode == "malformed":
+            return Answer(200, None, raw=b"<html><body>upstream connect error</body></html>")
+        body = fault.body
+        if body is None:
+            error = _DEFAULT_ERRORS.get(fault.status, "fatal_error")
+            body = {"ok": False, "error": error}
+        headers = dict(fault.headers)
+        if fault.status == 429:
+            headers.setdefault("Retry-After", "1")
+        return Answer(fault.status, body, headers)
+
+    def _record(
+        self, method: str, params: dict[str, Any], at: float, status: int, *, failed: bool
+    ) -> None:
+        call = SlackCall(method, copy.deepcopy(params), at, status, failed)
         with self.lock:
-            self._calls.append(SlackCall(method, params, time.monotonic(), status, failed))
+            self._calls.append(call)
             self.lock.notify_all()
 
     def _rate_limited(self, method: str, channel: str) -> int | None:
+        """None if the call may go ahead, else the seconds until the bucket has a token."""
         with self.lock:
             if self._limit is None or self._limit[0] != method:
                 return None
@@ -216,9 +332,22 @@ class FakeSlack(FakeServer):
             return max(1, math.ceil((1.0 - tokens) / rate))
 
     def _next_ts(self) -> str:
-        return f"{1_700_000_000 + next(self._ts)}.000100"
+        """Unique, increasing message timestamps: 1700000000.000101, .000102, ..."""
+        n = next(self._ts)
+        return f"{1_700_000_000 + n // 1_000_000}.{n % 1_000_000:06d}"
+
+    def _view(self, message: dict[str, Any]) -> dict[str, Any]:
+        """A stored message as Slack shows it, reactions included (a copy)."""
+        shown = copy.deepcopy(message)
+        names = self._reactions.get((message["channel"], message["ts"]))
+        if names:
+            shown["reactions"] = [
+                {"name": n, "users": [self.bot_user_id], "count": 1} for n in names
+            ]
+        return shown
 
     def _answer(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
+        """The real answer of the Web API ``method`` (state changes included)."""
         channel = str(params.get("channel", ""))
         with self.lock:
             if method == "auth.test":
@@ -232,86 +361,109 @@ class FakeSlack(FakeServer):
                     "bot_id": self.bot_id,
                 }
             if method == "chat.postMessage":
-                if not channel:
-                    return {"ok": False, "error": "channel_not_found"}
-                ts = self._next_ts()
-                message = {
-                    "type": "message",
-                    "channel": channel,
-                    "ts": ts,
-                    "text": params.get("text", ""),
-                    "user": self.bot_user_id,
-                    "bot_id": self.bot_id,
-                }
-                for key in ("thread_ts", "blocks", "metadata"):
-                    if params.get(key):
-                        message[key] = params[key]
-                self._messages[(channel, ts)] = message
-                return {"ok": True, "channel": channel, "ts": ts, "message": message}
+                return self._post_message(channel, params)
             if method == "chat.update":
                 stored = self._messages.get((channel, str(params.get("ts"))))
                 if stored is None:
                     return {"ok": False, "error": "message_not_found"}
-                for key in ("text", "blocks"):
+                for key in ("text", "blocks", "metadata"):
                     if key in params:
                         stored[key] = params[key]
-                return {"ok": True, "channel": channel, "ts": stored["ts"], "text": stored["text"]}
+                return {
+                    "ok": True,
+                    "channel": channel,
+                    "ts": stored["ts"],
+                    "text": stored["text"],
+                    "message": self._view(stored),
+                }
             if method == "chat.postEphemeral":
                 return {"ok": True, "message_ts": self._next_ts()}
             if method == "chat.getPermalink":
-                ts = str(params.get("message_ts", ""))
-                link = f"https://fake.slack.test/archives/{channel}/p{ts.replace('.', '')}"
-                return {"ok": True, "channel": channel, "permalink": link}
+                return self._permalink(channel, str(params.get("message_ts", "")))
             if method in ("reactions.add", "reactions.remove"):
-                stored = self._messages.get((channel, str(params.get("timestamp"))))
-                reactions: list[str] = stored.setdefault("reactions", []) if stored else []
-                name = str(params.get("name"))
-                if method == "reactions.add":
-                    if name in reactions:
-                        return {"ok": False, "error": "already_reacted"}
-                    reactions.append(name)
-                else:
-                    if name not in reactions:
-                        return {"ok": False, "error": "no_reaction"}
-                    reactions.remove(name)
-                return {"ok": True}
+                return self._react(method, channel, params)
             if method in ("conversations.replies", "conversations.history"):
                 return self._history(method, channel, params)
             if method == "users.info":
                 user = self._users.get(str(params.get("user")))
                 if user is None:
                     return {"ok": False, "error": "user_not_found"}
-                return {"ok": True, "user": user}
+                return {"ok": True, "user": copy.deepcopy(user)}
             if method == "conversations.info":
-                return {
-                    "ok": True,
-                    "channel": {
-                        "id": channel,
-                        "name": f"chan-{channel.lower()}",
-                        "is_member": True,
-                    },
-                }
+                info = {"id": channel, "name": f"chan-{channel.lower()}", "is_member": True}
+                return {"ok": True, "channel": info}
             if method == "conversations.members":
-                members = self._members.get(channel, [self.bot_user_id])
+                members = list(self._members.get(channel, [self.bot_user_id]))
                 return {"ok": True, "members": members, "response_metadata": {"next_cursor": ""}}
             return {"ok": True}
 
+    def _post_message(self, channel: str, params: dict[str, Any]) -> dict[str, Any]:
+        if not channel:
+            return {"ok": False, "error": "channel_not_found"}
+        if not params.get("text") and not params.get("blocks"):
+            return {"ok": False, "error": "no_text"}
+        ts = self._next_ts()
+        message: dict[str, Any] = {
+            "type": "message",
+            "channel": channel,
+            "ts": ts,
+            "text": params.get("text", ""),
+            "user": self.bot_user_id,
+            "bot_id": self.bot_id,
+        }
+        for key in ("thread_ts", "blocks", "metadata"):
+            if params.get(key):
+                message[key] = params[key]
+        if message.get("thread_ts") and _truthy(params.get("reply_broadcast")):
+            message["subtype"] = "thread_broadcast"
+        self._messages[(channel, ts)] = message
+        return {"ok": True, "channel": channel, "ts": ts, "message": self._view(message)}
+
+    def _permalink(self, channel: str, ts: str) -> dict[str, Any]:
+        if not channel:
+            return {"ok": False, "error": "channel_not_found"}
+        link = f"{_PERMALINK_BASE}/{channel}/p{ts.replace('.', '')}"
+        stored = self._messages.get((channel, ts))
+        if stored is not None and stored.get("thread_ts") not in (None, ts):
+            link += f"?thread_ts={stored['thread_ts']}&cid={channel}"
+        return {"ok": True, "channel": channel, "permalink": link}
+
+    def _react(self, method: str, channel: str, params: dict[str, Any]) -> dict[str, Any]:
+        # Reactions are kept per (channel, ts) even for messages the fake never saw: the
+        # bridge reacts to people's thread replies, which reach it as events, not via here.
+        names = self._reactions.setdefault((channel, str(params.get("timestamp"))), [])
+        name = str(params.get("name"))
+        if method == "reactions.add":
+            if name in names:
+                return {"ok": False, "error": "already_reacted"}
+            names.append(name)
+        else:
+            if name not in names:
+                return {"ok": False, "error": "no_reaction"}
+            names.remove(name)
+        return {"ok": True}
+
     def _history(self, method: str, channel: str, params: dict[str, Any]) -> dict[str, Any]:
+        """``conversations.replies`` (root, then replies, oldest first) and
+        ``conversations.history`` (top-level messages, newest first), paged by an offset
+        cursor. ``metadata`` is only shown with ``include_all_metadata``, as in Slack."""
         found = sorted(
             (m for (ch, _), m in self._messages.items() if ch == channel),
-            key=lambda m: float(m["ts"]),
+            key=lambda m: _ts_key(m["ts"]),
         )
         if method == "conversations.replies":
             root = str(params.get("ts"))
+            if (channel, root) not in self._messages:
+                return {"ok": False, "error": "thread_not_found"}
             found = [m for m in found if m["ts"] == root or m.get("thread_ts") == root]
         else:
-            found = [m for m in found if not m.get("thread_ts")]
-            found.reverse()  # history is newest first
-        include = str(params.get("include_all_metadata", "")).lower() in {"1", "true"}
-        limit = int(params.get("limit") or 100)
+            top = [m for m in found if not m.get("thread_ts") or m.get("subtype")]
+            found = top[::-1]
+        found = [m for m in found if _in_window(m["ts"], params)]
+        limit = min(int(params.get("limit") or 100), 1000)
         start = int(params.get("cursor") or 0)
-        page = [dict(m) for m in found[start : start + limit]]
-        if not include:
+        page = [self._view(m) for m in found[start : start + limit]]
+        if not _truthy(params.get("include_all_metadata")):
             for m in page:
                 m.pop("metadata", None)
         more = start + limit < len(found)
@@ -323,27 +475,34 @@ class FakeSlack(FakeServer):
         }
 
     def _control(self, request: Request) -> Answer:
-        if request.path == "/_fake/calls":
-            calls = [
-                {"method": c.method, "params": c.params, "status": c.answered_status}
-                for c in self.calls()
-            ]
-            return Answer(200, {"calls": calls})
-        if request.path == "/_fake/messages":
-            return Answer(200, {"messages": self.messages(request.query.get("channel", ""))})
-        if request.path == "/_fake/fail_next" and request.method == "POST":
-            spec = request.json() or {}
-            method = spec.pop("method")
-            self.fail_next(method, **spec)
+        """``GET /_fake/calls[?method=]``, ``GET /_fake/messages?channel=``,
+        ``POST /_fake/fail_next`` (``{"method": ..., **fail_next kwargs}``),
+        ``POST /_fake/reset``."""
+        if request.path == "/_fake/calls" and request.method == "GET":
+            calls = [asdict(c) for c in self.calls(request.query.get("method"))]
+            return Answer(200, {"ok": True, "calls": calls})
+        if request.path == "/_fake/messages" and request.method == "GET":
+            messages = self.messages(request.query.get("channel", ""))
+            return Answer(200, {"ok": True, "messages": messages})
+        if request.path == "/_fake/reset" and request.method == "POST":
+            self.reset()
             return Answer(200, {"ok": True})
-        return Answer(404, {"ok": False, "error": "unknown_control"})
+        if request.path == "/_fake/fail_next" and request.method == "POST":
+            try:
+                spec = dict(request.json() or {})
+                self.fail_next(spec.pop("method"), **spec)
+            except (ValueError, TypeError, KeyError) as exc:
+                return Answer(400, {"ok": False, "error": "invalid_arguments", "detail": str(exc)})
+            return Answer(200, {"ok": True})
+        return Answer(404, {"ok": False, "error": "unknown_method"})
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
+    """``python -m bot.fakes.slack``: serve until SIGTERM or SIGINT; print the URL first."""
     parser = argparse.ArgumentParser(description="A fake Slack Web API on 127.0.0.1")
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--bot-token", default="xoxb-test")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     fake = FakeSlack(port=args.port, bot_token=args.bot_token).start()
     print(fake.url, flush=True)
     stop = threading.Event()

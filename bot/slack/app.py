@@ -12,9 +12,17 @@ from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.bridge.policy import Refusal
 from bot.bridge.service import Bridge, NotRouted
 from bot.phone import format_international
-from bot.slack.commands import USAGE, CommandError, SendSms, ShowHelp, parse_sms_command
+from bot.slack.commands import (
+    USAGE,
+    CommandError,
+    SendSms,
+    SetOptOut,
+    ShowHelp,
+    parse_sms_command,
+)
 from bot.slack.messenger import SlackMessenger
 from bot.slack.mrkdwn import escape, mentioned_user_ids, to_plain_text
 
@@ -43,6 +51,21 @@ def build_bolt_app(
     )
     region = bridge.config.region
 
+    async def groups_of(channel: str, user: str) -> set[str]:
+        """The user groups named in the channel's number's senders that ``user`` is in."""
+        numbers = bridge.config.numbers_for(channel)
+        route = bridge.config.route_for(numbers[0]) if numbers else None
+        if route is None or user in route.senders.users:
+            return set()
+        found: set[str] = set()
+        for group in route.senders.usergroups:
+            try:
+                if user in await messenger.usergroup_members(group):
+                    found.add(group)
+            except Exception:
+                log.warning("could not read the members of user group %s", group)
+        return found
+
     @app.middleware
     async def drop_redeliveries(
         body: dict[str, Any], request: AsyncBoltRequest, next: Any
@@ -69,15 +92,26 @@ def build_bolt_app(
         if isinstance(parsed, CommandError):
             await ack(response_type="ephemeral", text=f":warning: {parsed.message}")
             return
-        assert isinstance(parsed, SendSms)
         channel = str(command.get("channel_id") or "")
+        user = str(command.get("user_id") or "")
         try:
+            if isinstance(parsed, SetOptOut):
+                changed = await bridge.set_opt_out(
+                    channel=channel, user=user, peer=parsed.number, opted_out=parsed.opted_out
+                )
+                pretty = escape(format_international(parsed.number))
+                state = "opted out" if parsed.opted_out else "opted in"
+                note = "" if changed else " (it already was)"
+                await ack(response_type="ephemeral", text=f"{pretty} is {state}{note}.")
+                return
+            assert isinstance(parsed, SendSms)
             queued = await bridge.accept_send(
                 channel=channel,
-                user=str(command.get("user_id") or ""),
+                user=user,
                 recipients=parsed.recipients,
                 text=parsed.text,
                 request_key=uuid.uuid4().hex,
+                user_groups=await groups_of(channel, user),
             )
         except NotRouted:
             await ack(
@@ -96,6 +130,9 @@ def build_bolt_app(
                 text=":x: The bridge could not record your SMS right now. Nothing was sent; "
                 "please try again in a minute.",
             )
+            return
+        if isinstance(queued, Refusal):
+            await ack(response_type="ephemeral", text=f":no_entry: {escape(queued.message)}")
             return
         to = ", ".join(escape(format_international(q.peer)) for q in queued)
         ours = escape(format_international(queued[0].our_number)) if queued else ""
@@ -120,6 +157,7 @@ def build_bolt_app(
         if not text:
             return
         await bridge.accept_reply(
+            user_groups=await groups_of(channel, str(user)),
             event_key=f"slack:{body['event_id']}" if body.get("event_id") else None,
             team=str(body.get("team_id") or event.get("team") or ""),
             channel=channel,

@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 
 from bot.phone import PhoneNumberError, parse_recipients
-from bot.slack.mrkdwn import to_plain_text
+from bot.slack.mrkdwn import escape, to_plain_text
 
 # The recipients: one or more numbers separated by commas; a number may be wrapped by Slack
 # as <tel:+31...|+31 6 ...>, which holds spaces, so a wrapper counts as one piece.
@@ -20,7 +20,9 @@ USAGE = (
     "(`0612345678`); `-`, `(`, `)` and `.` may separate digits, spaces may not.\n"
     "• Several numbers: separate them with commas, no spaces: `/sms +31612345678,+31687654321 Hi`"
     " — each number gets its own thread.\n"
-    "• The conversation continues in the number's thread: reply there to send another SMS."
+    "• The conversation continues in the number's thread: reply there to send another SMS.\n"
+    "• `/sms optout +31612345678` / `/sms optin +31612345678`: stop or allow SMS to a number "
+    "that asked for it in another way (numbers that text STOP are opted out by themselves)."
 )
 
 
@@ -36,17 +38,38 @@ class SendSms:
 
 
 @dataclass(frozen=True, slots=True)
+class SetOptOut:
+    number: str
+    opted_out: bool
+
+
+@dataclass(frozen=True, slots=True)
 class CommandError:
     message: str
 
 
+def _reason(error: PhoneNumberError) -> str:
+    # The reason repeats what was typed, which is Slack-encoded and could hold <!channel>:
+    # decode it, then escape it, so it is shown as typed and can never ping anyone.
+    return escape(to_plain_text(error.reason))
+
+
 def parse_sms_command(
     text: str, *, region: str, user_names: dict[str, str] | None = None
-) -> ShowHelp | SendSms | CommandError:
+) -> ShowHelp | SendSms | SetOptOut | CommandError:
     """What ``/sms <text>`` asks for. ``text`` is as Slack sends it (``&amp;`` etc.)."""
     stripped = text.strip()
     if not stripped or stripped.lower() in {"help", "-h", "--help", "?"}:
         return ShowHelp()
+    verb, _, rest = stripped.partition(" ")
+    if verb.lower() in {"optout", "optin"}:
+        try:
+            number = parse_recipients(rest.strip(), region, max_recipients=1)[0]
+        except PhoneNumberError as exc:
+            return CommandError(
+                f"{_reason(exc)}\n\nWrite it like `/sms {verb.lower()} +31612345678`"
+            )
+        return SetOptOut(number=number, opted_out=verb.lower() == "optout")
     match = _COMMAND.match(stripped)
     if match is None:
         return CommandError(f"I could not find a phone number at the start.\n\n{USAGE}")
@@ -54,7 +77,7 @@ def parse_sms_command(
     try:
         recipients = parse_recipients(re.sub(r"\s*,\s*", ",", token), region)
     except PhoneNumberError as exc:
-        return CommandError(f"{exc.reason}\n\n{USAGE}")
+        return CommandError(f"{_reason(exc)}\n\n{USAGE}")
     message = to_plain_text(body, user_names=user_names).strip()
     if not message:
         return CommandError(

@@ -20,6 +20,7 @@ BOT_SCOPES: dict[str, str] = {
     "groups:history": "message.groups events in private channels, and finding earlier posts",
     "reactions:write": "status reactions on thread replies sent as SMS",
     "users:read": "users.info, to turn @mentions into names in the SMS text",
+    "usergroups:read": "usergroups.users.list, for numbers.senders.usergroups in app.yaml",
 }
 BOT_EVENTS = ("message.channels", "message.groups")
 SLASH_COMMAND = "/sms"

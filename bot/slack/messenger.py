@@ -21,6 +21,7 @@ from bot.bridge import status as st
 from bot.bridge.ports import OutgoingView, RateLimited, Rejected, Unavailable
 from bot.config import SlackPacing
 from bot.slack import render
+from bot.slack.mrkdwn import escape
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +52,7 @@ class SlackMessenger:
         self._limiters: dict[str, AsyncLimiter] = {}
         self._held_until: dict[str, float] = {}
         self._names: TTLCache[str, str] = TTLCache(maxsize=5000, ttl=3600)
+        self._groups: TTLCache[str, set[str]] = TTLCache(maxsize=500, ttl=300)
 
     # -- plumbing --------------------------------------------------------------------------
 
@@ -150,11 +152,18 @@ class SlackMessenger:
     # -- Messenger -------------------------------------------------------------------------
 
     async def open_thread(
-        self, *, channel: str, peer: str, our_number: str, key: str, reconcile: bool
+        self,
+        *,
+        channel: str,
+        peer: str,
+        our_number: str,
+        key: str,
+        reconcile: bool,
+        opted_out: bool = False,
     ) -> str:
         return await self._post(
             channel=channel,
-            rendered=render.thread_root(peer=peer, our_number=our_number),
+            rendered=render.thread_root(peer=peer, our_number=our_number, opted_out=opted_out),
             key=key,
             reconcile=reconcile,
         )
@@ -228,15 +237,37 @@ class SlackMessenger:
         key: str,
         reconcile: bool,
         link: str | None = None,
+        mention: str | None = None,
     ) -> str:
         return await self._post(
             channel=channel,
-            rendered=render.notice(text=text, link=link, alert=thread_ts is None),
+            rendered=render.notice(text=text, link=link, alert=thread_ts is None, mention=mention),
             key=key,
             reconcile=reconcile,
             thread_ts=thread_ts,
             broadcast=broadcast,
         )
+
+    async def tell(self, *, channel: str, user: str, thread_ts: str | None, text: str) -> None:
+        kwargs: dict[str, Any] = {"channel": channel, "user": user, "text": escape(text)}
+        if thread_ts:
+            kwargs["thread_ts"] = thread_ts
+        await self._call(
+            "chat.postEphemeral", functools.partial(self._client.chat_postEphemeral, **kwargs)
+        )
+
+    async def usergroup_members(self, group: str) -> set[str]:
+        """Members of a Slack user group (cached for 5 minutes)."""
+        cached = self._groups.get(group)
+        if cached is not None:
+            return cached
+        response = await self._call(
+            "usergroups.users.list",
+            functools.partial(self._client.usergroups_users_list, usergroup=group),
+        )
+        members = {str(u) for u in response.get("users") or []}
+        self._groups[group] = members
+        return members
 
     async def permalink(self, *, channel: str, ts: str) -> str | None:
         try:

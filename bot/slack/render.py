@@ -63,16 +63,19 @@ def status_line(status: str, note: str = "") -> str:
     return label
 
 
-def thread_root(*, peer: str, our_number: str) -> Rendered:
+def thread_root(*, peer: str, our_number: str, opted_out: bool = False) -> Rendered:
     who = escape(human_number(peer))
     ours = escape(format_international(our_number))
-    return Rendered(
-        text=f"SMS conversation with {who} (our number {ours})",
-        blocks=[
-            _section(f":iphone: *SMS conversation with {who}*"),
-            _context(f"Texting from {ours} · reply in this thread to send an SMS"),
-        ],
-    )
+    blocks = [
+        _section(f":iphone: *SMS conversation with {who}*"),
+        _context(f"Texting from {ours} · reply in this thread to send an SMS"),
+    ]
+    text = f"SMS conversation with {who} (our number {ours})"
+    if opted_out:
+        warning = ":no_entry: This number has opted out (STOP): SMS to it are refused."
+        blocks.append(_context(warning))
+        text += " - opted out"
+    return Rendered(text=text, blocks=blocks)
 
 
 def outgoing(view: OutgoingView) -> Rendered:
@@ -97,9 +100,12 @@ def inbound(*, sender: str, text: str) -> Rendered:
     )
 
 
-def notice(*, text: str, link: str | None, alert: bool) -> Rendered:
+def notice(*, text: str, link: str | None, alert: bool, mention: str | None = None) -> Rendered:
     icon = ":rotating_light:" if alert else ":warning:"
-    body = f"{icon} {escape(text)}"
+    line = f"{icon} {escape(text)}"
+    if mention:
+        line += f" (by <@{mention}>)"
+    body = line
     if link:
         body += f"\n<{link}|View the thread>"
-    return Rendered(text=f"{icon} {escape(text)}", blocks=[_section(body)])
+    return Rendered(text=line, blocks=[_section(body)])

@@ -6,12 +6,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Table, and_, delete, select, text, update
+from sqlalchemy import Table, and_, delete, func, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from bot.store.tables import conversations, early_statuses, messages, seen_events
+from bot.store.tables import audit, conversations, early_statuses, messages, opt_outs, seen_events
 
 
 @dataclass(frozen=True, slots=True)
@@ -269,6 +269,110 @@ async def take_early_status(conn: AsyncConnection, voipbin_id: str) -> tuple[str
     return str(row[0]), int(row[1])
 
 
+# -- opt-outs and the audit log ------------------------------------------------------------
+
+
+async def is_opted_out(conn: AsyncConnection, *, our_number: str, peer_number: str) -> bool:
+    row = (
+        await conn.execute(
+            select(opt_outs.c.opted_out).where(
+                opt_outs.c.our_number == our_number, opt_outs.c.peer_number == peer_number
+            )
+        )
+    ).first()
+    return bool(row[0]) if row is not None else False
+
+
+async def set_opt_out(
+    conn: AsyncConnection,
+    *,
+    our_number: str,
+    peer_number: str,
+    opted_out: bool,
+    by: str,
+    now: float,
+) -> bool:
+    """Record an opt-out (or opt-in); True when the state changed."""
+    before = await is_opted_out(conn, our_number=our_number, peer_number=peer_number)
+    values = {"opted_out": opted_out, "changed_at": now, "changed_by": by}
+    added = await insert_ignore(
+        conn, opt_outs, {"our_number": our_number, "peer_number": peer_number, **values}
+    )
+    if not added:
+        await conn.execute(
+            update(opt_outs)
+            .where(opt_outs.c.our_number == our_number, opt_outs.c.peer_number == peer_number)
+            .values(**values)
+        )
+    return before != opted_out
+
+
+async def add_audit(
+    conn: AsyncConnection,
+    *,
+    actor: str,
+    action: str,
+    now: float,
+    channel: str | None = None,
+    our_number: str | None = None,
+    peer_number: str | None = None,
+    segments: int = 0,
+    detail: str | None = None,
+) -> None:
+    await conn.execute(
+        audit.insert().values(
+            at=now,
+            actor=actor,
+            action=action,
+            channel=channel,
+            our_number=our_number,
+            peer_number=peer_number,
+            segments=segments,
+            detail=detail,
+        )
+    )
+
+
+async def segments_sent(conn: AsyncConnection, *, since: float, actor: str | None = None) -> int:
+    """Segments sent since ``since``, by one user or by everyone."""
+    query = select(func.coalesce(func.sum(audit.c.segments), 0)).where(
+        audit.c.action == "sent", audit.c.at >= since
+    )
+    if actor is not None:
+        query = query.where(audit.c.actor == actor)
+    return int((await conn.execute(query)).scalar_one())
+
+
+async def sends_from(conn: AsyncConnection, *, our_number: str, since: float) -> int:
+    query = select(func.count()).where(
+        audit.c.action == "sent", audit.c.our_number == our_number, audit.c.at >= since
+    )
+    return int((await conn.execute(query)).scalar_one())
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    id: int
+    at: float
+    actor: str
+    action: str
+    channel: str | None
+    our_number: str | None
+    peer_number: str | None
+    segments: int
+    detail: str | None
+
+
+async def audit_entries(
+    conn: AsyncConnection, *, since: float = 0.0, number: str | None = None, limit: int = 1000
+) -> list[AuditEntry]:
+    query = select(audit).where(audit.c.at >= since)
+    if number is not None:
+        query = query.where((audit.c.peer_number == number) | (audit.c.our_number == number))
+    rows = (await conn.execute(query.order_by(audit.c.id).limit(limit))).mappings().all()
+    return [AuditEntry(**dict(row)) for row in rows]
+
+
 # -- deliveries already seen ---------------------------------------------------------------
 
 
@@ -290,8 +394,11 @@ async def prune(conn: AsyncConnection, *, seen_before: float) -> int:
 
 
 __all__ = [
+    "AuditEntry",
     "Conversation",
     "Message",
+    "add_audit",
+    "audit_entries",
     "find_conversation_by_thread",
     "find_message_by_voipbin_id",
     "first_seen",
@@ -300,10 +407,14 @@ __all__ = [
     "get_or_create_conversation",
     "insert_ignore",
     "insert_message",
+    "is_opted_out",
     "lock_voipbin_id",
     "prune",
     "raise_status",
     "remember_early_status",
+    "segments_sent",
+    "sends_from",
+    "set_opt_out",
     "set_thread",
     "take_early_status",
     "touch_conversation",

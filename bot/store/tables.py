@@ -109,3 +109,32 @@ seen_events = Table(
     Column("seen_at", Float, nullable=False),
 )
 Index("ix_seen_events_seen_at", seen_events.c.seen_at)
+
+# Numbers that asked for no more SMS (STOP) from one of our numbers.
+opt_outs = Table(
+    "opt_outs",
+    metadata,
+    Column("our_number", String(32), primary_key=True),
+    Column("peer_number", String(64), primary_key=True),
+    Column("opted_out", Boolean, nullable=False),
+    Column("changed_at", Float, nullable=False),
+    Column("changed_by", String(64), nullable=False),  # "sms" or a Slack user id
+)
+
+# Who sent what to whom and when, refusals and opt-out changes. Also the basis of quotas.
+audit = Table(
+    "audit",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", Float, nullable=False),
+    Column("actor", String(64), nullable=False),  # Slack user id, or "sms" for the peer
+    Column("action", String(16), nullable=False),  # sent | refused | opt_out | opt_in
+    Column("channel", String(32), nullable=True),
+    Column("our_number", String(32), nullable=True),
+    Column("peer_number", String(64), nullable=True),
+    Column("segments", Integer, nullable=False, default=0),
+    Column("detail", Text, nullable=True),
+)
+Index("ix_audit_at", audit.c.at)
+Index("ix_audit_actor_at", audit.c.actor, audit.c.at)
+Index("ix_audit_peer_at", audit.c.peer_number, audit.c.at)

@@ -25,6 +25,8 @@ METHOD_SCOPES = {
     "reactions_add": "reactions:write",
     "reactions_remove": "reactions:write",
     "users_info": "users:read",
+    "usergroups_users_list": "usergroups:read",
+    "chat_postEphemeral": "chat:write",
     "conversations_history": "channels:history",
     "conversations_replies": "channels:history",
     "auth_test": None,

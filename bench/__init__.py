@@ -1,0 +1,1 @@
+"""Benchmarks of sms-bridge: ``python -m bench``."""

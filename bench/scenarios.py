@@ -1,0 +1,966 @@
+"""The scenarios of issue "Fast, and close to the limits". Each one starts what it needs
+(the fakes, the service as ``python -m bot.cli serve``, a baseline), drives it with bounded
+load, stops everything, and returns a ``Result``."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import re
+import sqlite3
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bench.common import (
+    CHANNELS,
+    NUMBERS,
+    CpuMeter,
+    Fakes,
+    Inbound,
+    LoadResult,
+    Profiler,
+    Proc,
+    baseline,
+    client,
+    closed_loop,
+    cpu_seconds,
+    fakes,
+    latency_summary,
+    peer,
+    percentile,
+    rss_mb,
+    service,
+    slash_request,
+    start_all,
+    write_config,
+)
+
+PG_ADMIN_URL = os.environ.get("SMS_BRIDGE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+@dataclass
+class Sizes:
+    sms_users: int
+    sms_requests: int
+    warmup: int
+    intake_requests: int
+    intake_concurrency: int
+    intake_max_seconds: float
+    e2e_messages: int
+    e2e_rate: float
+    paced_channels: int
+    paced_peers: int
+    paced_messages: int
+    map_big: int
+    map_small: int
+    map_ops: int
+    map_load: int
+    pg_requests: int
+
+
+FULL = Sizes(
+    sms_users=50,
+    sms_requests=2000,
+    warmup=200,
+    intake_requests=8000,
+    intake_concurrency=32,
+    intake_max_seconds=20.0,
+    e2e_messages=400,
+    e2e_rate=40.0,
+    paced_channels=10,
+    paced_peers=2,
+    paced_messages=12,
+    map_big=1_000_000,
+    map_small=1_000,
+    map_ops=2000,
+    map_load=3000,
+    pg_requests=6000,
+)
+
+QUICK = Sizes(
+    sms_users=50,
+    sms_requests=100,
+    warmup=20,
+    intake_requests=200,
+    intake_concurrency=16,
+    intake_max_seconds=5.0,
+    e2e_messages=20,
+    e2e_rate=20.0,
+    paced_channels=3,
+    paced_peers=1,
+    paced_messages=3,
+    map_big=20_000,
+    map_small=1_000,
+    map_ops=100,
+    map_load=100,
+    pg_requests=200,
+)
+
+
+@dataclass
+class Context:
+    sizes: Sizes
+    workdir: Path
+    profiler: Profiler
+    log: Callable[[str], None]
+
+
+@dataclass
+class Result:
+    name: str
+    title: str
+    figures: dict[str, float]
+    baseline: dict[str, float]
+    ratio: float | None
+    target: str
+    checks: dict[str, bool]
+    summary: str = ""
+    baseline_summary: str = ""
+    notes: list[str] = field(default_factory=list)
+    error: str | None = None
+
+    @property
+    def passed(self) -> bool:
+        return self.error is None and all(self.checks.values())
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "title": self.title,
+            "figures": self.figures,
+            "baseline": self.baseline,
+            "ratio": self.ratio,
+            "target": self.target,
+            "checks": self.checks,
+            "passed": self.passed,
+            "summary": self.summary,
+            "baseline_summary": self.baseline_summary,
+            "notes": self.notes,
+            "error": self.error,
+        }
+
+
+def sqlite_url(path: Path) -> str:
+    return f"sqlite+aiosqlite:///{path}"
+
+
+async def drain_wait(fake: Fakes, expected: int, timeout: float) -> list[dict[str, Any]]:
+    """Poll the fake until ``expected`` successful chat.postMessage calls (or ``timeout``)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        posts = await fake.posts()
+        done = [p for p in posts if not p["failed"]]
+        if len(done) >= expected or time.monotonic() > deadline:
+            return posts
+        await asyncio.sleep(0.2)
+
+
+async def settle(fake: Fakes, *, quiet: float, timeout: float) -> int:
+    """Wait until the fake has seen no new chat.postMessage for ``quiet`` seconds."""
+    deadline = time.monotonic() + timeout
+    count = -1
+    while time.monotonic() < deadline:
+        now = (await fake.stats()).get("calls.chat.postMessage", 0)
+        if now == count:
+            break
+        count = now
+        await asyncio.sleep(quiet)
+    return count
+
+
+def _cpu_pids(procs: list[Proc], fake: Fakes) -> dict[str, int]:
+    pids = {p.name: p.pid for p in procs}
+    pids["loadgen"] = os.getpid()
+    pids["fakes"] = fake.proc.pid
+    return pids
+
+
+# -- 1. /sms acknowledgement latency ----------------------------------------------------------
+
+
+async def sms_ack(ctx: Context) -> Result:
+    s = ctx.sizes
+    async with fakes(ctx.workdir) as fake:
+        config = write_config(ctx.workdir / "sms.yaml")
+        svc = service(
+            "sms-service",
+            ctx.workdir,
+            fake,
+            database_url=sqlite_url(ctx.workdir / "sms.db"),
+            config_path=config,
+        )
+        bolt = baseline("sms-bolt", "bolt", ctx.workdir, fake)
+        await start_all([svc, bolt])
+        try:
+
+            def commands(count: int, offset: int) -> list[tuple[str, str, dict[str, str]]]:
+                out = []
+                for i in range(offset, offset + count):
+                    user = f"U{i % s.sms_users:05d}"
+                    text = f"{peer(i % 200)} bench message number {i}"
+                    body, headers = slash_request(text, channel=CHANNELS[0], user=user, n=i)
+                    out.append(("/slack/events", body, headers))
+                return out
+
+        
+            def acked(response: Any) -> bool:
+                return response.status_code == 200 and "Sending to" in response.text
+
+            async with client(s.sms_users) as http:
+                for proc in (bolt, svc):  # warm-up: connections, caches, auth.test
+                    await closed_loop(
+                        http,
+                        [proc.url],
+                        commands(s.warmup, 10_000_000),
+                        concurrency=10,
+                        max_seconds=30,
+                    )
+                meter = CpuMeter(_cpu_pids([bolt], fake))
+                meter.start()
+                base = await closed_loop(
+                    http,
+                    [bolt.url],
+                    commands(s.sms_requests, 0),
+                    concurrency=s.sms_users,
+                    max_seconds=60,
+                )
+                base_cpu = meter.stop()
+                meter = CpuMeter(_cpu_pids([svc], fake))
+                meter.start()
+                async with ctx.profiler.record(svc.pid, "sms_ack-service"):
+                    run = await closed_loop(
+                        http,
+                        [svc.url],
+                        commands(s.sms_requests, s.sms_requests),
+                        concurrency=s.sms_users,
+                        max_seconds=60,
+                        ok=acked,
+                    )
+                svc_cpu = meter.stop()
+        finally:
+            svc.stop()
+            bolt.stop()
+    lat = latency_summary(run.latencies)
+    blat = latency_summary(base.latencies)
+    ratio = lat["p99_ms"] / blat["p99_ms"]
+    figures = lat | {
+        "requests": float(run.sent),
+        "acked": float(run.ok),
+        "throughput_per_s": run.ok / run.elapsed,
+    } | svc_cpu
+    base_fig = blat | {
+        "requests": float(base.sent),
+        "acked": float(base.ok),
+        "throughput_per_s": base.ok / base.elapsed,
+    } | base_cpu
+    return Result(
+        name="sms_ack",
+        title=f"/sms ack latency, {s.sms_users} concurrent users",
+        figures=figures,
+        baseline=base_fig,
+        ratio=ratio,
+        target="p99 ratio <= 1.5, p99 < 100 ms",
+        checks={
+            "p99_ratio": ratio <= 1.5,
+            "p99_abs": lat["p99_ms"] < 100.0,
+            "all_acked": run.ok == run.sent,
+        },
+        summary=(
+            f"p50 {lat['p50_ms']:.1f} ms, p99 {lat['p99_ms']:.1f} ms; "
+            f"{run.ok}/{run.sent} acked, {run.ok / run.elapsed:.0f}/s"
+        ),
+        baseline_summary=(
+            f"bare Bolt: p50 {blat['p50_ms']:.1f} ms, p99 {blat['p99_ms']:.1f} ms, "
+            f"{base.ok / base.elapsed:.0f}/s"
+        ),
+    )
+
+
+# -- 2. webhook intake on SQLite ---------------------------------------------------------------
+
+
+def inbound_requests(
+    inbound: Inbound, count: int, *, tag: str, peers: int = 200, routes: int = 1, first: int = 0
+) -> list[tuple[str, bytes, dict[str, str]]]:
+    out: list[tuple[str, bytes, dict[str, str]]] = []
+    for i in range(count):
+        n = first + i
+        body, headers = inbound.build(peer(n % peers), NUMBERS[n % routes], f"{tag} {n}")
+        out.append(("/voipbin/webhook", body, headers))
+    return out
+
+
+def count_inbound_sqlite(path: Path) -> int:
+    with sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30) as conn:
+        row = conn.execute("SELECT count(*) FROM messages WHERE direction = 'inbound'").fetchone()
+        return int(row[0])
+
+
+async def webhook_intake(ctx: Context) -> Result:
+    s = ctx.sizes
+    inbound = Inbound()
+    db = ctx.workdir / "intake.db"
+    async with fakes(ctx.workdir) as fake:
+        config = write_config(ctx.workdir / "intake.yaml")
+        svc = service(
+            "intake-service", ctx.workdir, fake, database_url=sqlite_url(db), config_path=config
+        )
+        bare = baseline("intake-hmac", "hmac", ctx.workdir, fake)
+        await start_all([svc, bare])
+        warm = inbound_requests(inbound, s.warmup, tag="warm-up")
+        work = inbound_requests(inbound, s.intake_requests, tag="intake", first=s.warmup)
+        try:
+            async with client(s.intake_concurrency) as http:
+                warm_ok = 0
+                for proc in (bare, svc):
+                    result = await closed_loop(
+                        http, [proc.url], warm, concurrency=8, max_seconds=30
+                    )
+                    warm_ok = result.ok
+                meter = CpuMeter(_cpu_pids([bare], fake))
+                meter.start()
+                base = await closed_loop(
+                    http,
+                    [bare.url],
+                    work,
+                    concurrency=s.intake_concurrency,
+                    max_seconds=s.intake_max_seconds,
+                )
+                base_cpu = meter.stop()
+                meter = CpuMeter(_cpu_pids([svc], fake))
+                meter.start()
+                async with ctx.profiler.record(svc.pid, "webhook_intake-service"):
+                    run = await closed_loop(
+                        http,
+                        [svc.url],
+                        work,
+                        concurrency=s.intake_concurrency,
+                        max_seconds=s.intake_max_seconds,
+                    )
+                svc_cpu = meter.stop()
+            recorded = count_inbound_sqlite(db) - warm_ok
+        finally:
+            svc.stop()
+            bare.stop()
+    rate = run.ok / run.elapsed
+    base_rate = base.ok / base.elapsed
+    ratio = rate / base_rate
+    lat = latency_summary(run.latencies)
+    figures = {
+        "accepted_per_s": rate,
+        "accepted": float(run.ok),
+        "sent": float(run.sent),
+        "recorded": float(recorded),
+        "seconds": run.elapsed,
+        "concurrency": float(s.intake_concurrency),
+    } | lat | svc_cpu
+    base_fig = {"accepted_per_s": base_rate, "accepted": float(base.ok)} | latency_summary(
+        base.latencies
+    ) | base_cpu
+    return Result(
+        name="webhook_intake",
+        title="webhook intake on SQLite (200 + durably recorded)",
+        figures=figures,
+        baseline=base_fig,
+        ratio=ratio,
+        target=">= 1000/s, ratio >= 0.3",
+        checks={
+            "rate": rate >= 1000.0,
+            "ratio": ratio >= 0.3,
+            "all_recorded": recorded == run.ok,
+        },
+        summary=(
+            f"{rate:.0f}/s ({run.ok} accepted, {recorded} recorded, p99 {lat['p99_ms']:.0f} ms, "
+            f"service CPU {svc_cpu['cpu_intake-service_cores']:.2f} cores)"
+        ),
+        baseline_summary=f"bare HMAC endpoint: {base_rate:.0f}/s",
+    )
+
+
+# -- 3. end-to-end inbound latency --------------------------------------------------------------
+
+
+_E2E = re.compile(r"e2e (\d{6})")
+
+
+async def e2e_inbound(ctx: Context) -> Result:
+    s = ctx.sizes
+    inbound = Inbound()
+    peers = 10
+    async with fakes(ctx.workdir) as fake:
+        config = write_config(ctx.workdir / "e2e.yaml")
+        svc = service(
+            "e2e-service",
+            ctx.workdir,
+            fake,
+            database_url=sqlite_url(ctx.workdir / "e2e.db"),
+            config_path=config,
+        )
+        await start_all([svc])
+        try:
+            async with client(32) as http:
+                # Warm-up: every peer has its thread before the measured messages.
+                for n in range(peers):
+                    body, headers = inbound.build(peer(n), NUMBERS[0], f"hello {n}")
+                    response = await http.post(
+                        svc.url + "/voipbin/webhook", content=body, headers=headers
+                    )
+                    response.raise_for_status()
+                await drain_wait(fake, 2 * peers, timeout=30)
+                since = len(await fake.posts())
+                bodies = [
+                    inbound.build(peer(i % peers), NUMBERS[0], f"e2e {i:06d}")
+                    for i in range(s.e2e_messages)
+                ]
+                sent_at: dict[int, float] = {}
+                statuses: list[int] = []
+
+                async def send(i: int) -> None:
+                    body, headers = bodies[i]
+                    sent_at[i] = time.monotonic()
+                    response = await http.post(
+                        svc.url + "/voipbin/webhook", content=body, headers=headers
+                    )
+                    statuses.append(response.status_code)
+
+                meter = CpuMeter(_cpu_pids([svc], fake))
+                meter.start()
+                tasks = []
+                start = time.monotonic()
+                async with ctx.profiler.record(svc.pid, "e2e_inbound-service"):
+                    for i in range(s.e2e_messages):  # open loop at a fixed rate
+                        delay = start + i / s.e2e_rate - time.monotonic()
+                        if delay > 0:
+                            await asyncio.sleep(delay)
+                        tasks.append(asyncio.create_task(send(i)))
+                    await asyncio.gather(*tasks)
+                    deadline = time.monotonic() + 60
+                    seen: dict[int, float] = {}
+                    while len(seen) < s.e2e_messages and time.monotonic() < deadline:
+                        for post in await fake.posts(since):
+                            found = _E2E.search(post["text"])
+                            if found and not post["failed"]:
+                                seen.setdefault(int(found.group(1)), post["at"])
+                        await asyncio.sleep(0.1)
+                cpu = meter.stop()
+        finally:
+            svc.stop()
+    latencies = [seen[i] - sent_at[i] for i in seen if i in sent_at]
+    lat = latency_summary(latencies)
+    lost = s.e2e_messages - len(seen)
+    figures = lat | {
+        "messages": float(s.e2e_messages),
+        "rate_per_s": s.e2e_rate,
+        "lost": float(lost),
+        "non_200": float(sum(1 for c in statuses if c != 200)),
+    } | cpu
+    return Result(
+        name="e2e_inbound",
+        title="end-to-end inbound latency (webhook -> chat.postMessage), no rate limit",
+        figures=figures,
+        baseline={},
+        ratio=None,
+        target="p50 < 20 ms, p99 < 100 ms",
+        checks={
+            "p50": lat["p50_ms"] < 20.0,
+            "p99": lat["p99_ms"] < 100.0,
+            "nothing_lost": lost == 0,
+        },
+        summary=(
+            f"p50 {lat['p50_ms']:.1f} ms, p99 {lat['p99_ms']:.1f} ms "
+            f"({s.e2e_messages} SMS at {s.e2e_rate:.0f}/s over {peers} threads, {lost} lost)"
+        ),
+        baseline_summary="-",
+    )
+
+
+# -- 4. paced delivery under Slack's rate limit ---------------------------------------------------
+
+
+_PACED = re.compile(r"paced (\d+) (\d+) (\d+)")
+
+
+async def paced_delivery(ctx: Context) -> Result:
+    s = ctx.sizes
+    rate, burst = 1.0, 3
+    inbound = Inbound()
+    channels = s.paced_channels
+    async with fakes(ctx.workdir) as fake:
+        await fake.set_rate_limit(rate, burst)
+        config = write_config(
+            ctx.workdir / "paced.yaml", routes=channels, pacing=True, per_second=rate, burst=burst
+        )
+        svc = service(
+            "paced-service",
+            ctx.workdir,
+            fake,
+            database_url=sqlite_url(ctx.workdir / "paced.db"),
+            config_path=config,
+        )
+        await start_all([svc])
+        statuses: list[int] = []
+        try:
+            async with client(64) as http:
+
+                async def stream(c: int, p: int) -> None:
+                    # One sender: its SMS arrive one after the other, as a phone sends them.
+                    for m in range(s.paced_messages):
+                        body, headers = inbound.build(
+                            peer(1000 * c + p), NUMBERS[c], f"paced {c} {p} {m}"
+                        )
+                        response = await http.post(
+                            svc.url + "/voipbin/webhook", content=body, headers=headers
+                        )
+                        statuses.append(response.status_code)
+
+                per_channel = s.paced_peers * (s.paced_messages + 1)  # + the thread root
+                expected = channels * per_channel
+                ideal = max(0.0, (per_channel - burst) / rate)
+                meter = CpuMeter(_cpu_pids([svc], fake))
+                meter.start()
+                start = time.monotonic()
+                await asyncio.gather(
+                    *(stream(c, p) for c in range(channels) for p in range(s.paced_peers))
+                )
+                posts = await drain_wait(fake, expected, timeout=ideal * 3 + 30)
+                cpu = meter.stop()
+            stats = await fake.stats()
+        finally:
+            svc.stop()
+    done = [p for p in posts if not p["failed"]]
+    last = max((p["at"] for p in done), default=start)
+    duration = max(1e-9, last - start)
+    possible = channels * (burst + rate * duration)
+    ratio = len(done) / possible
+    # Order: in each thread the SMS appear in the order they were sent.
+    lost = 0
+    broken = 0
+    shown: dict[tuple[int, int], list[int]] = {}
+    for post in done:
+        found = _PACED.search(post["text"])
+        if found:
+            c, p, m = (int(g) for g in found.groups())
+            shown.setdefault((c, p), []).append(m)
+    for c in range(channels):
+        for p in range(s.paced_peers):
+            got = shown.get((c, p), [])
+            lost += len(set(range(s.paced_messages)) - set(got))
+            broken += got != sorted(got) or len(got) != len(set(got))
+    calls = stats.get("calls.chat.postMessage", 0)
+    limited = stats.get("rate_limited", 0)
+    share_429 = limited / calls if calls else 0.0
+    figures = {
+        "posts": float(len(done)),
+        "seconds": duration,
+        "rate_per_s": len(done) / duration,
+        "max_rate_per_s": possible / duration,
+        "ideal_seconds": ideal,
+        "calls": float(calls),
+        "rate_limited_429": float(limited),
+        "share_429": share_429,
+        "lost": float(lost),
+        "threads_out_of_order": float(broken),
+        "non_200": float(sum(1 for c in statuses if c != 200)),
+    } | cpu
+    return Result(
+        name="paced_delivery",
+        title=f"paced delivery, Slack limit {rate:g}/s burst {burst}, {channels} channels",
+        figures=figures,
+        baseline={"max_posts": possible, "max_rate_per_s": possible / duration},
+        ratio=ratio,
+        target=">= 0.9 of max, 429s <= 1%, none lost, order kept",
+        checks={
+            "ratio": ratio >= 0.9,
+            "share_429": share_429 <= 0.01,
+            "nothing_lost": lost == 0 and len(done) >= expected,
+            "order_kept": broken == 0,
+        },
+        summary=(
+            f"{len(done)} posts in {duration:.1f} s = {len(done) / duration:.2f}/s; "
+            f"{limited} x 429 of {calls} calls; {lost} lost, {broken} threads out of order"
+        ),
+        baseline_summary=(
+            f"max {possible / duration:.2f}/s ({channels} x ({burst} + {rate:g}/s x "
+            f"{duration:.1f} s)); ideal time {ideal:.0f} s"
+        ),
+    )
+
+
+# -- 5. mapping lookups and inserts at 1,000,000 conversations -------------------------------------
+
+
+async def _fill(url: str, rows: int) -> float:
+    """Create the schema and store ``rows`` conversations; returns the seconds it took."""
+    from sqlalchemy import insert
+
+    from bot.store.db import create_engine, migrate
+    from bot.store.tables import conversations
+
+    started = time.monotonic()
+    engine = create_engine(url)
+    try:
+        await migrate(engine)
+        chunk = 50_000
+        now = time.time()
+        for first in range(0, rows, chunk):
+            batch = [
+                {
+                    "channel": CHANNELS[n % 10],
+                    "our_number": NUMBERS[n % 10],
+                    "peer_number": peer(n),
+                    "thread_ts": f"{1_600_000_000 + n}.000100",
+                    "created_at": now,
+                    "last_activity_at": now,
+                }
+                for n in range(first, min(rows, first + chunk))
+            ]
+            async with engine.begin() as conn:
+                await conn.execute(insert(conversations), batch)
+    finally:
+        await engine.dispose()
+    return time.monotonic() - started
+
+
+async def _time_ops(engine: Any, rows: int, ops: int, fresh: int, rng: random.Random) -> dict[
+    str, list[float]
+]:
+    """Latency of each mapping operation, each in its own transaction as the service runs it."""
+    from bot.store import repo
+
+    out: dict[str, list[float]] = {"existing": [], "new": [], "by_thread": []}
+    now = time.time()
+    for i in range(ops):
+        n = rng.randrange(rows)
+        began = time.perf_counter()
+        async with engine.begin() as conn:
+            found = await repo.get_or_create_conversation(
+                conn, channel=CHANNELS[n % 10], our_number=NUMBERS[n % 10], peer_number=peer(n),
+                now=now,
+            )
+        out["existing"].append(time.perf_counter() - began)
+        assert found.thread_ts is not None
+
+        m = fresh + i
+        began = time.perf_counter()
+        async with engine.begin() as conn:
+            created = await repo.get_or_create_conversation(
+                conn, channel=CHANNELS[m % 10], our_number=NUMBERS[m % 10], peer_number=peer(m),
+                now=now,
+            )
+        out["new"].append(time.perf_counter() - began)
+        assert created.thread_ts is None
+
+        n = rng.randrange(rows)
+        began = time.perf_counter()
+        async with engine.begin() as conn:
+            thread = await repo.find_conversation_by_thread(
+                conn, channel=CHANNELS[n % 10], thread_ts=f"{1_600_000_000 + n}.000100"
+            )
+        out["by_thread"].append(time.perf_counter() - began)
+        assert thread is not None
+    return out
+
+
+async def mapping_scale(ctx: Context) -> Result:
+    from bot.store.db import create_engine
+
+    s = ctx.sizes
+    sizes = {"small": s.map_small, "big": s.map_big}
+    paths = {k: ctx.workdir / f"map-{k}.db" for k in sizes}
+    fill_seconds = {}
+    for key, rows in sizes.items():
+        ctx.log(f"  filling {rows:,} conversations")
+        fill_seconds[key] = await _fill(sqlite_url(paths[key]), rows)
+
+    # Lookups and inserts, in-process against the engine; rounds alternate between the two
+    # databases so the machine's noise falls on both alike.
+    engines = {k: create_engine(sqlite_url(paths[k])) for k in sizes}
+    timings: dict[str, dict[str, list[float]]] = {k: {} for k in sizes}
+    rng = random.Random(42)
+    rounds = 4
+    try:
+        for k in sizes:  # warm-up: open connections, pull the upper B-tree pages in
+            await _time_ops(engines[k], sizes[k], 50, 9_000_000, rng)
+        for r in range(rounds):
+            for k in sizes:
+                fresh = 9_100_000 + r * s.map_ops
+                got = await _time_ops(engines[k], sizes[k], s.map_ops // rounds, fresh, rng)
+                for op, values in got.items():
+                    timings[k].setdefault(op, []).extend(values)
+    finally:
+        for engine in engines.values():
+            await engine.dispose()
+
+    # The service on each database, under inbound load from known and new numbers.
+    inbound = Inbound()
+    service_figures: dict[str, dict[str, float]] = {}
+    async with fakes(ctx.workdir) as fake:
+        config = write_config(ctx.workdir / "map.yaml", routes=10)
+        for key, rows in sizes.items():
+            svc = service(
+                f"map-{key}-service",
+                ctx.workdir,
+                fake,
+                database_url=sqlite_url(paths[key]),
+                config_path=config,
+            )
+            await start_all([svc])
+            try:
+                requests = []
+                for i in range(s.map_load):
+                    n = rng.randrange(rows) if i % 2 == 0 else 8_000_000 + i
+                    body, headers = inbound.build(peer(n), NUMBERS[n % 10], f"map {key} {i}")
+                    requests.append(("/voipbin/webhook", body, headers))
+                async with client(16) as http:
+                    async with ctx.profiler.record(svc.pid, f"mapping_scale-{key}-service"):
+                        run = await closed_loop(
+                            http, [svc.url], requests, concurrency=16, max_seconds=60
+                        )
+                rss_after_load = rss_mb(svc.pid)
+                # Let the job runner post what the load queued, then read the memory again.
+                await settle(fake, quiet=1.0, timeout=60)
+                service_figures[key] = {
+                    "rss_mb": max(rss_after_load, rss_mb(svc.pid)),
+                    "hwm_mb": rss_mb(svc.pid, "VmHWM"),
+                    "webhooks_per_s": run.ok / run.elapsed,
+                    "webhook_p50_ms": percentile(run.latencies, 50) * 1000,
+                    "webhook_p99_ms": percentile(run.latencies, 99) * 1000,
+                    "webhooks_ok": float(run.ok),
+                }
+            finally:
+                svc.stop()
+
+    figures: dict[str, float] = {"rows": float(s.map_big), "fill_seconds": fill_seconds["big"]}
+    base: dict[str, float] = {"rows": float(s.map_small)}
+    ratios = {}
+    for op in ("existing", "new", "by_thread"):
+        big, small = timings["big"][op], timings["small"][op]
+        for key, values, into in (("big", big, figures), ("small", small, base)):
+            into[f"{op}_p50_ms"] = percentile(values, 50) * 1000
+            into[f"{op}_p99_ms"] = percentile(values, 99) * 1000
+        ratios[op] = figures[f"{op}_p50_ms"] / base[f"{op}_p50_ms"]
+        figures[f"{op}_ratio"] = ratios[op]
+    for k, v in service_figures["big"].items():
+        figures[f"service_{k}"] = v
+    for k, v in service_figures["small"].items():
+        base[f"service_{k}"] = v
+    ratio = max(ratios.values())
+    rss = service_figures["big"]["rss_mb"]
+    return Result(
+        name="mapping_scale",
+        title=f"mapping lookup/insert with {s.map_big:,} conversations",
+        figures=figures,
+        baseline=base,
+        ratio=ratio,
+        target="p50 ratio <= 2 (each op); service RSS < 200 MB",
+        checks={"ratio": ratio <= 2.0, "rss": rss < 200.0},
+        summary=(
+            "p50 existing {:.2f} / new {:.2f} / by-thread {:.2f} ms; service RSS {:.0f} MB "
+            "(peak {:.0f}), {:.0f} webhooks/s".format(
+                figures["existing_p50_ms"],
+                figures["new_p50_ms"],
+                figures["by_thread_p50_ms"],
+                rss,
+                service_figures["big"]["hwm_mb"],
+                service_figures["big"]["webhooks_per_s"],
+            )
+        ),
+        baseline_summary=(
+            "{:,} rows: {:.2f} / {:.2f} / {:.2f} ms; RSS {:.0f} MB, {:.0f} webhooks/s".format(
+                s.map_small,
+                base["existing_p50_ms"],
+                base["new_p50_ms"],
+                base["by_thread_p50_ms"],
+                service_figures["small"]["rss_mb"],
+                service_figures["small"]["webhooks_per_s"],
+            )
+        ),
+        notes=[f"ratios per op: {', '.join(f'{k} {v:.2f}' for k, v in ratios.items())}"],
+    )
+
+
+# -- 6. webhook intake with 2 replicas on PostgreSQL --------------------------------------------
+
+
+async def pg_available() -> bool:
+    import asyncpg
+
+    try:
+        conn = await asyncpg.connect(PG_ADMIN_URL, timeout=3)
+    except (OSError, asyncpg.PostgresError, TimeoutError):
+        return False
+    await conn.close()
+    return True
+
+
+class PgDatabase:
+    """A throw-away database of our own, dropped afterwards."""
+
+    def __init__(self) -> None:
+        self.name = f"smsb_bench_{uuid.uuid4().hex[:12]}"
+        base = PG_ADMIN_URL.rsplit("/", 1)[0]
+        self.url = base.replace("postgresql://", "postgresql+asyncpg://", 1) + "/" + self.name
+        self.plain_url = f"{base}/{self.name}"
+
+    async def __aenter__(self) -> PgDatabase:
+        import asyncpg
+
+        admin = await asyncpg.connect(PG_ADMIN_URL)
+        try:
+            await admin.execute(f'CREATE DATABASE "{self.name}"')
+        finally:
+            await admin.close()
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        import asyncpg
+
+        admin = await asyncpg.connect(PG_ADMIN_URL)
+        try:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
+        finally:
+            await admin.close()
+
+    async def backend_pids(self) -> list[int]:
+        import asyncpg
+
+        admin = await asyncpg.connect(PG_ADMIN_URL)
+        try:
+            rows = await admin.fetch(
+                "SELECT pid FROM pg_stat_activity WHERE datname = $1", self.name
+            )
+        finally:
+            await admin.close()
+        return [int(r["pid"]) for r in rows]
+
+    async def count_inbound(self) -> int:
+        import asyncpg
+
+        conn = await asyncpg.connect(self.plain_url)
+        try:
+            value = await conn.fetchval(
+                "SELECT count(*) FROM messages WHERE direction = 'inbound'"
+            )
+        finally:
+            await conn.close()
+        return int(value)
+
+
+async def _pg_round(
+    ctx: Context, fake: Fakes, replicas: int, requests: list[Any], warm: list[Any]
+) -> tuple[LoadResult, dict[str, float], int]:
+    s = ctx.sizes
+    async with PgDatabase() as db:
+        config = write_config(ctx.workdir / "pg.yaml")
+        procs = [
+            service(
+                f"pg{replicas}-replica{i}",
+                ctx.workdir,
+                fake,
+                database_url=db.url,
+                config_path=config,
+            )
+            for i in range(replicas)
+        ]
+        try:
+            # One at a time: they would only queue on the migration lock anyway.
+            for proc in procs:
+                await start_all([proc])
+            async with client(s.intake_concurrency) as http:
+                warmed = await closed_loop(
+                    http, [p.url for p in procs], warm, concurrency=8, max_seconds=30
+                )
+                pg_before = {pid: cpu_seconds(pid) for pid in await db.backend_pids()}
+                meter = CpuMeter(_cpu_pids(procs, fake))
+                meter.start()
+                profiles = [
+                    ctx.profiler.record(p.pid, f"pg_replicas-{replicas}-{p.name}") for p in procs
+                ]
+                for profile in profiles:
+                    await profile.__aenter__()
+                try:
+                    run = await closed_loop(
+                        http,
+                        [p.url for p in procs],
+                        requests,
+                        concurrency=s.intake_concurrency,
+                        max_seconds=s.intake_max_seconds,
+                    )
+                finally:
+                    for profile in profiles:
+                        await profile.__aexit__(None, None, None)
+                pids = await db.backend_pids()
+                pg_cpu = sum(cpu_seconds(pid) - pg_before.get(pid, 0.0) for pid in pids)
+                cpu = meter.stop({"postgres": pg_cpu})
+            recorded = await db.count_inbound() - warmed.ok
+        finally:
+            for proc in procs:
+                proc.stop()
+    return run, cpu, recorded
+
+
+async def pg_replicas(ctx: Context) -> Result:
+    s = ctx.sizes
+    if not await pg_available():
+        raise RuntimeError(f"PostgreSQL is not reachable at {PG_ADMIN_URL}")
+    inbound = Inbound()
+    async with fakes(ctx.workdir) as fake:
+        warm = inbound_requests(inbound, s.warmup, tag="pg warm-up")
+        one = inbound_requests(inbound, s.pg_requests, tag="pg1", first=s.warmup)
+        two = inbound_requests(inbound, s.pg_requests, tag="pg2", first=s.warmup)
+        run1, cpu1, rec1 = await _pg_round(ctx, fake, 1, one, warm)
+        warm = inbound_requests(inbound, s.warmup, tag="pg warm-up")
+        run2, cpu2, rec2 = await _pg_round(ctx, fake, 2, two, warm)
+    rate1 = run1.ok / run1.elapsed
+    rate2 = run2.ok / run2.elapsed
+    ratio = rate2 / rate1
+    figures = {
+        "accepted_per_s": rate2,
+        "accepted": float(run2.ok),
+        "recorded": float(rec2),
+        "p99_ms": percentile(run2.latencies, 99) * 1000,
+    } | cpu2
+    base = {
+        "accepted_per_s": rate1,
+        "accepted": float(run1.ok),
+        "recorded": float(rec1),
+        "p99_ms": percentile(run1.latencies, 99) * 1000,
+    } | cpu1
+
+    def cpu_text(cpu: dict[str, float]) -> str:
+        parts = [
+            f"{k[4:-6]} {v:.2f}"
+            for k, v in cpu.items()
+            if k.startswith("cpu_") and k != "cpu_machine_cores"
+        ]
+        return ", ".join(parts) + f"; machine {cpu['cpu_machine_cores']:.2f} of {os.cpu_count()}"
+
+    return Result(
+        name="pg_replicas",
+        title="webhook intake, 2 replicas vs 1 on PostgreSQL",
+        figures=figures,
+        baseline=base,
+        ratio=ratio,
+        target="ratio >= 1.3",
+        checks={
+            "ratio": ratio >= 1.3,
+            "all_recorded": rec1 == run1.ok and rec2 == run2.ok,
+        },
+        summary=f"2 replicas: {rate2:.0f}/s; CPU cores: {cpu_text(cpu2)}",
+        baseline_summary=f"1 replica: {rate1:.0f}/s; CPU cores: {cpu_text(cpu1)}",
+    )
+
+
+SCENARIOS: dict[str, Callable[[Context], Awaitable[Result]]] = {
+    "sms_ack": sms_ack,
+    "webhook_intake": webhook_intake,
+    "e2e_inbound": e2e_inbound,
+    "paced_delivery": paced_delivery,
+    "mapping_scale": mapping_scale,
+    "pg_replicas": pg_replicas,
+}
