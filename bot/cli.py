@@ -182,6 +182,51 @@ def cmd_jobs(args: argparse.Namespace) -> int:
     return asyncio.run(run())
 
 
+def _since(value: str | None) -> float:
+    """``--since``: an ISO date/time (UTC unless it says otherwise) or a span like 2h, 7d."""
+    if not value:
+        return 0.0
+    units = {"m": 60, "h": 3600, "d": 86400}
+    if value[-1:] in units and value[:-1].isdigit():
+        return time.time() - int(value[:-1]) * units[value[-1]]
+    moment = datetime.fromisoformat(value)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.timestamp()
+
+
+def cmd_audit(args: argparse.Namespace) -> int:
+    from bot.phone import parse_number
+    from bot.store import repo
+    from bot.store.db import create_engine, migrate
+
+    number = parse_number(args.number, "US") if args.number else None
+    since = _since(args.since)
+
+    async def run() -> int:
+        engine = create_engine(_database_url())
+        try:
+            await migrate(engine)
+            async with engine.connect() as conn:
+                entries = await repo.audit_entries(conn, since=since, number=number)
+        finally:
+            await engine.dispose()
+        if not entries:
+            print("no audit entries")
+        for e in entries:
+            detail = (e.detail or "").replace("\n", " ")
+            if len(detail) > 60:
+                detail = detail[:57] + "..."
+            print(
+                f"{_when(e.at)}  {e.action:<8} by {e.actor:<12} "
+                f"{e.our_number or '-':>14} -> {e.peer_number or '-':<16} "
+                f"segments={e.segments}  {detail}"
+            )
+        return 0
+
+    return asyncio.run(run())
+
+
 def cmd_manifest(args: argparse.Namespace) -> int:
     from bot.slack.manifest import render
 
@@ -216,6 +261,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     mig = sub.add_parser("migrate", help="create or upgrade the database schema")
     mig.set_defaults(func=cmd_migrate)
+
+    audit = sub.add_parser("audit", help="who sent what to whom, refusals, opt-out changes")
+    audit.add_argument("--since", help="ISO date/time (UTC) or a span like 2h or 7d")
+    audit.add_argument("--number", help="only entries with this number (E.164)")
+    audit.set_defaults(func=cmd_audit)
 
     jobs = sub.add_parser("jobs", help="list pending and dead jobs, or retry a dead one")
     jobs.add_argument("action", nargs="?", choices=["list", "dead", "retry"], default="list")

@@ -96,6 +96,7 @@ class FakeSlack(FakeServer):
         self._reactions: dict[tuple[str, str], list[str]] = {}  # any message, even a user's
         self._users: dict[str, dict[str, Any]] = {}
         self._members: dict[str, list[str]] = {}
+        self._groups: dict[str, list[str]] = {}
         self._ts = itertools.count(101)
         self._limit: tuple[str, float, int] | None = None
         self._buckets: dict[str, tuple[float, float]] = {}  # channel -> (tokens, when)
@@ -157,6 +158,10 @@ class FakeSlack(FakeServer):
         """What ``conversations.members`` answers for ``channel`` (default: just the bot)."""
         with self.lock:
             self._members[channel] = list(members)
+
+    def set_usergroup(self, group: str, users: list[str]) -> None:
+        with self.lock:
+            self._groups[group] = list(users)
 
     def set_rate_limit(
         self, method: str | None = "chat.postMessage", per_second: float = 1.0, burst: int = 3
@@ -392,6 +397,11 @@ class FakeSlack(FakeServer):
             if method == "conversations.info":
                 info = {"id": channel, "name": f"chan-{channel.lower()}", "is_member": True}
                 return {"ok": True, "channel": info}
+            if method == "usergroups.users.list":
+                group = self._groups.get(str(params.get("usergroup")))
+                if group is None:
+                    return {"ok": False, "error": "no_such_subteam"}
+                return {"ok": True, "users": list(group)}
             if method == "conversations.members":
                 members = list(self._members.get(channel, [self.bot_user_id]))
                 return {"ok": True, "members": members, "response_metadata": {"next_cursor": ""}}

@@ -1,14 +1,23 @@
-"""A fake VoIPbin API on 127.0.0.1, behaving as VoIPbin's source does (not as its docs say):
-access key in the query string, 200 on create, every target ``queued``, newest-first
-pagination by ``tm_create`` cursor, the error envelope, and faults on demand (an HTTP status,
-a reset connection, a malformed body, a hang; optionally after the message was created).
+"""A fake VoIPbin API on 127.0.0.1 that behaves like VoIPbin's source code, not its docs
+(``shared/reference/voipbin-api.md``). That means:
 
-Run it alone with ``python -m bot.fakes.voipbin --port 8902``.
+- the access key is read from ``?accesskey=`` (§1.1), and a JWT is never valid here;
+- ``POST /messages`` answers 200 with every target ``queued`` (§2.1, §3.5);
+- lists are newest first, paged by a ``tm_create`` cursor, and include deleted messages (§2.2);
+- errors use VoIPbin's envelope and ``X-Request-Id`` (§6.1);
+- timestamps are Go's RFC 3339 with trailing zeros trimmed (§3.4).
+
+Faults can be scripted per route: an HTTP status, a reset connection, a malformed body or a
+hang, each optionally *after* the work was done ("created, then the client saw a 500").
+
+Run it alone with ``python -m bot.fakes.voipbin --port 8902``. ``GET /_fake/requests`` and
+``POST /_fake/fail_next`` then control it from another process.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import copy
 import hashlib
 import hmac
@@ -18,53 +27,129 @@ import signal
 import threading
 import time
 import uuid
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
+from http.cookies import CookieError, SimpleCookie
 from typing import Any
 
 from bot.fakes._server import Answer, FakeServer, Fault, Request
 
-_UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
-_REASONS = {
-    400: ("INVALID_ARGUMENT", "INVALID_ARGUMENT"),
-    401: ("UNAUTHENTICATED", "INVALID_CREDENTIALS"),
-    402: ("PAYMENT_REQUIRED", "INSUFFICIENT_BALANCE"),
-    403: ("PERMISSION_DENIED", "PERMISSION_DENIED"),
-    404: ("NOT_FOUND", "RESOURCE_NOT_FOUND"),
-    429: ("RESOURCE_EXHAUSTED", "RATE_LIMIT_EXCEEDED"),
-    500: ("INTERNAL", "INTERNAL"),
-    503: ("UNAVAILABLE", "SERVICE_UNAVAILABLE"),
+NIL_UUID = "00000000-0000-0000-0000-000000000000"
+ROUTES = frozenset(
+    {
+        "POST /messages",
+        "GET /messages",
+        "GET /messages/{id}",
+        "DELETE /messages/{id}",
+        "GET /numbers",
+        "GET /customer",
+        "PUT /customer",
+    }
+)
+# HTTP status -> (envelope status, the reason a fault gets by default, message), §6.1.
+_ENVELOPES = {
+    400: ("INVALID_ARGUMENT", "INVALID_ARGUMENT", "The request is invalid."),
+    401: ("UNAUTHENTICATED", "INVALID_CREDENTIALS", "The credentials are invalid."),
+    402: ("PAYMENT_REQUIRED", "INSUFFICIENT_BALANCE", "The balance is insufficient."),
+    403: ("PERMISSION_DENIED", "PERMISSION_DENIED", "Permission denied."),
+    404: ("NOT_FOUND", "RESOURCE_NOT_FOUND", "The resource was not found."),
+    409: ("FAILED_PRECONDITION", "FAILED_PRECONDITION", "A precondition failed."),
+    429: ("RESOURCE_EXHAUSTED", "RATE_LIMIT_EXCEEDED", "Too many requests."),
+    500: ("INTERNAL", "INTERNAL", "An internal error occurred."),
+    503: ("UNAVAILABLE", "SERVICE_UNAVAILABLE", "The service is unavailable."),
 }
+_ADDRESS_FIELDS = ("type", "target", "target_name", "name", "detail")  # Go struct order
+_CUSTOMER_FIELDS = (
+    "name",
+    "detail",
+    "email",
+    "phone_number",
+    "address",
+    "webhook_method",
+    "webhook_uri",
+)
+_SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
 
 @dataclass(frozen=True)
 class VoipbinRequest:
+    """One API request: its method, path, query (credentials removed), JSON body (None if it
+    had none or it was not JSON), arrival time (``time.monotonic()``) and the HTTP status it
+    got (0 when the connection was reset instead)."""
+
     method: str
     path: str
-    query: dict[str, str]  # without the access key
-    json: Any
+    query: dict[str, str]
+    json: Any | None
     at: float
     answered_status: int
 
 
-def _normalise(target: str) -> str:
-    """As VoIPbin does: trim, keep a leading +, drop every other non-digit (reference §2.1)."""
+class _Unbindable(ValueError):
+    """A body Go's JSON binding would refuse: VoIPbin answers 400 INVALID_JSON_BODY."""
+
+
+def normalise(target: str) -> str:
+    """As VoIPbin does (§2.1 step 3): trim, keep a leading ``+``, drop every other non-digit."""
     text = target.strip()
-    plus = text.startswith("+")
     digits = re.sub(r"\D", "", text)
-    return f"+{digits}" if plus else digits
+    return f"+{digits}" if text.startswith("+") else digits
 
 
-def _copy(value: Any) -> Any:
-    """A deep copy, so callers never share the fake's state."""
-    return copy.deepcopy(value)
+def rfc3339(moment: datetime) -> str:
+    """Go's RFC3339Nano in UTC at microsecond precision: ``2026-08-20T10:30:00.12345Z``,
+    trailing zeros trimmed (``...:00Z`` on a whole second)."""
+    text = moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f").rstrip("0").rstrip(".")
+    return text + "Z"
 
 
-def _stamp(moment: datetime) -> str:
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+def page_token(moment: datetime) -> str:
+    """The list cursor's fixed six-digit form: ``2026-08-20T10:30:00.123450Z``."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _parse_time(text: str) -> datetime | None:
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def _go_json(value: Any) -> bytes:
+    """JSON bytes as Go's encoding/json writes them: compact, UTF-8, ``<>&`` and U+2028/9
+    escaped."""
+    text = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    for char, escaped in (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026")):
+        text = text.replace(char, escaped)
+    return text.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029").encode()
+
+
+def _address(value: Any) -> dict[str, str]:
+    """A request's Address as VoIPbin stores it: known fields only, the target normalised,
+    empty fields absent (they are ``omitempty``, §3.1)."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise _Unbindable("an address must be an object")
+    address: dict[str, str] = {}
+    for name in _ADDRESS_FIELDS:
+        field = value.get(name)
+        if field is None:
+            continue
+        if not isinstance(field, str):
+            raise _Unbindable(f"address.{name} must be a string")
+        if name == "target":
+            field = normalise(field)
+        if field:
+            address[name] = field
+    return address
 
 
 class FakeVoipbin(FakeServer):
+    """VoIPbin's REST API at ``url`` (``http://127.0.0.1:PORT/v1.0``) for one customer."""
+
     def __init__(
         self,
         *,
@@ -78,209 +163,257 @@ class FakeVoipbin(FakeServer):
         self.accesskey = accesskey
         self.webhook_secret = webhook_secret
         self.customer_id = customer_id
-        self.requests: list[VoipbinRequest] = []
+        self._requests: list[VoipbinRequest] = []
+        self._sends: list[Any] = []
         self._messages: dict[str, dict[str, Any]] = {}
-        self._numbers: list[dict[str, Any]] = []
-        self._sends: list[dict[str, Any]] = []
-        self._last_stamp = datetime.now(UTC)
-        self.customer: dict[str, Any] = {
+        self._numbers: dict[str, dict[str, Any]] = {}
+        self._created: dict[str, datetime] = {}  # id -> tm_create, for ordering and paging
+        self._last = datetime.now(UTC)
+        created = self._now()
+        self._customer: dict[str, Any] = {
             "id": customer_id,
-            "name": "Acme",
+            "name": "Fake customer",
             "detail": "",
-            "email": "ops@acme.test",
-            "phone_number": "+31201234567",
+            "email": "ops@fake.voipbin.test",
+            "phone_number": "",
             "address": "",
             "webhook_method": "POST",
             "webhook_uri": "",
-            "webhook_secret": webhook_secret,
+            "billing_account_id": str(uuid.uuid5(uuid.NAMESPACE_URL, customer_id)),
+            "metadata": {"rtp_debug": False},
+            "email_verified": True,
             "status": "active",
             "identity_verification_status": "verified",
+            "tm_deletion_scheduled": None,
+            "tm_create": rfc3339(created),
+            "tm_update": None,
+            "tm_delete": None,
+            "webhook_secret": webhook_secret,
         }
 
     @property
     def url(self) -> str:
+        """The API base URL, ``/v1.0`` included."""
         return f"{self.base}/v1.0"
 
-    # -- test-side helpers ------------------------------------------------------------------
+    # -- test-side set-up -------------------------------------------------------------------
 
-    def sends(self) -> list[dict[str, Any]]:
-        """Bodies of the POST /messages that created a message, in order."""
-        with self.lock:
-            return [dict(s) for s in self._sends]
+    def fail_next(
+        self,
+        route: str,
+        *,
+        status: int = 500,
+        body: Any = None,
+        headers: dict[str, str] | None = None,
+        times: int = 1,
+        delay: float = 0.0,
+        mode: str = "status",
+        create_first: bool = False,
+    ) -> None:
+        """Answer the next ``times`` requests of ``route`` (``"POST /messages"``,
+        ``"GET /messages/{id}"``, ...: see ``ROUTES``) with a fault.
 
-    def messages(self) -> list[dict[str, Any]]:
-        """Stored outbound messages, oldest first."""
-        with self.lock:
-            found = [m for m in self._messages.values() if m["direction"] == "outbound"]
-            ordered: list[dict[str, Any]] = _copy(sorted(found, key=lambda m: m["tm_create"]))
-            return ordered
+        ``mode="status"`` answers ``status`` with ``body``, by default the envelope for that
+        status (500 INTERNAL, 503 SERVICE_UNAVAILABLE, 429 RATE_LIMIT_EXCEEDED with
+        ``Retry-After: 1``, ...). ``"reset"`` closes the connection unanswered, ``"malformed"``
+        answers 200 with a non-JSON body, ``"hang"`` answers normally after ``delay``.
+        ``delay`` always sleeps first. With ``create_first`` the request takes effect first
+        (the message is created and stored) and the fault follows.
+        """
+        if route not in ROUTES:
+            raise ValueError(f"unknown route {route!r}; one of {sorted(ROUTES)}")
+        super().fail_next(
+            route,
+            status=status,
+            body=body,
+            headers=headers,
+            times=times,
+            delay=delay,
+            mode=mode,
+            create_first=create_first,
+        )
 
-    def get_message(self, message_id: str) -> dict[str, Any]:
+    def add_number(
+        self, number: str, *, type: str = "normal", status: str = "active"
+    ) -> dict[str, Any]:
+        """Own a number (listed by ``GET /numbers`` unless deleted); returns the Number (§5)."""
         with self.lock:
-            found: dict[str, Any] = _copy(self._messages[message_id])
-            return found
+            created = self._now()
+            entry: dict[str, Any] = {
+                "id": str(uuid.uuid4()),
+                "customer_id": self.customer_id,
+                "number": number,
+                "type": type,
+                "call_flow_id": NIL_UUID,
+                "message_flow_id": NIL_UUID,
+                "name": "",
+                "detail": "",
+                "status": status,
+                "t38_enabled": False,
+                "emergency_enabled": False,
+                "metadata": {"rtp_debug": False},
+                "tm_purchase": rfc3339(created),
+                "tm_renew": None,
+                "tm_create": rfc3339(created),
+                "tm_update": None,
+                "tm_delete": rfc3339(created) if status == "deleted" else None,
+            }
+            self._numbers[entry["id"]] = entry
+            self._created[entry["id"]] = created
+            return copy.deepcopy(entry)
+
+    def inbound(self, source: str, our_number: str, text: str) -> dict[str, Any]:
+        """Store an SMS from ``source`` received on ``our_number`` (target status
+        ``received``, 1 part) and return it: the ``data`` of its ``message_created``."""
+        destination = {"type": "tel", "target": our_number}
+        sender = {"type": "tel", "target": source}
+        with self.lock:
+            return self._store("inbound", sender, [destination], text, status="received", parts=1)
 
     def set_status(self, message_id: str, status: str, parts: int = 1) -> dict[str, Any]:
-        """Move every target of a stored message to ``status``; returns the full message (the
-        ``data`` of a ``message_updated`` webhook)."""
+        """Give every target of a stored message ``status`` and ``parts`` and stamp
+        ``tm_update``; returns the whole message (the ``data`` of a ``message_updated``)."""
         with self.lock:
             message = self._messages[message_id]
             for target in message["targets"]:
                 target["status"] = status
                 target["parts"] = parts
-            message["tm_update"] = _stamp(datetime.now(UTC))
-            updated: dict[str, Any] = _copy(message)
-            return updated
+            message["tm_update"] = rfc3339(self._now())
+            self.lock.notify_all()
+            return copy.deepcopy(message)
 
-    def inbound(self, source: str, our_number: str, text: str) -> dict[str, Any]:
-        """Store an SMS received on ``our_number`` and return it (a webhook's ``data``)."""
-        with self.lock:
-            message: dict[str, Any] = {
-                "id": str(uuid.uuid4()),
-                "customer_id": self.customer_id,
-                "type": "sms",
-                "source": {"type": "tel", "target": source},
-                "targets": [
-                    {
-                        "destination": {"type": "tel", "target": our_number},
-                        "status": "received",
-                        "parts": 1,
-                        "tm_update": None,
-                    }
-                ],
-                "text": text,
-                "direction": "inbound",
-                "tm_create": self._now(),
-                "tm_update": None,
-                "tm_delete": None,
-            }
-            self._messages[message["id"]] = message
-            stored: dict[str, Any] = _copy(message)
-            return stored
-
-    def add_number(
-        self, number: str, *, type: str = "normal", status: str = "active"
-    ) -> dict[str, Any]:
-        with self.lock:
-            entry = {
-                "id": str(uuid.uuid4()),
-                "customer_id": self.customer_id,
-                "number": number,
-                "type": type,
-                "status": status,
-                "call_flow_id": "00000000-0000-0000-0000-000000000000",
-                "message_flow_id": "00000000-0000-0000-0000-000000000000",
-                "name": "",
-                "detail": "",
-                "t38_enabled": False,
-                "emergency_enabled": False,
-                "metadata": {"rtp_debug": False},
-                "tm_purchase": self._now(),
-                "tm_renew": None,
-                "tm_create": self._now(),
-                "tm_update": None,
-                "tm_delete": None,
-            }
-            self._numbers.append(entry)
-            return dict(entry)
+    # -- webhooks (§4.2) ---------------------------------------------------------------------
 
     @staticmethod
-    def event(kind: str, message: dict[str, Any]) -> bytes:
-        """The exact body VoIPbin posts to the webhook."""
-        return json.dumps({"type": kind, "data": message}, separators=(",", ":")).encode()
+    def event(type: str, message: dict[str, Any]) -> bytes:
+        """The exact body VoIPbin delivers to the webhook: ``{"type":...,"data":...}``."""
+        return _go_json({"type": type, "data": message})
 
     def sign(self, body: bytes) -> str:
+        """The ``X-VoIPBIN-Signature`` for ``body``: ``sha256=<hex HMAC-SHA256>``."""
         digest = hmac.new(self.webhook_secret.encode(), body, hashlib.sha256).hexdigest()
         return f"sha256={digest}"
 
+    # -- test-side queries ------------------------------------------------------------------
+
+    @property
+    def requests(self) -> list[VoipbinRequest]:
+        """Every API request so far, in arrival order (control routes excluded)."""
+        with self.lock:
+            return list(self._requests)
+
+    @property
+    def customer(self) -> dict[str, Any]:
+        """The customer as ``GET /customer`` shows it now."""
+        with self.lock:
+            return self._customer_view()
+
+    def sends(self) -> list[dict[str, Any]]:
+        """The bodies of the ``POST /messages`` that created a message and were answered 200."""
+        with self.lock:
+            return copy.deepcopy(self._sends)
+
+    def messages(self, direction: str | None = "outbound") -> list[dict[str, Any]]:
+        """Stored messages, oldest first, deleted ones included: outbound only by default,
+        ``"inbound"`` for received ones, ``None`` for all."""
+        with self.lock:
+            found = [
+                copy.deepcopy(m)
+                for m in self._messages.values()
+                if direction is None or m["direction"] == direction
+            ]
+            return sorted(found, key=lambda m: self._created[m["id"]])
+
+    def get_message(self, message_id: str) -> dict[str, Any]:
+        """One stored message (KeyError if there is none)."""
+        with self.lock:
+            return copy.deepcopy(self._messages[message_id])
+
     def summary(self) -> str:
-        return f"{len(self.requests)} requests: {[(r.method, r.path) for r in self.requests[-10:]]}"
+        """The last requests, for assertion messages."""
+        with self.lock:
+            recent = self._requests[-15:]
+            total = len(self._requests)
+        lines = [f"  {r.method} {r.path} -> {r.answered_status}" for r in recent]
+        return f"{total} requests, the last {len(recent)}:\n" + "\n".join(lines)
 
     # -- the server side --------------------------------------------------------------------
 
-    def _now(self) -> str:
-        """tm_create values strictly increase, as the list cursor relies on them."""
-        now = max(datetime.now(UTC), self._last_stamp + timedelta(microseconds=1))
-        self._last_stamp = now
-        return _stamp(now)
-
-    def _record(self, request: Request, status: int) -> None:
-        try:
-            body = request.json()
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            body = None
-        query = {k: v for k, v in request.query.items() if k != "accesskey"}
-        with self.lock:
-            self.requests.append(
-                VoipbinRequest(request.method, request.path, query, body, time.monotonic(), status)
-            )
-            self.lock.notify_all()
-
-    @staticmethod
-    def _error(status: int, reason: str | None = None, message: str = "") -> Answer:
-        kind, default_reason = _REASONS.get(status, ("INTERNAL", "INTERNAL"))
-        request_id = f"req_{uuid.uuid4().hex[:12]}"
-        body = {
-            "error": {
-                "status": kind,
-                "reason": reason or default_reason,
-                "message": message or f"{reason or default_reason}",
-                "request_id": request_id,
-            }
-        }
-        return Answer(status, body, {"X-Request-Id": request_id})
-
-    def _route(self, method: str, path: str) -> str:
-        rest = path[len("/v1.0") :]
-        if re.fullmatch(r"/messages/[^/]+", rest):
-            return f"{method} /messages/{{id}}"
-        return f"{method} {rest}"
-
     def handle(self, request: Request) -> Answer:
+        """Answer one HTTP request (called on the server's threads)."""
         if request.path.startswith("/_fake/"):
             return self._control(request)
-        answer = self._handle(request)
-        self._record(request, 0 if answer.reset else answer.status)
+        received = time.monotonic()
+        answer = self._respond(request)
+        supplied = request.headers.get("x-request-id", "")
+        request_id = supplied if _SAFE_REQUEST_ID.match(supplied) else self._request_id()
+        answer.headers.setdefault("X-Request-Id", request_id)
+        error = answer.body.get("error") if isinstance(answer.body, dict) else None
+        if isinstance(error, dict) and error.get("request_id") == "":
+            error["request_id"] = answer.headers["X-Request-Id"]
+        try:
+            body = request.json()
+        except (ValueError, UnicodeDecodeError):
+            body = None
+        query = {k: v for k, v in request.query.items() if k not in ("accesskey", "token")}
+        status = 0 if answer.reset else answer.status
+        with self.lock:
+            self._requests.append(
+                VoipbinRequest(request.method, request.path, query, body, received, status)
+            )
+            self.lock.notify_all()
         return answer
 
-    def _handle(self, request: Request) -> Answer:
-        if not request.path.startswith("/v1.0/"):
-            return self._error(404, "ROUTE_NOT_FOUND", "no such route")
-        key = request.query.get("accesskey")
-        if key is None:
-            return self._error(401, "AUTHENTICATION_REQUIRED", "authentication required")
-        if key != self.accesskey:
-            return self._error(401, "INVALID_CREDENTIALS", "invalid credentials")
-        route = self._route(request.method, request.path)
+    def _respond(self, request: Request) -> Answer:
+        route = self._route(request)
+        if route is None:
+            return self._error(404, "ROUTE_NOT_FOUND", "The route was not found.")
+        denied = self._authenticate(request)
+        if denied is not None:
+            return denied
         fault = self.take_fault(route)
-        if fault is not None and fault.create_first:
-            normal = self._serve(route, request)  # the work is done, then the fault
-            if fault.mode == "hang":
-                time.sleep(fault.delay)
-                return normal
-        if fault is not None:
-            return self._fault(fault, route, request)
-        return self._serve(route, request)
-
-    def _fault(self, fault: Fault, route: str, request: Request) -> Answer:
-        if fault.mode == "hang":
+        done = self._serve(route, request) if fault and fault.create_first else None
+        if fault is not None and fault.delay:
             time.sleep(fault.delay)
-            return self._serve(route, request)
-        if fault.delay:
-            time.sleep(fault.delay)
-        if fault.mode == "reset":
-            return Answer(0, None, reset=True)
-        if fault.mode == "malformed":
-            return Answer(200, None, raw=b"<html>Bad Gateway</html>")
-        if fault.body is not None:
-            return Answer(fault.status, fault.body, fault.headers)
-        answer = self._error(fault.status)
-        if fault.status == 429:
-            answer.headers.setdefault("Retry-After", "1")
-        answer.headers.update(fault.headers)
+        if fault is not None and fault.mode != "hang":
+            return self._fault(fault)
+        answer = done if done is not None else self._serve(route, request)
+        if route == "POST /messages" and answer.status == 200:
+            with self.lock:
+                self._sends.append(request.json())
         return answer
+
+    @staticmethod
+    def _route(request: Request) -> str | None:
+        if not request.path.startswith("/v1.0/"):
+            return None
+        rest = request.path[len("/v1.0") :]
+        if re.fullmatch(r"/messages/[^/]+", rest):
+            rest = "/messages/{id}"
+        route = f"{request.method} {rest}"
+        return route if route in ROUTES else None
+
+    def _authenticate(self, request: Request) -> Answer | None:
+        """§1.1: a JWT (cookie ``token``, ``?token=``, ``Authorization: Bearer``) is looked at
+        first, and this fake issues none; then cookie or query ``accesskey``."""
+        cookies = SimpleCookie()
+        with contextlib.suppress(CookieError):
+            cookies.load(request.headers.get("cookie", ""))
+        jwt = (
+            "token" in cookies
+            or request.query.get("token")
+            or request.headers.get("authorization", "").startswith("Bearer ")
+        )
+        key = cookies["accesskey"].value if "accesskey" in cookies else ""
+        key = key or request.query.get("accesskey", "")
+        if not jwt and not key:
+            return self._error(401, "AUTHENTICATION_REQUIRED", "Authentication is required.")
+        if jwt or not hmac.compare_digest(key.encode(), self.accesskey.encode()):
+            return self._error(401, "INVALID_CREDENTIALS", "The credentials are invalid.")
+        return None
 
     def _serve(self, route: str, request: Request) -> Answer:
+        """The real answer of a route (state changes included)."""
         if route == "POST /messages":
             return self._send(request)
         if route == "GET /messages":
@@ -288,134 +421,222 @@ class FakeVoipbin(FakeServer):
                 items = list(self._messages.values())
             return self._page(request, items)
         if route in ("GET /messages/{id}", "DELETE /messages/{id}"):
-            message_id = request.path.rsplit("/", 1)[1]
-            if not _UUID.match(message_id):
-                return self._error(400, "INVALID_ID", "the id is not a UUID")
-            with self.lock:
-                message = self._messages.get(message_id)
-                if message is None:
-                    return self._error(404, "MESSAGE_NOT_FOUND", "The message was not found.")
-                if route.startswith("DELETE"):
-                    message["tm_delete"] = message["tm_update"] = self._now()
-                elif message["tm_delete"] is not None:
-                    return self._error(404, "RESOURCE_NOT_FOUND", "not found")
-                return Answer(200, _copy(message))
+            return self._one(request.method, request.path.rsplit("/", 1)[1])
         if route == "GET /numbers":
             with self.lock:
-                items = [n for n in self._numbers if n["status"] != "deleted"]
-            return self._page(request, items)
+                items = [n for n in self._numbers.values() if n["tm_delete"] is None]
+            return self._page(request, [n for n in items if n["status"] != "deleted"])
         if route == "GET /customer":
-            with self.lock:
-                return Answer(200, dict(self.customer))
-        if route == "PUT /customer":
-            try:
-                body = request.json() or {}
-            except (json.JSONDecodeError, UnicodeDecodeError):
-                return self._error(400, "INVALID_JSON_BODY", "invalid JSON")
-            with self.lock:
-                for field in (
-                    "name",
-                    "detail",
-                    "email",
-                    "phone_number",
-                    "address",
-                    "webhook_method",
-                    "webhook_uri",
-                ):
-                    self.customer[field] = str(body.get(field, ""))
-                return Answer(200, dict(self.customer))
-        return self._error(404, "ROUTE_NOT_FOUND", "no such route")
+            return Answer(200, self.customer)
+        return self._put_customer(request)
 
     def _send(self, request: Request) -> Answer:
         try:
+            if not request.body:
+                raise _Unbindable("empty body")
             body = request.json()
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            return self._error(400, "INVALID_JSON_BODY", "invalid JSON")
-        if not isinstance(body, dict) or not body.get("destinations"):
-            return self._error(400, "INVALID_ARGUMENT", "destinations must not be empty")
-        source = dict(body.get("source") or {})
-        if "target" in source:
-            source["target"] = _normalise(str(source["target"]))
-        targets = []
-        for destination in body["destinations"]:
-            address = dict(destination)
-            if "target" in address:
-                address["target"] = _normalise(str(address["target"]))
-            targets.append(
-                {"destination": address, "status": "queued", "parts": 0, "tm_update": None}
-            )
+            if body is not None and not isinstance(body, dict):
+                raise _Unbindable("the body must be an object")
+            body = body or {}
+            source = _address(body.get("source"))
+            destinations = body.get("destinations")
+            if not isinstance(destinations, list | None):
+                raise _Unbindable("destinations must be a list")
+            addresses = [_address(d) for d in destinations or []]
+            text = body.get("text")
+            if not isinstance(text, str | None):
+                raise _Unbindable("text must be a string")
+        except (ValueError, UnicodeDecodeError):
+            return self._error(400, "INVALID_JSON_BODY", "The request body is not valid JSON.")
+        if not addresses:
+            return self._error(400, "INVALID_ARGUMENT", "The destinations must not be empty.")
         with self.lock:
-            message: dict[str, Any] = {
-                "id": str(uuid.uuid4()),
-                "customer_id": self.customer_id,
-                "type": "sms",
-                "source": source,
-                "targets": targets,
-                "text": str(body.get("text", "")),
-                "direction": "outbound",
-                "tm_create": self._now(),
-                "tm_update": None,
-                "tm_delete": None,
-            }
-            self._messages[message["id"]] = message
-            self._sends.append(body)
-            return Answer(200, _copy(message))
+            message = self._store(
+                "outbound", source, addresses, text or "", status="queued", parts=0
+            )
+        return Answer(200, message)
+
+    def _store(
+        self,
+        direction: str,
+        source: dict[str, str],
+        destinations: list[dict[str, str]],
+        text: str,
+        *,
+        status: str,
+        parts: int,
+    ) -> dict[str, Any]:
+        """Create a message (call with the lock held); returns a copy."""
+        created = self._now()
+        message: dict[str, Any] = {
+            "id": str(uuid.uuid4()),
+            "customer_id": self.customer_id,
+            "type": "sms",
+            "source": source,
+            "targets": [
+                {"destination": d, "status": status, "parts": parts, "tm_update": None}
+                for d in destinations
+            ],
+            "text": text,
+            "direction": direction,
+            "tm_create": rfc3339(created),
+            "tm_update": None,
+            "tm_delete": None,
+        }
+        self._messages[message["id"]] = message
+        self._created[message["id"]] = created
+        self.lock.notify_all()
+        return copy.deepcopy(message)
+
+    def _one(self, method: str, raw_id: str) -> Answer:
+        try:
+            message_id = str(uuid.UUID(raw_id))
+        except ValueError:
+            return self._error(400, "INVALID_ID", "The id is not a valid UUID.")
+        with self.lock:
+            message = self._messages.get(message_id)
+            if message is None:
+                return self._error(404, "MESSAGE_NOT_FOUND", "The message was not found.")
+            if method == "DELETE":  # no check for "already deleted" (§2.3)
+                message["tm_delete"] = message["tm_update"] = rfc3339(self._now())
+                self.lock.notify_all()
+            elif message["tm_delete"] is not None:
+                return self._error(404, "RESOURCE_NOT_FOUND", "The resource was not found.")
+            return Answer(200, copy.deepcopy(message))
 
     def _page(self, request: Request, items: list[dict[str, Any]]) -> Answer:
+        """§2.2: newest first, ``tm_create < page_token``, ``page_size`` 1..100 (else 100),
+        ``next_page_token`` = the last item's ``tm_create`` in six-digit form, or ``""``."""
         raw_size = request.query.get("page_size", "")
+        size = 100
         if raw_size:
-            try:
-                size = int(raw_size)
-            except ValueError:
-                return self._error(400, "INVALID_REQUEST_PARAMETER", "page_size is not a number")
-        else:
+            if not re.fullmatch(r"[+-]?\d+", raw_size):
+                return self._error(
+                    400, "INVALID_REQUEST_PARAMETER", "The page_size is not an integer."
+                )
+            size = int(raw_size)
+        if not 0 < size <= 100:
             size = 100
-        if size <= 0 or size > 100:
-            size = 100
-        token = request.query.get("page_token") or _stamp(datetime.now(UTC))
-        newest = sorted(
-            (i for i in items if i["tm_create"] < token), key=lambda i: i["tm_create"], reverse=True
+        token = request.query.get("page_token", "")
+        cursor = _parse_time(token) if token else None
+        if token and cursor is None:  # the database finds nothing before a garbage cursor
+            return Answer(200, {"result": [], "next_page_token": ""})
+        with self.lock:
+            dated = [(self._created[i["id"]], i) for i in items]
+            older = [(at, i) for at, i in dated if cursor is None or at < cursor]
+            older.sort(key=lambda pair: pair[0], reverse=True)
+            page = older[:size]
+            result = [copy.deepcopy(i) for _, i in page]
+        next_token = page_token(page[-1][0]) if page else ""
+        return Answer(200, {"result": result, "next_page_token": next_token})
+
+    def _put_customer(self, request: Request) -> Answer:
+        """§4.1: all seven fields are overwritten; an omitted one becomes ``""``."""
+        try:
+            body = request.json()
+            if not isinstance(body, dict):
+                raise _Unbindable("the body must be an object")
+            values = {name: body.get(name) for name in _CUSTOMER_FIELDS}
+            if not all(isinstance(v, str | None) for v in values.values()):
+                raise _Unbindable("the fields are strings")
+        except (ValueError, UnicodeDecodeError):
+            return self._error(400, "INVALID_JSON_BODY", "The request body is not valid JSON.")
+        with self.lock:
+            self._customer.update({name: value or "" for name, value in values.items()})
+            self._customer["tm_update"] = rfc3339(self._now())
+            return Answer(200, self._customer_view())
+
+    def _customer_view(self) -> dict[str, Any]:
+        """The customer's JSON: its string fields are ``omitempty``, so empty ones are absent."""
+        view = copy.deepcopy(self._customer)
+        for name in _CUSTOMER_FIELDS:
+            if view.get(name) == "":
+                del view[name]
+        return view
+
+    def _now(self) -> datetime:
+        """The current time, strictly increasing (the list cursor relies on it)."""
+        now = max(datetime.now(UTC), self._last + timedelta(microseconds=1))
+        self._last = now
+        return now
+
+    @staticmethod
+    def _request_id() -> str:
+        return f"req_{uuid.uuid4().hex[:26].upper()}"
+
+    @staticmethod
+    def _error(
+        status: int,
+        reason: str | None = None,
+        message: str | None = None,
+        details: list[dict[str, Any]] | None = None,
+    ) -> Answer:
+        """VoIPbin's error envelope; ``handle`` fills in the request id."""
+        kind, default_reason, default_message = _ENVELOPES.get(
+            status, ("INTERNAL", "INTERNAL", "An error occurred.")
         )
-        page = _copy(newest[:size])
-        next_token = page[-1]["tm_create"] if page else ""
-        return Answer(200, {"result": page, "next_page_token": next_token})
+        error: dict[str, Any] = {
+            "status": kind,
+            "reason": reason or default_reason,
+            "message": message or default_message,
+            "request_id": "",
+        }
+        if details:
+            error["details"] = details
+        return Answer(status, {"error": error})
+
+    def _fault(self, fault: Fault) -> Answer:
+        if fault.mode == "reset":
+            return Answer(0, None, reset=True)
+        if fault.mode == "malformed":
+            return Answer(200, None, raw=b"<html><body><h1>502 Bad Gateway</h1></body></html>")
+        if fault.body is not None:
+            return Answer(fault.status, fault.body, dict(fault.headers))
+        if fault.status == 429:
+            answer = self._error(429, details=[{"limited_by": "customer"}])
+            answer.headers["Retry-After"] = "1"
+        else:
+            answer = self._error(fault.status)
+        answer.headers.update(fault.headers)
+        return answer
 
     def _control(self, request: Request) -> Answer:
-        if request.path == "/_fake/requests":
-            return Answer(
-                200,
-                {
-                    "requests": [
-                        {
-                            "method": r.method,
-                            "path": r.path,
-                            "query": r.query,
-                            "json": r.json,
-                            "status": r.answered_status,
-                        }
-                        for r in list(self.requests)
-                    ]
-                },
-            )
-        if request.path == "/_fake/messages":
-            return Answer(200, {"messages": self.messages()})
-        if request.path == "/_fake/fail_next" and request.method == "POST":
-            spec = request.json() or {}
-            route = spec.pop("route")
-            self.fail_next(route, **spec)
-            return Answer(200, {"ok": True})
-        return self._error(404, "ROUTE_NOT_FOUND", "no such control route")
+        """``GET /_fake/requests``, ``GET /_fake/messages[?direction=]``, and POSTs of JSON to
+        ``/_fake/fail_next`` (``{"route": ..., **kwargs}``), ``/_fake/inbound``
+        (``{"source","our_number","text"}``) and ``/_fake/set_status``
+        (``{"message_id","status","parts"?}``)."""
+        if request.method == "GET" and request.path == "/_fake/requests":
+            return Answer(200, {"requests": [asdict(r) for r in self.requests]})
+        if request.method == "GET" and request.path == "/_fake/messages":
+            direction = request.query.get("direction") or None
+            return Answer(200, {"messages": self.messages(direction)})
+        actions: dict[str, Callable[[dict[str, Any]], Any]] = {
+            "/_fake/fail_next": lambda spec: self.fail_next(spec.pop("route"), **spec),
+            "/_fake/inbound": lambda spec: self.inbound(**spec),
+            "/_fake/set_status": lambda spec: self.set_status(**spec),
+        }
+        action = actions.get(request.path)
+        if request.method != "POST" or action is None:
+            return self._error(404, "ROUTE_NOT_FOUND", "No such control route.")
+        try:
+            result = action(dict(request.json() or {}))
+        except (ValueError, TypeError, KeyError, UnicodeDecodeError) as exc:
+            return self._error(400, "INVALID_ARGUMENT", f"Bad control request: {exc!r}")
+        return Answer(200, result if result is not None else {"ok": True})
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
+    """``python -m bot.fakes.voipbin``: serve until SIGTERM or SIGINT; print the URL first."""
     parser = argparse.ArgumentParser(description="A fake VoIPbin API on 127.0.0.1")
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--accesskey", default="vb_test_key")
     parser.add_argument("--webhook-secret", default="test-secret")
-    args = parser.parse_args()
-    fake = FakeVoipbin(
-        port=args.port, accesskey=args.accesskey, webhook_secret=args.webhook_secret
-    ).start()
+    parser.add_argument("--number", action="append", default=[], help="an owned number")
+    args = parser.parse_args(argv)
+    fake = FakeVoipbin(port=args.port, accesskey=args.accesskey, webhook_secret=args.webhook_secret)
+    for number in args.number:
+        fake.add_number(number)
+    fake.start()
     print(fake.url, flush=True)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
