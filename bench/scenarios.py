@@ -5,6 +5,7 @@ load, stops everything, and returns a ``Result``."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import random
 import re
@@ -25,8 +26,8 @@ from bench.common import (
     LoadResult,
     Profiler,
     Proc,
+    Sender,
     baseline,
-    client,
     closed_loop,
     cpu_seconds,
     fakes,
@@ -208,40 +209,33 @@ async def sms_ack(ctx: Context) -> Result:
                 return out
 
         
-            def acked(response: Any) -> bool:
-                return response.status_code == 200 and "Sending to" in response.text
+            def acked(status: int, body: bytes) -> bool:
+                return status == 200 and b"Sending to" in body
 
-            async with client(s.sms_users) as http:
-                for proc in (bolt, svc):  # warm-up: connections, caches, auth.test
-                    await closed_loop(
-                        http,
-                        [proc.url],
-                        commands(s.warmup, 10_000_000),
-                        concurrency=10,
-                        max_seconds=30,
-                    )
-                meter = CpuMeter(_cpu_pids([bolt], fake))
-                meter.start()
-                base = await closed_loop(
-                    http,
-                    [bolt.url],
-                    commands(s.sms_requests, 0),
+            for proc in (bolt, svc):  # warm-up: connections, caches, auth.test
+                await closed_loop(
+                    [proc.url], commands(s.warmup, 10_000_000), concurrency=10, max_seconds=30
+                )
+            meter = CpuMeter(_cpu_pids([bolt], fake))
+            meter.start()
+            base = await closed_loop(
+                [bolt.url],
+                commands(s.sms_requests, 0),
+                concurrency=s.sms_users,
+                max_seconds=60,
+            )
+            base_cpu = meter.stop()
+            meter = CpuMeter(_cpu_pids([svc], fake))
+            meter.start()
+            async with ctx.profiler.record(svc.pid, "sms_ack-service"):
+                run = await closed_loop(
+                    [svc.url],
+                    commands(s.sms_requests, s.sms_requests),
                     concurrency=s.sms_users,
                     max_seconds=60,
+                    ok=acked,
                 )
-                base_cpu = meter.stop()
-                meter = CpuMeter(_cpu_pids([svc], fake))
-                meter.start()
-                async with ctx.profiler.record(svc.pid, "sms_ack-service"):
-                    run = await closed_loop(
-                        http,
-                        [svc.url],
-                        commands(s.sms_requests, s.sms_requests),
-                        concurrency=s.sms_users,
-                        max_seconds=60,
-                        ok=acked,
-                    )
-                svc_cpu = meter.stop()
+            svc_cpu = meter.stop()
         finally:
             svc.stop()
             bolt.stop()
@@ -315,34 +309,29 @@ async def webhook_intake(ctx: Context) -> Result:
         warm = inbound_requests(inbound, s.warmup, tag="warm-up")
         work = inbound_requests(inbound, s.intake_requests, tag="intake", first=s.warmup)
         try:
-            async with client(s.intake_concurrency) as http:
-                warm_ok = 0
-                for proc in (bare, svc):
-                    result = await closed_loop(
-                        http, [proc.url], warm, concurrency=8, max_seconds=30
-                    )
-                    warm_ok = result.ok
-                meter = CpuMeter(_cpu_pids([bare], fake))
-                meter.start()
-                base = await closed_loop(
-                    http,
-                    [bare.url],
+            warm_ok = 0
+            for proc in (bare, svc):
+                result = await closed_loop([proc.url], warm, concurrency=8, max_seconds=30)
+                warm_ok = result.ok
+            meter = CpuMeter(_cpu_pids([bare], fake))
+            meter.start()
+            base = await closed_loop(
+                [bare.url],
+                work,
+                concurrency=s.intake_concurrency,
+                max_seconds=s.intake_max_seconds,
+            )
+            base_cpu = meter.stop()
+            meter = CpuMeter(_cpu_pids([svc], fake))
+            meter.start()
+            async with ctx.profiler.record(svc.pid, "webhook_intake-service"):
+                run = await closed_loop(
+                    [svc.url],
                     work,
                     concurrency=s.intake_concurrency,
                     max_seconds=s.intake_max_seconds,
                 )
-                base_cpu = meter.stop()
-                meter = CpuMeter(_cpu_pids([svc], fake))
-                meter.start()
-                async with ctx.profiler.record(svc.pid, "webhook_intake-service"):
-                    run = await closed_loop(
-                        http,
-                        [svc.url],
-                        work,
-                        concurrency=s.intake_concurrency,
-                        max_seconds=s.intake_max_seconds,
-                    )
-                svc_cpu = meter.stop()
+            svc_cpu = meter.stop()
             recorded = count_inbound_sqlite(db) - warm_ok
         finally:
             svc.stop()
@@ -716,11 +705,8 @@ async def mapping_scale(ctx: Context) -> Result:
                     n = rng.randrange(rows) if i % 2 == 0 else 8_000_000 + i
                     body, headers = inbound.build(peer(n), NUMBERS[n % 10], f"map {key} {i}")
                     requests.append(("/voipbin/webhook", body, headers))
-                async with client(16) as http:
-                    async with ctx.profiler.record(svc.pid, f"mapping_scale-{key}-service"):
-                        run = await closed_loop(
-                            http, [svc.url], requests, concurrency=16, max_seconds=60
-                        )
+                async with ctx.profiler.record(svc.pid, f"mapping_scale-{key}-service"):
+                    run = await closed_loop([svc.url], requests, concurrency=16, max_seconds=60)
                 rss_after_load = rss_mb(svc.pid)
                 # Let the job runner post what the load queued, then read the memory again.
                 await settle(fake, quiet=1.0, timeout=60)
@@ -871,32 +857,25 @@ async def _pg_round(
             # One at a time: they would only queue on the migration lock anyway.
             for proc in procs:
                 await start_all([proc])
-            async with client(s.intake_concurrency) as http:
-                warmed = await closed_loop(
-                    http, [p.url for p in procs], warm, concurrency=8, max_seconds=30
-                )
-                pg_before = {pid: cpu_seconds(pid) for pid in await db.backend_pids()}
-                meter = CpuMeter(_cpu_pids(procs, fake))
-                meter.start()
-                profiles = [
-                    ctx.profiler.record(p.pid, f"pg_replicas-{replicas}-{p.name}") for p in procs
-                ]
-                for profile in profiles:
-                    await profile.__aenter__()
-                try:
-                    run = await closed_loop(
-                        http,
-                        [p.url for p in procs],
-                        requests,
-                        concurrency=s.intake_concurrency,
-                        max_seconds=s.intake_max_seconds,
+            urls = [p.url for p in procs]
+            warmed = await closed_loop(urls, warm, concurrency=8, max_seconds=30)
+            pg_before = {pid: cpu_seconds(pid) for pid in await db.backend_pids()}
+            meter = CpuMeter(_cpu_pids(procs, fake))
+            meter.start()
+            async with contextlib.AsyncExitStack() as stack:
+                for p in procs:
+                    await stack.enter_async_context(
+                        ctx.profiler.record(p.pid, f"pg_replicas-{replicas}-{p.name}")
                     )
-                finally:
-                    for profile in profiles:
-                        await profile.__aexit__(None, None, None)
-                pids = await db.backend_pids()
-                pg_cpu = sum(cpu_seconds(pid) - pg_before.get(pid, 0.0) for pid in pids)
-                cpu = meter.stop({"postgres": pg_cpu})
+                run = await closed_loop(
+                    urls,
+                    requests,
+                    concurrency=s.intake_concurrency,
+                    max_seconds=s.intake_max_seconds,
+                )
+            pids = await db.backend_pids()
+            pg_cpu = sum(cpu_seconds(pid) - pg_before.get(pid, 0.0) for pid in pids)
+            cpu = meter.stop({"postgres": pg_cpu})
             recorded = await db.count_inbound() - warmed.ok
         finally:
             for proc in procs:

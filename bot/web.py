@@ -8,10 +8,12 @@ them with the app's lifespan.
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from urllib.parse import parse_qsl
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
@@ -78,6 +80,31 @@ class LimitBody:
 async def _too_large(scope: Scope, receive: Receive, send: Send) -> None:
     response = JSONResponse({"error": "request body too large"}, status_code=413)
     await response(scope, receive, send)
+
+
+def _malformed_slack_body(body: bytes, content_type: str) -> str | None:
+    """Why a body cannot be a Slack request, or None. Bolt parses the body before it checks
+    the signature, the way ``slack_bolt.request.internals.parse_body`` does, and assumes a
+    JSON object; anything else is turned away here with a 400 rather than reaching it."""
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        return "the body is not UTF-8"
+    if not text:
+        return None
+    if content_type.split(";")[0].strip() == "application/json" or text.startswith("{"):
+        candidate: str | None = text
+    elif "payload" in text:
+        candidate = dict(parse_qsl(text, keep_blank_values=True)).get("payload")
+    else:
+        candidate = None
+    if candidate is None:
+        return None
+    try:
+        parsed = json.loads(candidate)
+    except json.JSONDecodeError:
+        return "the body is not valid JSON"
+    return None if isinstance(parsed, dict) else "the body is not a JSON object"
 
 
 @dataclass
@@ -148,6 +175,12 @@ def create_app(settings: Settings, config: AppConfig, *, run_jobs: bool = True) 
 
     async def slack_events(request: Request) -> Response:
         started = time.perf_counter()
+        problem = _malformed_slack_body(
+            await request.body(), request.headers.get("content-type", "")
+        )
+        if problem is not None:
+            metrics.slack_requests.labels(result="400").inc()
+            return JSONResponse({"error": problem}, status_code=400)
         response = await slack_handler.handle(request)
         metrics.slack_requests.labels(result=str(response.status_code)).inc()
         metrics.request_seconds.labels(route="/slack/events").observe(time.perf_counter() - started)

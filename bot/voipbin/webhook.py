@@ -69,4 +69,12 @@ def parse_event(body: bytes) -> WebhookEvent:
     except ValidationError as exc:
         fields = ", ".join(".".join(str(p) for p in e["loc"]) or "data" for e in exc.errors())
         raise WebhookError(f"{envelope.type}: 'data' is not a valid message ({fields})") from None
+    if message.direction == "inbound" and envelope.type == "message_created":
+        if not message.our_number_inbound:
+            raise WebhookError(
+                "an inbound message must name the number it was sent to "
+                "(targets[0].destination.target)"
+            )
+        if not message.source.target:
+            raise WebhookError("an inbound message must name its sender (source.target)")
     return WebhookEvent(type=envelope.type, message=message)

@@ -93,6 +93,9 @@ def test_other_event_types_parse_without_a_message() -> None:
         b'{"type":"message_created","data":{"id":""}}',
         b'{"type":"message_created","data":{"id":"x","tm_create":"yesterday"}}',
         b"\xff\xfe",
+        b'{"type":"message_created","data":{"id":"x","direction":"inbound","targets":[]}}',
+        b'{"type":"message_created","data":{"id":"x","direction":"inbound",'
+        b'"targets":[{"destination":{"target":"+31201234567"}}]}}',
     ],
 )
 def test_malformed_bodies_raise_a_webhook_error(body: bytes) -> None:
