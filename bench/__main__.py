@@ -23,7 +23,7 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-from bench.common import Profiler
+from bench.common import LOAD_CLIENT, Profiler
 from bench.scenarios import FULL, QUICK, SCENARIOS, Context, Result
 
 
@@ -100,6 +100,7 @@ async def run(args: argparse.Namespace) -> int:
             print(f"unknown scenario(s): {', '.join(unknown)}; known: {', '.join(names)}")
             return 2
         names = [n for n in names if n in wanted]
+    LOAD_CLIENT["kind"] = args.client
     workdir = Path(tempfile.mkdtemp(prefix="sms-bridge-bench-"))
     ctx = Context(
         sizes=QUICK if args.quick else FULL,
@@ -172,6 +173,13 @@ def main() -> int:
     parser.add_argument("--json", metavar="PATH", help="write the results as JSON")
     parser.add_argument(
         "--profile", metavar="DIR", help="py-spy the service during each scenario (raw stacks)"
+    )
+    parser.add_argument(
+        "--client",
+        choices=["raw", "httpx"],
+        default="raw",
+        help="load generator's HTTP client (raw: asyncio streams, ~0.1 ms/request; httpx: "
+        "httpx.AsyncClient, ~2 ms/request of the generator's CPU)",
     )
     parser.add_argument("--keep", action="store_true", help="keep the work dir (logs, DBs)")
     parser.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")

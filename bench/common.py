@@ -128,7 +128,9 @@ class CpuMeter:
         for name, seconds in (extra or {}).items():
             out[f"cpu_{name}_cores"] = seconds / wall
         ncpu = os.cpu_count() or 1
-        out["cpu_machine_cores"] = ncpu * (busy - self._machine[0]) / max(1e-9, total - self._machine[1])
+        out["cpu_machine_cores"] = (
+            ncpu * (busy - self._machine[0]) / max(1e-9, total - self._machine[1])
+        )
         self.result = out
         return out
 
@@ -233,9 +235,7 @@ def write_config(
     off unless asked for, and a short job poll interval."""
     config = {
         "region": "NL",
-        "numbers": [
-            {"number": NUMBERS[i], "channel": CHANNELS[i]} for i in range(min(routes, 10))
-        ],
+        "numbers": [{"number": NUMBERS[i], "channel": CHANNELS[i]} for i in range(min(routes, 10))],
         "slack": {"enabled": pacing, "per_channel_per_second": per_second, "burst": burst},
         "jobs": {"poll_interval_seconds": 0.05, **(jobs or {})},
     }

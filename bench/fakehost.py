@@ -18,11 +18,10 @@ import sys
 import threading
 from typing import Any
 
+from bench.common import ACCESSKEY, BOT_TOKEN, WEBHOOK_SECRET
 from bot.fakes._server import Answer, Request
 from bot.fakes.slack import FakeSlack
 from bot.fakes.voipbin import FakeVoipbin
-
-from bench.common import ACCESSKEY, BOT_TOKEN, WEBHOOK_SECRET
 
 
 class BenchSlack(FakeSlack):

@@ -391,53 +391,410 @@ async def e2e_inbound(ctx: Context) -> Result:
             config_path=config,
         )
         await start_all([svc])
+        sender = Sender(svc.url)
         try:
-            async with client(32) as http:
-                # Warm-up: every peer has its thread before the measured messages.
-                for n in range(peers):
-                    body, headers = inbound.build(peer(n), NUMBERS[0], f"hello {n}")
-                    response = await http.post(
-                        svc.url + "/voipbin/webhook", content=body, headers=headers
-                    )
-                    response.raise_for_status()
-                await drain_wait(fake, 2 * peers, timeout=30)
-                since = len(await fake.posts())
-                bodies = [
-                    inbound.build(peer(i % peers), NUMBERS[0], f"e2e {i:06d}")
-                    for i in range(s.e2e_messages)
-                ]
-                sent_at: dict[int, float] = {}
-                statuses: list[int] = []
+            # Warm-up: every peer has its thread before the measured messages.
+            for n in range(peers):
+                body, headers = inbound.build(peer(n), NUMBERS[0], f"hello {n}")
+                status = await sender.post(("/voipbin/webhook", body, headers))
+                if status != 200:
+                    raise RuntimeError(f"warm-up webhook answered {status}")
+            await drain_wait(fake, 2 * peers, timeout=30)
+            since = len(await fake.posts())
+            requests = [
+                ("/voipbin/webhook", *inbound.build(peer(i % peers), NUMBERS[0], f"e2e {i:06d}"))
+                for i in range(s.e2e_messages)
+            ]
+            sent_at: dict[int, float] = {}
+            statuses: list[int] = []
 
-                async def send(i: int) -> None:
-                    body, headers = bodies[i]
-                    sent_at[i] = time.monotonic()
-                    response = await http.post(
-                        svc.url + "/voipbin/webhook", content=body, headers=headers
-                    )
-                    statuses.append(response.status_code)
+            async def send(i: int) -> None:
+                sent_at[i] = time.monotonic()
+                statuses.append(await sender.post(requests[i]))
 
-                meter = CpuMeter(_cpu_pids([svc], fake))
-                meter.start()
-                tasks = []
-                start = time.monotonic()
-                async with ctx.profiler.record(svc.pid, "e2e_inbound-service"):
-                    for i in range(s.e2e_messages):  # open loop at a fixed rate
-                        delay = start + i / s.e2e_rate - time.monotonic()
-                        if delay > 0:
-                            await asyncio.sleep(delay)
-                        tasks.append(asyncio.create_task(send(i)))
-                    await asyncio.gather(*tasks)
-                    deadline = time.monotonic() + 60
-                    seen: dict[int, float] = {}
-                    while len(seen) < s.e2e_messages and time.monotonic() < deadline:
-                        for post in await fake.posts(since):
-                            found = _E2E.search(post["text"])
-                            if found and not post["failed"]:
-                                seen.setdefault(int(found.group(1)), post["at"])
-                        await asyncio.sleep(0.1)
-                cpu = meter.stop()
+            meter = CpuMeter(_cpu_pids([svc], fake))
+            meter.start()
+            tasks = []
+            start = time.monotonic()
+            async with ctx.profiler.record(svc.pid, "e2e_inbound-service"):
+                for i in range(s.e2e_messages):  # open loop at a fixed rate
+                    delay = start + i / s.e2e_rate - time.monotonic()
+                    if delay > 0:
+                        await asyncio.sleep(delay)
+                    tasks.append(asyncio.create_task(send(i)))
+                await asyncio.gather(*tasks)
+                deadline = time.monotonic() + 60
+                seen: dict[int, float] = {}
+                while len(seen) < s.e2e_messages and time.monotonic() < deadline:
+                    for post in await fake.posts(since):
+                        found = _E2E.search(post["text"])
+                        if found and not post["failed"]:
+                            seen.setdefault(int(found.group(1)), post["at"])
+                    await asyncio.sleep(0.1)
+            cpu = meter.stop()
         finally:
+            await sender.aclose()
+            svc.stop()
+    latencies = [seen[i] - sent_at[i] for i in seen if i in sent_at]
+    lat = latency_summary(latencies)
+    lost = s.e2e_messages - len(seen)
+    figures = lat | {
+        "messages": float(s.e2e_messages),
+        "rate_per_s": s.e2e_rate,
+        "lost": float(lost),
+        "non_200": float(sum(1 for c in statuses if c != 200)),
+    } | cpu
+    return Result(
+        name="e2e_inbound",
+        title="end-to-end inbound latency (webhook -> chat.postMessage), no rate limit",
+        figures=figures,
+        baseline={},
+        ratio=None,
+        target="p50 < 20 ms, p99 < 100 ms",
+        checks={
+            "p50": lat["p50_ms"] < 20.0,
+            "p99": lat["p99_ms"] < 100.0,
+            "nothing_lost": lost == 0,
+        },
+        summary=(
+            f"p50 {lat['p50_ms']:.1f} ms, p99 {lat['p99_ms']:.1f} ms "
+            f"({s.e2e_messages} SMS at {s.e2e_rate:.0f}/s over {peers} threads, {lost} lost)"
+        ),
+        baseline_summary="-",
+    )
+
+
+# -- 4. paced delivery under Slack's rate limit ---------------------------------------------------
+
+
+_PACED = re.compile(r"paced (\d+) (\d+) (\d+)")
+
+
+async def paced_delivery(ctx: Context) -> Result:
+    s = ctx.sizes
+    rate, burst = 1.0, 3
+    inbound = Inbound()
+    channels = s.paced_channels
+    async with fakes(ctx.workdir) as fake:
+        await fake.set_rate_limit(rate, burst)
+        config = write_config(
+            ctx.workdir / "paced.yaml", routes=channels, pacing=True, per_second=rate, burst=burst
+        )
+        svc = service(
+            "paced-service",
+            ctx.workdir,
+            fake,
+            database_url=sqlite_url(ctx.workdir / "paced.db"),
+            config_path=config,
+        )
+        await start_all([svc])
+        statuses: list[int] = []
+        sender = Sender(svc.url)
+        try:
+
+            async def stream(c: int, p: int) -> None:
+                # One sender: its SMS arrive one after the other, as a phone sends them.
+                for m in range(s.paced_messages):
+                    body, headers = inbound.build(
+                        peer(1000 * c + p), NUMBERS[c], f"paced {c} {p} {m}"
+                    )
+                    statuses.append(await sender.post(("/voipbin/webhook", body, headers)))
+
+            per_channel = s.paced_peers * (s.paced_messages + 1)  # + the thread root
+            expected = channels * per_channel
+            ideal = max(0.0, (per_channel - burst) / rate)
+            meter = CpuMeter(_cpu_pids([svc], fake))
+            meter.start()
+            start = time.monotonic()
+            async with ctx.profiler.record(svc.pid, "paced_delivery-service"):
+                await asyncio.gather(
+                    *(stream(c, p) for c in range(channels) for p in range(s.paced_peers))
+                )
+                posts = await drain_wait(fake, expected, timeout=ideal * 3 + 30)
+            cpu = meter.stop()
+            stats = await fake.stats()
+        finally:
+            await sender.aclose()
+            svc.stop()
+    done = [p for p in posts if not p["failed"]]
+        if len(done) >= expected or time.monotonic() > deadline:
+            return posts
+        await asyncio.sleep(0.2)
+
+
+async def settle(fake: Fakes, *, quiet: float, timeout: float) -> int:
+    """Wait until the fake has seen no new chat.postMessage for ``quiet`` seconds."""
+    deadline = time.monotonic() + timeout
+    count = -1
+    while time.monotonic() < deadline:
+        now = (await fake.stats()).get("calls.chat.postMessage", 0)
+        if now == count:
+            break
+        count = now
+        await asyncio.sleep(quiet)
+    return count
+
+
+def _cpu_pids(procs: list[Proc], fake: Fakes) -> dict[str, int]:
+    pids = {p.name: p.pid for p in procs}
+    pids["loadgen"] = os.getpid()
+    pids["fakes"] = fake.proc.pid
+    return pids
+
+
+# -- 1. /sms acknowledgement latency ----------------------------------------------------------
+
+
+async def sms_ack(ctx: Context) -> Result:
+    s = ctx.sizes
+    async with fakes(ctx.workdir) as fake:
+        config = write_config(ctx.workdir / "sms.yaml")
+        svc = service(
+            "sms-service",
+            ctx.workdir,
+            fake,
+            database_url=sqlite_url(ctx.workdir / "sms.db"),
+            config_path=config,
+        )
+        bolt = baseline("sms-bolt", "bolt", ctx.workdir, fake)
+        await start_all([svc, bolt])
+        try:
+
+            def commands(count: int, offset: int) -> list[tuple[str, str, dict[str, str]]]:
+                out = []
+                for i in range(offset, offset + count):
+                    user = f"U{i % s.sms_users:05d}"
+                    text = f"{peer(i % 200)} bench message number {i}"
+                    body, headers = slash_request(text, channel=CHANNELS[0], user=user, n=i)
+                    out.append(("/slack/events", body, headers))
+                return out
+
+        
+            def acked(status: int, body: bytes) -> bool:
+                return status == 200 and b"Sending to" in body
+
+            for proc in (bolt, svc):  # warm-up: connections, caches, auth.test
+                await closed_loop(
+                    [proc.url], commands(s.warmup, 10_000_000), concurrency=10, max_seconds=30
+                )
+            meter = CpuMeter(_cpu_pids([bolt], fake))
+            meter.start()
+            base = await closed_loop(
+                [bolt.url],
+                commands(s.sms_requests, 0),
+                concurrency=s.sms_users,
+                max_seconds=60,
+            )
+            base_cpu = meter.stop()
+            meter = CpuMeter(_cpu_pids([svc], fake))
+            meter.start()
+            async with ctx.profiler.record(svc.pid, "sms_ack-service"):
+                run = await closed_loop(
+                    [svc.url],
+                    commands(s.sms_requests, s.sms_requests),
+                    concurrency=s.sms_users,
+                    max_seconds=60,
+                    ok=acked,
+                )
+            svc_cpu = meter.stop()
+        finally:
+            svc.stop()
+            bolt.stop()
+    lat = latency_summary(run.latencies)
+    blat = latency_summary(base.latencies)
+    ratio = lat["p99_ms"] / blat["p99_ms"]
+    figures = lat | {
+        "requests": float(run.sent),
+        "acked": float(run.ok),
+        "throughput_per_s": run.ok / run.elapsed,
+    } | svc_cpu
+    base_fig = blat | {
+        "requests": float(base.sent),
+        "acked": float(base.ok),
+        "throughput_per_s": base.ok / base.elapsed,
+    } | base_cpu
+    return Result(
+        name="sms_ack",
+        title=f"/sms ack latency, {s.sms_users} concurrent users",
+        figures=figures,
+        baseline=base_fig,
+        ratio=ratio,
+        target="p99 ratio <= 1.5, p99 < 100 ms",
+        checks={
+            "p99_ratio": ratio <= 1.5,
+            "p99_abs": lat["p99_ms"] < 100.0,
+            "all_acked": run.ok == run.sent,
+        },
+        summary=(
+            f"p50 {lat['p50_ms']:.1f} ms, p99 {lat['p99_ms']:.1f} ms; "
+            f"{run.ok}/{run.sent} acked, {run.ok / run.elapsed:.0f}/s"
+        ),
+        baseline_summary=(
+            f"bare Bolt: p50 {blat['p50_ms']:.1f} ms, p99 {blat['p99_ms']:.1f} ms, "
+            f"{base.ok / base.elapsed:.0f}/s"
+        ),
+    )
+
+
+# -- 2. webhook intake on SQLite ---------------------------------------------------------------
+
+
+def inbound_requests(
+    inbound: Inbound, count: int, *, tag: str, peers: int = 200, routes: int = 1, first: int = 0
+) -> list[tuple[str, bytes, dict[str, str]]]:
+    out: list[tuple[str, bytes, dict[str, str]]] = []
+    for i in range(count):
+        n = first + i
+        body, headers = inbound.build(peer(n % peers), NUMBERS[n % routes], f"{tag} {n}")
+        out.append(("/voipbin/webhook", body, headers))
+    return out
+
+
+def count_inbound_sqlite(path: Path) -> int:
+    with sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30) as conn:
+        row = conn.execute("SELECT count(*) FROM messages WHERE direction = 'inbound'").fetchone()
+        return int(row[0])
+
+
+async def webhook_intake(ctx: Context) -> Result:
+    s = ctx.sizes
+    inbound = Inbound()
+    db = ctx.workdir / "intake.db"
+    async with fakes(ctx.workdir) as fake:
+        config = write_config(ctx.workdir / "intake.yaml")
+        svc = service(
+            "intake-service", ctx.workdir, fake, database_url=sqlite_url(db), config_path=config
+        )
+        bare = baseline("intake-hmac", "hmac", ctx.workdir, fake)
+        await start_all([svc, bare])
+        warm = inbound_requests(inbound, s.warmup, tag="warm-up")
+        work = inbound_requests(inbound, s.intake_requests, tag="intake", first=s.warmup)
+        try:
+            warm_ok = 0
+            for proc in (bare, svc):
+                result = await closed_loop([proc.url], warm, concurrency=8, max_seconds=30)
+                warm_ok = result.ok
+            meter = CpuMeter(_cpu_pids([bare], fake))
+            meter.start()
+            base = await closed_loop(
+                [bare.url],
+                work,
+                concurrency=s.intake_concurrency,
+                max_seconds=s.intake_max_seconds,
+            )
+            base_cpu = meter.stop()
+            meter = CpuMeter(_cpu_pids([svc], fake))
+            meter.start()
+            async with ctx.profiler.record(svc.pid, "webhook_intake-service"):
+                run = await closed_loop(
+                    [svc.url],
+                    work,
+                    concurrency=s.intake_concurrency,
+                    max_seconds=s.intake_max_seconds,
+                )
+            svc_cpu = meter.stop()
+            recorded = count_inbound_sqlite(db) - warm_ok
+        finally:
+            svc.stop()
+            bare.stop()
+    rate = run.ok / run.elapsed
+    base_rate = base.ok / base.elapsed
+    ratio = rate / base_rate
+    lat = latency_summary(run.latencies)
+    figures = {
+        "accepted_per_s": rate,
+        "accepted": float(run.ok),
+        "sent": float(run.sent),
+        "recorded": float(recorded),
+        "seconds": run.elapsed,
+        "concurrency": float(s.intake_concurrency),
+    } | lat | svc_cpu
+    base_fig = {"accepted_per_s": base_rate, "accepted": float(base.ok)} | latency_summary(
+        base.latencies
+    ) | base_cpu
+    return Result(
+        name="webhook_intake",
+        title="webhook intake on SQLite (200 + durably recorded)",
+        figures=figures,
+        baseline=base_fig,
+        ratio=ratio,
+        target=">= 1000/s, ratio >= 0.3",
+        checks={
+            "rate": rate >= 1000.0,
+            "ratio": ratio >= 0.3,
+            "all_recorded": recorded == run.ok,
+        },
+        summary=(
+            f"{rate:.0f}/s ({run.ok} accepted, {recorded} recorded, p99 {lat['p99_ms']:.0f} ms, "
+            f"service CPU {svc_cpu['cpu_intake-service_cores']:.2f} cores)"
+        ),
+        baseline_summary=f"bare HMAC endpoint: {base_rate:.0f}/s",
+    )
+
+
+# -- 3. end-to-end inbound latency --------------------------------------------------------------
+
+
+_E2E = re.compile(r"e2e (\d{6})")
+
+
+async def e2e_inbound(ctx: Context) -> Result:
+    s = ctx.sizes
+    inbound = Inbound()
+    peers = 10
+    async with fakes(ctx.workdir) as fake:
+        config = write_config(ctx.workdir / "e2e.yaml")
+        svc = service(
+            "e2e-service",
+            ctx.workdir,
+            fake,
+            database_url=sqlite_url(ctx.workdir / "e2e.db"),
+            config_path=config,
+        )
+        await start_all([svc])
+        sender = Sender(svc.url)
+        try:
+            # Warm-up: every peer has its thread before the measured messages.
+            for n in range(peers):
+                body, headers = inbound.build(peer(n), NUMBERS[0], f"hello {n}")
+                status = await sender.post(("/voipbin/webhook", body, headers))
+                if status != 200:
+                    raise RuntimeError(f"warm-up webhook answered {status}")
+            await drain_wait(fake, 2 * peers, timeout=30)
+            since = len(await fake.posts())
+            requests = [
+                ("/voipbin/webhook", *inbound.build(peer(i % peers), NUMBERS[0], f"e2e {i:06d}"))
+                for i in range(s.e2e_messages)
+            ]
+            sent_at: dict[int, float] = {}
+            statuses: list[int] = []
+
+            async def send(i: int) -> None:
+                sent_at[i] = time.monotonic()
+                statuses.append(await sender.post(requests[i]))
+
+            meter = CpuMeter(_cpu_pids([svc], fake))
+            meter.start()
+            tasks = []
+            start = time.monotonic()
+            async with ctx.profiler.record(svc.pid, "e2e_inbound-service"):
+                for i in range(s.e2e_messages):  # open loop at a fixed rate
+                    delay = start + i / s.e2e_rate - time.monotonic()
+                    if delay > 0:
+                        await asyncio.sleep(delay)
+                    tasks.append(asyncio.create_task(send(i)))
+                await asyncio.gather(*tasks)
+                deadline = time.monotonic() + 60
+                seen: dict[int, float] = {}
+                while len(seen) < s.e2e_messages and time.monotonic() < deadline:
+                    for post in await fake.posts(since):
+                        found = _E2E.search(post["text"])
+                        if found and not post["failed"]:
+                            seen.setdefault(int(found.group(1)), post["at"])
+                    await asyncio.sleep(0.1)
+            cpu = meter.stop()
+        finally:
+            await sender.aclose()
             svc.stop()
     latencies = [seen[i] - sent_at[i] for i in seen if i in sent_at]
     lat = latency_summary(latencies)
