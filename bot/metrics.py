@@ -4,12 +4,20 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300)
+
 
 class Metrics:
     """One registry per app instance, so tests and several apps in one process stay apart."""
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
+        self.sms = Counter(
+            "sms_bridge_sms_total",
+            "SMS by event: sent (VoIPbin accepted it), received, failed, refused",
+            ["event", "reason"],
+            registry=self.registry,
+        )
         self.webhooks = Counter(
             "sms_bridge_webhook_requests_total",
             "VoIPbin webhook deliveries by result",
@@ -18,8 +26,15 @@ class Metrics:
         )
         self.slack_requests = Counter(
             "sms_bridge_slack_requests_total",
-            "Requests from Slack by result",
+            "Requests from Slack by HTTP status",
             ["result"],
+            registry=self.registry,
+        )
+        self.api_calls = Counter(
+            "sms_bridge_api_calls_total",
+            "Calls to Slack and VoIPbin by method and outcome (ok, rate_limited, unavailable, "
+            "rejected)",
+            ["api", "method", "outcome"],
             registry=self.registry,
         )
         self.jobs = Counter(
@@ -30,13 +45,27 @@ class Metrics:
         )
         self.queue_depth = Gauge(
             "sms_bridge_job_queue_depth",
-            "Jobs waiting or running, by state",
+            "Jobs by state (pending, running, dead)",
             ["state"],
+            registry=self.registry,
+        )
+        self.queue_age = Gauge(
+            "sms_bridge_job_oldest_pending_seconds",
+            "Age of the oldest job waiting to run",
+            registry=self.registry,
+        )
+        self.end_to_end = Histogram(
+            "sms_bridge_end_to_end_seconds",
+            "From accepting an SMS to its effect: inbound = webhook to Slack post, "
+            "outbound = Slack request to VoIPbin accepting the send",
+            ["direction"],
+            buckets=LATENCY_BUCKETS,
             registry=self.registry,
         )
         self.request_seconds = Histogram(
             "sms_bridge_request_seconds",
             "Time to answer an HTTP request, by route",
             ["route"],
+            buckets=LATENCY_BUCKETS,
             registry=self.registry,
         )

@@ -7,12 +7,14 @@ them with the app's lifespan.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import parse_qsl
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -28,6 +30,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bot.bridge.service import Bridge
 from bot.config import AppConfig, Settings
+from bot.jobs import queue
 from bot.jobs.runner import JobRunner
 from bot.metrics import Metrics
 from bot.slack.app import build_bolt_app
@@ -119,6 +122,7 @@ class Components:
 
 
 def build_components(settings: Settings, config: AppConfig) -> Components:
+    metrics = Metrics()
     engine = create_engine(settings.database_url)
     slack_client = AsyncWebClient(
         token=settings.slack_bot_token.get_secret_value(),
@@ -130,10 +134,23 @@ def build_components(settings: Settings, config: AppConfig) -> Components:
         accesskey=settings.voipbin_accesskey.get_secret_value(),
         timeout=config.voipbin.timeout_seconds,
         requests_per_second=config.voipbin.requests_per_second,
+        observe=lambda route, outcome: metrics.api_calls.labels(
+            api="voipbin", method=route, outcome=outcome
+        ).inc(),
     )
-    messenger = SlackMessenger(client=slack_client, pacing=config.slack)
+    messenger = SlackMessenger(
+        client=slack_client,
+        pacing=config.slack,
+        observe=lambda method, outcome: metrics.api_calls.labels(
+            api="slack", method=method, outcome=outcome
+        ).inc(),
+    )
     bridge = Bridge(
-        engine=engine, config=config, messenger=messenger, gateway=VoipbinGateway(voipbin)
+        engine=engine,
+        config=config,
+        messenger=messenger,
+        gateway=VoipbinGateway(voipbin),
+        metrics=metrics,
     )
     runner = JobRunner(
         engine=engine,
@@ -141,6 +158,7 @@ def build_components(settings: Settings, config: AppConfig) -> Components:
         config=config.jobs,
         on_dead=bridge.on_dead,
         per_channel_limit=min(config.slack.burst, 4),
+        observe=lambda kind, outcome: metrics.jobs.labels(kind=kind, outcome=outcome).inc(),
     )
     bridge.set_wake(runner.wake)
     return Components(
@@ -150,8 +168,76 @@ def build_components(settings: Settings, config: AppConfig) -> Components:
         runner=runner,
         slack_client=slack_client,
         voipbin=voipbin,
-        metrics=Metrics(),
+        metrics=metrics,
     )
+
+
+class Readiness:
+    """``/readyz``: can this replica do its work? Each check is cached, so probes stay cheap.
+
+    The database must answer and both credentials must be accepted. An outage of Slack or
+    VoIPbin is reported but does not make the replica unready: it still takes webhooks and
+    commands into the job table (that is what the table is for), and taking every replica out
+    of rotation would turn VoIPbin's deliveries away, and VoIPbin gives up after 3 attempts.
+    """
+
+    def __init__(self, parts: Components, *, ttl: float = 30.0) -> None:
+        self._parts = parts
+        self._ttl = ttl
+        self._cache: dict[str, tuple[float, str]] = {}
+
+    async def _cached(self, name: str, probe: Callable[[], Awaitable[str]]) -> str:
+        now = time.monotonic()
+        hit = self._cache.get(name)
+        if hit is not None and hit[0] > now:
+            return hit[1]
+        try:
+            result = await asyncio.wait_for(probe(), timeout=5)
+        except Exception as exc:
+            result = f"unreachable ({type(exc).__name__})"
+        # A failing database is checked again at once; the APIs are not hammered.
+        ttl = self._ttl if (name != "database" or result == "ok") else 0.0
+        self._cache[name] = (now + ttl, result)
+        return result
+
+    async def _database(self) -> str:
+        async with self._parts.engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+        return "ok"
+
+    async def _slack(self) -> str:
+        from slack_sdk.errors import SlackApiError
+
+        try:
+            await self._parts.slack_client.auth_test()
+        except SlackApiError as exc:
+            error = str(exc.response.get("error", "")) if exc.response is not None else ""
+            if error in {"invalid_auth", "not_authed", "account_inactive", "token_revoked"}:
+                return f"invalid token ({error})"
+            return f"unreachable ({error or 'error'})"
+        return "ok"
+
+    async def _voipbin(self) -> str:
+        from bot.voipbin.client import VoipbinRejected
+
+        try:
+            await self._parts.voipbin.get_customer()
+        except VoipbinRejected as exc:
+            if exc.http_status in (401, 403):
+                return f"invalid access key ({exc.reason or exc.http_status})"
+            return f"error ({exc.reason or exc.http_status})"
+        return "ok"
+
+    async def check(self) -> dict[str, Any]:
+        database = await self._cached("database", self._database)
+        slack = await self._cached("slack", self._slack)
+        voipbin = await self._cached("voipbin", self._voipbin)
+        ready = (
+            database == "ok"
+            and not slack.startswith("invalid")
+            and not (voipbin.startswith("invalid"))
+        )
+        return {"ready": ready, "database": database, "slack": slack, "voipbin": voipbin}
 
 
 def create_app(settings: Settings, config: AppConfig, *, run_jobs: bool = True) -> Starlette:
@@ -171,7 +257,7 @@ def create_app(settings: Settings, config: AppConfig, *, run_jobs: bool = True) 
         else None
     )
     metrics = parts.metrics
-    ready_cache: dict[str, float] = {"ok_until": 0.0}
+    readiness = Readiness(parts)
 
     async def slack_events(request: Request) -> Response:
         started = time.perf_counter()
@@ -223,19 +309,19 @@ def create_app(settings: Settings, config: AppConfig, *, run_jobs: bool = True) 
         return JSONResponse({"ok": True})
 
     async def readyz(_: Request) -> Response:
-        now = time.monotonic()
-        if now < ready_cache["ok_until"]:
-            return JSONResponse({"ok": True, "cached": True})
-        try:
-            async with parts.engine.connect() as conn:
-                await conn.execute(text("SELECT 1"))
-        except Exception as exc:
-            log.warning("not ready: database unreachable (%s)", type(exc).__name__)
-            return JSONResponse({"ok": False, "database": "unreachable"}, status_code=503)
-        ready_cache["ok_until"] = now + 5.0
-        return JSONResponse({"ok": True})
+        report = await readiness.check()
+        return JSONResponse(report, status_code=200 if report["ready"] else 503)
 
     async def metrics_endpoint(_: Request) -> Response:
+        try:
+            depth = await queue.depth(parts.engine)
+            oldest = await queue.oldest_pending(parts.engine)
+        except Exception:
+            log.warning("metrics: the job queue could not be read")
+        else:
+            for state in ("pending", "running", "dead"):
+                metrics.queue_depth.labels(state=state).set(depth.get(state, 0))
+            metrics.queue_age.set(max(0.0, time.time() - oldest) if oldest else 0.0)
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     @contextlib.asynccontextmanager

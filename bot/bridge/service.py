@@ -29,6 +29,7 @@ from bot.bridge.ports import (
 from bot.config import AppConfig, NumberRoute
 from bot.jobs.queue import Job, enqueue
 from bot.jobs.runner import GiveUp, Handler, RetryLater
+from bot.metrics import Metrics
 from bot.phone import count_segments, format_international, mask
 from bot.store import repo
 from bot.voipbin.webhook import WebhookEvent
@@ -63,7 +64,9 @@ class Bridge:
         gateway: SmsGateway,
         wake: Callable[[], None] = lambda: None,
         clock: Callable[[], float] = time.time,
+        metrics: Metrics | None = None,
     ) -> None:
+        self._metrics = metrics or Metrics()
         self._engine = engine
         self.config = config
         self._messenger = messenger
@@ -152,6 +155,7 @@ class Bridge:
                 peer_number=peer or None,
                 detail=refusal.rule,
             )
+        self._metrics.sms.labels(event="refused", reason=refusal.rule).inc()
         log.info("sms refused rule=%s channel=%s user=%s", refusal.rule, channel, user)
 
     async def accept_send(
@@ -468,6 +472,7 @@ class Bridge:
             await repo.touch_conversation(conn, conversation.id, now)
             await self._opt_keyword(conn, conversation, message.text, message_id, now)
         self._wake()
+        self._metrics.sms.labels(event="received", reason="").inc()
         log.info(
             "sms received conversation_id=%d message_id=%d voipbin_id=%s",
             conversation.id,
@@ -785,6 +790,8 @@ class Bridge:
                 now=now,
                 run_after=now + self.config.alerts.stuck_after,
             )
+        self._metrics.sms.labels(event="sent", reason="").inc()
+        self._metrics.end_to_end.labels(direction="outbound").observe(now - message.created_at)
         log.info(
             "sms sent message_id=%d voipbin_id=%s to=%s", message.id, sent.id, mask(destination)
         )
@@ -875,6 +882,8 @@ class Bridge:
     async def _raise_alert_once(
         self, message: repo.Message, conversation: repo.Conversation, *, kind: str, text: str
     ) -> None:
+        reason = kind if kind != "failed" else (message.status or "failed")
+        self._metrics.sms.labels(event="failed", reason=reason).inc()
         now = self._clock()
         async with self._engine.begin() as conn:
             await repo.update_message(conn, message.id, now, alerted=True)
@@ -901,8 +910,10 @@ class Bridge:
                 reconcile=job.attempts > 1,
             )
         )
+        now = self._clock()
         async with self._engine.begin() as conn:
-            await repo.update_message(conn, message.id, self._clock(), slack_ts=ts)
+            await repo.update_message(conn, message.id, now, slack_ts=ts)
+        self._metrics.end_to_end.labels(direction="inbound").observe(now - message.created_at)
 
     async def _job_check_stuck(self, job: Job) -> None:
         message, conversation = await self._load(int(job.payload["message_id"]))
@@ -994,6 +1005,7 @@ class Bridge:
         conversation = await repo.get_conversation(conn, message.conversation_id)
         peer = format_international(conversation.peer_number)
         if job.kind == "send_sms" and message.voipbin_id is None:
+            self._metrics.sms.labels(event="failed", reason="not_sent").inc()
             await repo.update_message(conn, message.id, now, error=reason, alerted=True)
             if await repo.raise_status(
                 conn, message.id, status="failed", rank=st.rank("failed"), now=now

@@ -295,6 +295,15 @@ async def revive(engine: AsyncEngine, job_id: int, *, now: float) -> bool:
         return bool(result.rowcount)
 
 
+async def oldest_pending(engine: AsyncEngine) -> float | None:
+    """``run_after`` of the oldest job that is due and waiting, if any."""
+    async with engine.connect() as conn:
+        value = (
+            await conn.execute(select(func.min(jobs.c.run_after)).where(jobs.c.state == PENDING))
+        ).scalar_one()
+        return None if value is None else float(value)
+
+
 async def depth(engine: AsyncEngine) -> dict[str, int]:
     """Number of jobs per state (done excluded)."""
     async with engine.connect() as conn:

@@ -57,7 +57,10 @@ class JobRunner:
         on_dead: OnDead | None = None,
         per_channel_limit: int = 2,
         clock: Callable[[], float] = time.time,
+        observe: Callable[[str, str], None] | None = None,
     ) -> None:
+        """``observe(kind, outcome)`` is called when a job finishes, is retried or dies."""
+        self._observe = observe or (lambda kind, outcome: None)
         self._engine = engine
         self._handlers = dict(handlers)
         self._config = config
@@ -209,6 +212,7 @@ class JobRunner:
             await self._retry(job, _describe(exc), after=None, count_attempt=True)
             return
         await queue.finish(self._engine, job, owner=self.owner, now=self._clock())
+        self._observe(job.kind, "done")
 
     async def _retry(
         self, job: Job, reason: str, *, after: float | None, count_attempt: bool
@@ -238,6 +242,7 @@ class JobRunner:
             error=reason,
             count_attempt=count_attempt,
         )
+        self._observe(job.kind, "retry" if count_attempt else "wait")
 
     async def _give_up(self, job: Job, reason: str) -> None:
         log.error("job dead job_id=%d kind=%s key=%s error=%s", job.id, job.kind, job.key, reason)
@@ -250,6 +255,7 @@ class JobRunner:
         await queue.bury(
             self._engine, job, owner=self.owner, now=self._clock(), error=reason, also=also
         )
+        self._observe(job.kind, "dead")
         self._wake.set()
 
 

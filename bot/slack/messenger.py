@@ -45,7 +45,10 @@ class SlackMessenger:
         client: AsyncWebClient,
         pacing: SlackPacing,
         clock: Callable[[], float] = time.monotonic,
+        observe: Callable[[str, str], None] | None = None,
     ) -> None:
+        """``observe(method, outcome)`` is called after every Web API call (for metrics)."""
+        self._observe = observe
         self._client = client
         self._pacing = pacing
         self._clock = clock
@@ -58,6 +61,24 @@ class SlackMessenger:
 
     async def _call(
         self, method: str, call: Callable[[], Awaitable[AsyncSlackResponse]], channel: str = ""
+    ) -> AsyncSlackResponse:
+        outcome = "unavailable"
+        try:
+            response = await self._call_once(method, call, channel)
+            outcome = "ok"
+            return response
+        except RateLimited:
+            outcome = "rate_limited"
+            raise
+        except Rejected:
+            outcome = "rejected"
+            raise
+        finally:
+            if self._observe is not None:
+                self._observe(method, outcome)
+
+    async def _call_once(
+        self, method: str, call: Callable[[], Awaitable[AsyncSlackResponse]], channel: str
     ) -> AsyncSlackResponse:
         try:
             return await call()

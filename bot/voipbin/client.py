@@ -8,7 +8,8 @@ path and VoIPbin's error envelope, never the URL.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+import re
+from collections.abc import AsyncIterator, Callable
 from datetime import datetime
 from typing import Any
 
@@ -28,6 +29,8 @@ from bot.voipbin.models import (
 )
 
 log = logging.getLogger(__name__)
+
+_ID = re.compile(r"/[0-9a-fA-F-]{8,}")
 
 PAGE_SIZE = 100
 
@@ -116,7 +119,11 @@ class VoipbinClient:
         timeout: float = 10.0,
         requests_per_second: float = 15.0,
         transport: httpx.AsyncBaseTransport | None = None,
+        observe: Callable[[str, str], None] | None = None,
     ) -> None:
+        """``observe(route, outcome)`` is called after every request (for metrics); outcome
+        is ok, rate_limited, unavailable or rejected."""
+        self._observe = observe
         self._accesskey = accesskey
         self._http = httpx.AsyncClient(
             base_url=base_url.rstrip("/") + "/",
@@ -133,6 +140,24 @@ class VoipbinClient:
         await self._http.aclose()
 
     async def _request(
+        self, method: str, path: str, *, json: Any = None, params: dict[str, Any] | None = None
+    ) -> httpx.Response:
+        outcome = "unavailable"
+        try:
+            response = await self._send(method, path, json=json, params=params)
+            outcome = "ok"
+            return response
+        except VoipbinRateLimited:
+            outcome = "rate_limited"
+            raise
+        except VoipbinRejected:
+            outcome = "rejected"
+            raise
+        finally:
+            if self._observe is not None:
+                self._observe(f"{method} {_ID.sub('/{id}', path)}", outcome)
+
+    async def _send(
         self, method: str, path: str, *, json: Any = None, params: dict[str, Any] | None = None
     ) -> httpx.Response:
         async with self._limiter:
