@@ -75,14 +75,17 @@ class _Strict(BaseModel):
 
 
 class Senders(_Strict):
-    """Who may send from a number. Empty lists: anyone who can write in its channel."""
+    """Who may send from a number: these users, members of these user groups, and members of
+    these channels. All empty (the default): anyone who can write in the number's channel,
+    which Slack itself enforces for /sms and thread replies there."""
 
     users: list[str] = Field(default_factory=list)
     usergroups: list[str] = Field(default_factory=list)
+    channels: list[ChannelId] = Field(default_factory=list)
 
     @property
     def restricted(self) -> bool:
-        return bool(self.users or self.usergroups)
+        return bool(self.users or self.usergroups or self.channels)
 
 
 class NumberRoute(_Strict):

@@ -176,3 +176,39 @@ async def test_a_burst_of_inbound_sms_is_paced_complete_and_in_order(
         assert shown == [f"burst {p} {i:02d}" for i in range(20)]
     calls = len(fake_slack.calls("chat.postMessage"))
     assert fake_slack.rate_limited_count <= max(2, calls // 100)  # few 429s
+
+
+async def test_a_rate_limited_channel_does_not_hold_up_the_others(
+    fake_slack: FakeSlack, fake_voipbin: FakeVoipbin, sqlite_url: str
+) -> None:
+    other_channel, other_number = "C0OTHER0001", "+31201234568"
+    cfg = make_config(
+        numbers=[
+            {"number": "+31201234567", "channel": CHANNEL},
+            {"number": other_number, "channel": other_channel},
+        ],
+        slack={"enabled": True, "per_channel_per_second": 50.0, "burst": 3},
+        jobs=FAST,
+    )
+    async with serve(fake_slack, fake_voipbin, sqlite_url, config=cfg) as service:
+        # The first channel's first post is answered 429 with Retry-After: 3 ...
+        fake_slack.fail_next(
+            "chat.postMessage",
+            status=429,
+            headers={"Retry-After": "3"},
+            body={"ok": False, "error": "ratelimited"},
+        )
+        await service.inbound(PEER, "to the limited channel")
+        await wait_for(fake_slack, lambda s: len(s.calls("chat.postMessage")) == 1)
+        # ... and the other channel is served meanwhile, while the first is still held.
+        await service.inbound(PEER, "to the other channel", to=other_number)
+        await wait_for(fake_slack, lambda s: len(s.posts(other_channel)) == 2)
+        assert fake_slack.posts(CHANNEL) == []
+        # Retry-After is honoured: the held channel gets its posts afterwards, once.
+        await wait_for(fake_slack, lambda s: len(s.posts(CHANNEL)) == 2, timeout=15)
+        limited = fake_slack.calls("chat.postMessage")
+        first_try, retried = (
+            limited[0],
+            next(c for c in limited[1:] if c.params["channel"] == CHANNEL),
+        )
+        assert retried.at - first_try.at >= 2.9

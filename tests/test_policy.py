@@ -91,12 +91,17 @@ async def test_senders_can_be_restricted_to_people_and_groups(
     fake_slack: FakeSlack, fake_voipbin: FakeVoipbin, sqlite_url: str
 ) -> None:
     fake_slack.set_usergroup("S0SUPPORT", ["U0CAROL"])
+    fake_slack.set_members("C0STAFF001", ["U0DAVE", "UBOT"])
     config = make_config(
         numbers=[
             {
                 "number": "+31201234567",
                 "channel": CHANNEL,
-                "senders": {"users": ["U0BOSS"], "usergroups": ["S0SUPPORT"]},
+                "senders": {
+                    "users": ["U0BOSS"],
+                    "usergroups": ["S0SUPPORT"],
+                    "channels": ["C0STAFF001"],
+                },
             }
         ]
     )
@@ -105,7 +110,8 @@ async def test_senders_can_be_restricted_to_people_and_groups(
         assert "not on the list of people who may send SMS from +31 20 123 4567" in answer
         assert "Sending" in await refused(service, f"{PEER} from the boss", user="U0BOSS")
         assert "Sending" in await refused(service, f"{PEER} from carol", user="U0CAROL")
-        await wait_for(fake_voipbin, lambda v: len(v.sends()) == 2)
+        assert "Sending" in await refused(service, f"{PEER} from dave", user="U0DAVE")
+        await wait_for(fake_voipbin, lambda v: len(v.sends()) == 3)
         # a thread reply from someone not allowed: told privately, not sent
         thread = root_ts(fake_slack)
         await service.reply(thread, "sneaky", user="U0ANNA")
@@ -114,7 +120,11 @@ async def test_senders_can_be_restricted_to_people_and_groups(
         assert told["user"] == "U0ANNA" and told["thread_ts"] == thread
         assert "not on the list" in told["text"]
         await idle(service)
-    assert [s["text"] for s in fake_voipbin.sends()] == ["from the boss", "from carol"]
+    assert [s["text"] for s in fake_voipbin.sends()] == [
+        "from the boss",
+        "from carol",
+        "from dave",
+    ]
 
 
 @pytest.mark.parametrize("word", ["STOP", " stop ", "Unsubscribe", "quit", "STOPALL"])

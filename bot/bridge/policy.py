@@ -49,10 +49,11 @@ def _pretty(number: str) -> str:
 
 
 def check_sender(route: NumberRoute, *, user: str, user_groups: set[str]) -> Refusal | None:
+    """``user_groups``: the user groups and channels of ``senders`` the user belongs to."""
     senders = route.senders
     if not senders.restricted:
         return None
-    if user in senders.users or user_groups & set(senders.usergroups):
+    if user in senders.users or user_groups & set(senders.usergroups + senders.channels):
         return None
     return Refusal(
         "sender",

@@ -306,7 +306,7 @@ class FakeVoipbin(FakeServer):
     def customer(self) -> dict[str, Any]:
         """The customer as ``GET /customer`` shows it now."""
         with self.lock:
-            return self._customer_view()
+            return copy.deepcopy(self._customer)
 
     def sends(self) -> list[dict[str, Any]]:
         """The bodies of the ``POST /messages`` that created a message and were answered 200."""
@@ -544,15 +544,7 @@ class FakeVoipbin(FakeServer):
         with self.lock:
             self._customer.update({name: value or "" for name, value in values.items()})
             self._customer["tm_update"] = rfc3339(self._now())
-            return Answer(200, self._customer_view())
-
-    def _customer_view(self) -> dict[str, Any]:
-        """The customer's JSON: its string fields are ``omitempty``, so empty ones are absent."""
-        view = copy.deepcopy(self._customer)
-        for name in _CUSTOMER_FIELDS:
-            if view.get(name) == "":
-                del view[name]
-        return view
+            return Answer(200, copy.deepcopy(self._customer))
 
     def _now(self) -> datetime:
         """The current time, strictly increasing (the list cursor relies on it)."""

@@ -52,7 +52,8 @@ def build_bolt_app(
     region = bridge.config.region
 
     async def groups_of(channel: str, user: str) -> set[str]:
-        """The user groups named in the channel's number's senders that ``user`` is in."""
+        """The user groups and channels named in the channel's number's senders that ``user``
+        belongs to (looked up only when the number restricts its senders)."""
         numbers = bridge.config.numbers_for(channel)
         route = bridge.config.route_for(numbers[0]) if numbers else None
         if route is None or user in route.senders.users:
@@ -64,6 +65,12 @@ def build_bolt_app(
                     found.add(group)
             except Exception:
                 log.warning("could not read the members of user group %s", group)
+        for member_of in route.senders.channels:
+            try:
+                if user in await messenger.channel_members(member_of):
+                    found.add(member_of)
+            except Exception:
+                log.warning("could not read the members of channel %s", member_of)
         return found
 
     @app.middleware

@@ -21,6 +21,8 @@ BOT_SCOPES: dict[str, str] = {
     "reactions:write": "status reactions on thread replies sent as SMS",
     "users:read": "users.info, to turn @mentions into names in the SMS text",
     "usergroups:read": "usergroups.users.list, for numbers.senders.usergroups in app.yaml",
+    "channels:read": "conversations.members, for numbers.senders.channels (public channels)",
+    "groups:read": "conversations.members, for numbers.senders.channels (private channels)",
 }
 BOT_EVENTS = ("message.channels", "message.groups")
 SLASH_COMMAND = "/sms"

@@ -290,6 +290,27 @@ class SlackMessenger:
         self._groups[group] = members
         return members
 
+    async def channel_members(self, channel: str) -> set[str]:
+        """Members of a channel (all pages; cached for 5 minutes)."""
+        cached = self._groups.get(f"channel:{channel}")
+        if cached is not None:
+            return cached
+        members: set[str] = set()
+        cursor = ""
+        for _ in range(100):
+            response = await self._call(
+                "conversations.members",
+                functools.partial(
+                    self._client.conversations_members, channel=channel, cursor=cursor, limit=1000
+                ),
+            )
+            members.update(str(u) for u in response.get("members") or [])
+            cursor = (response.get("response_metadata") or {}).get("next_cursor") or ""
+            if not cursor:
+                break
+        self._groups[f"channel:{channel}"] = members
+        return members
+
     async def permalink(self, *, channel: str, ts: str) -> str | None:
         try:
             response = await self._call(

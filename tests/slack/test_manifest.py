@@ -26,6 +26,7 @@ METHOD_SCOPES = {
     "reactions_remove": "reactions:write",
     "users_info": "users:read",
     "usergroups_users_list": "usergroups:read",
+    "conversations_members": "channels:read",
     "chat_postEphemeral": "chat:write",
     "conversations_history": "channels:history",
     "conversations_replies": "channels:history",

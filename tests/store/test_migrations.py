@@ -62,3 +62,32 @@ async def _run_in_thread(func: Any, *args: Any) -> Any:
     import asyncio
 
     return await asyncio.to_thread(func, *args)
+
+
+async def test_an_older_schema_is_upgraded_with_its_data(database_url: str) -> None:
+    from alembic import command
+
+    from bot.store.db import _alembic_config
+
+    engine = create_engine(database_url)
+    try:
+        async with engine.begin() as conn:
+            await conn.run_sync(lambda c: command.upgrade(_alembic_config(c), "0001"))
+            await conn.execute(
+                text(
+                    "INSERT INTO conversations (channel, our_number, peer_number, thread_ts, "
+                    "created_at, last_activity_at) VALUES ('C1', '+31201234567', "
+                    "'+31612345678', '1.2', 1, 1)"
+                )
+            )
+        await migrate(engine)
+        async with engine.connect() as conn:
+            assert await conn.run_sync(_diff) == []
+            kept = (await conn.execute(text("SELECT thread_ts FROM conversations"))).scalar_one()
+            assert kept == "1.2"
+            version = (
+                await conn.execute(text("SELECT version_num FROM alembic_version"))
+            ).scalar_one()
+            assert version == "0002"
+    finally:
+        await engine.dispose()

@@ -1,0 +1,62 @@
+"""Turning what the WebSocket and ``GET /messages`` give into the webhook events the bridge
+takes (``Bridge.accept_webhook``), with the same checks as a webhook delivery.
+
+VoIPbin's WebSocket frames come in two shapes (reference §4.6): wrapped like a webhook,
+``{"type": "message_created", "data": {...message...}}``, or unwrapped, the message object
+itself with no event type. An unwrapped message is read as the delivery its state implies:
+``message_deleted`` when ``tm_delete`` is set, else ``message_created`` for an inbound message
+and ``message_updated`` (a status) for an outbound one. The bridge is idempotent for both
+(keyed by the VoIPbin message id; statuses only move forward), so reading the same message
+twice, or as "updated" when it was just created, is harmless.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from pydantic import ValidationError
+
+from bot.voipbin.models import Message
+from bot.voipbin.webhook import WebhookError, WebhookEvent, parse_event
+
+
+def event_kind(direction: str, *, deleted: bool) -> str:
+    """The webhook type a message in this state would have been delivered with."""
+    if deleted:
+        return "message_deleted"
+    return "message_created" if direction == "inbound" else "message_updated"
+
+
+def _wrap(kind: str, data: Any) -> WebhookEvent:
+    return parse_event(json.dumps({"type": kind, "data": data}).encode())
+
+
+def event_for_message(message: Message) -> WebhookEvent:
+    """The delivery for a message read from ``GET /messages`` (raises WebhookError for an
+    inbound message that names no sender or no number, as a webhook would)."""
+    kind = event_kind(message.direction, deleted=message.tm_delete is not None)
+    return _wrap(kind, message.model_dump(mode="json"))
+
+
+def parse_frame(data: str | bytes) -> WebhookEvent | None:
+    """One WebSocket text frame as a delivery; None for a frame that is neither a wrapped
+    event nor a message (the bridge has nothing to do with it). Raises WebhookError for a
+    frame that is not JSON, or is a malformed message."""
+    body = data.encode() if isinstance(data, str) else data
+    try:
+        raw = json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise WebhookError("the frame is not JSON") from None
+    if not isinstance(raw, dict):
+        raise WebhookError("the frame is not a JSON object")
+    if "data" in raw:
+        return parse_event(body)  # wrapped, exactly as a webhook
+    if "id" not in raw or "direction" not in raw:
+        return None
+    try:
+        message = Message.model_validate(raw)
+    except ValidationError:
+        raise WebhookError("the frame looks like a message but is not a valid one") from None
+    kind = event_kind(message.direction, deleted=message.tm_delete is not None)
+    return _wrap(kind, raw)
