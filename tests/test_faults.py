@@ -151,11 +151,11 @@ async def test_voipbin_unavailable_for_good_gives_up_loudly(
 async def test_a_burst_of_inbound_sms_is_paced_complete_and_in_order(
     fake_slack: FakeSlack, fake_voipbin: FakeVoipbin, sqlite_url: str
 ) -> None:
-    # Slack's real limit is about 1/s per channel; the same shape, scaled up 25x, keeps the
-    # test short: the fake enforces 25/s with a burst of 3, the bridge paces at 25/s.
-    fake_slack.set_rate_limit(method="chat.postMessage", per_second=25.0, burst=3)
+    # Slack's real limit is about 1/s per channel; the same shape, scaled up 10x, keeps the
+    # test short: the fake enforces 10/s with a burst of 3, the bridge paces at 10/s.
+    fake_slack.set_rate_limit(method="chat.postMessage", per_second=10.0, burst=3)
     cfg = make_config(
-        slack={"enabled": True, "per_channel_per_second": 25.0, "burst": 3},
+        slack={"enabled": True, "per_channel_per_second": 10.0, "burst": 3},
         jobs=FAST | {"concurrency": 16},
     )
     peers = [f"+3161000{n:04d}" for n in range(1, 11)]
