@@ -39,13 +39,22 @@ class RedactSecrets(logging.Filter):
 
 
 class JsonFormatter(logging.Formatter):
+    """One JSON object per line. The ``key=value`` pairs our log lines carry
+    (``conversation_id=3 message_id=17``) also become fields, so they can be queried."""
+
+    _PAIR = re.compile(r"\b([a-z_]+)=([^\s=]+)")
+
     def format(self, record: logging.LogRecord) -> str:
-        entry = {
+        message = record.getMessage()
+        entry: dict[str, object] = {
             "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S"),
             "level": record.levelname.lower(),
             "logger": record.name,
-            "message": record.getMessage(),
+            "message": message,
         }
+        if record.name.startswith("bot."):
+            for key, value in self._PAIR.findall(message):
+                entry.setdefault(key, int(value) if value.isdigit() else value)
         if record.exc_text:
             entry["exception"] = record.exc_text
         return json.dumps(entry, ensure_ascii=False)

@@ -155,3 +155,27 @@ async def test_no_secret_in_any_log_line_and_no_full_number_at_info(
             continue
         if entry.get("level") != "debug":
             assert PEER not in line, f"a full phone number at {entry.get('level')}: {line}"
+
+
+def test_json_log_lines_carry_the_ids_as_fields() -> None:
+    import io
+    import logging
+
+    from bot.logs import JsonFormatter, RedactSecrets
+
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(JsonFormatter())
+    handler.addFilter(RedactSecrets(["vb_secret_value"]))
+    logger = logging.getLogger("bot.test")
+    logger.addHandler(handler)
+    try:
+        logger.warning(
+            "sms sent message_id=%d conversation_id=%d url=%s", 17, 3, "x?accesskey=vb_secret_value"
+        )
+    finally:
+        logger.removeHandler(handler)
+    entry = json.loads(stream.getvalue())
+    assert entry["message_id"] == 17 and entry["conversation_id"] == 3
+    assert entry["level"] == "warning"
+    assert "vb_secret_value" not in stream.getvalue()
