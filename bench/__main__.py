@@ -16,6 +16,7 @@ import math
 import os
 import platform
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -44,12 +45,28 @@ def machine() -> dict[str, Any]:
     except OSError:
         pass
     return {
+        "git": _git(),
         "nproc": os.cpu_count(),
         "cpu_model": model,
         "memory_gib": round(memory, 1),
         "python": platform.python_version(),
         "kernel": platform.release(),
     }
+
+
+def _git() -> str:
+    """The commit measured, and whether bot/ differs from it (read-only git commands)."""
+    root = Path(__file__).resolve().parent.parent
+    try:
+        head = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True, text=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--", "bot"], cwd=root, capture_output=True, text=True
+        ).stdout.strip()
+    except OSError:
+        return "unknown"
+    return f"{head}{' + uncommitted changes in bot/' if dirty else ''}" if head else "unknown"
 
 
 def _fmt_ratio(value: float | None) -> str:
@@ -111,7 +128,7 @@ async def run(args: argparse.Namespace) -> int:
     info = machine()
     print(
         f"sms-bridge bench ({'quick' if args.quick else 'full'}): {info['nproc']} x "
-        f"{info['cpu_model']}, {info['memory_gib']} GiB; work dir {workdir}",
+        f"{info['cpu_model']}, {info['memory_gib']} GiB; code {info['git']}; work dir {workdir}",
         flush=True,
     )
     results: list[Result] = []
@@ -153,7 +170,8 @@ async def run(args: argparse.Namespace) -> int:
             "command": "python -m bench " + " ".join(sys.argv[1:]),
             "scenarios": [r.as_json() for r in results],
         }
-        Path(args.json).write_text(json.dumps(_clean(document), indent=2) + "\n")
+        text = json.dumps(_clean(document), indent=2) + "\n"
+        await asyncio.to_thread(Path(args.json).write_text, text)
     if any(r.error for r in results):
         return 1
     if args.strict and not all(r.passed for r in results):
@@ -162,7 +180,11 @@ async def run(args: argparse.Namespace) -> int:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m bench",
+        description="Every performance scenario, against the real service (a subprocess) and "
+        "the fakes on 127.0.0.1; prints figures, same-run baselines, ratios and targets.",
+    )
     parser.add_argument("--quick", action="store_true", help="tiny sizes (a smoke run)")
     parser.add_argument(
         "--only",

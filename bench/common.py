@@ -112,6 +112,7 @@ class CpuMeter:
         self._machine: tuple[float, float] = (0.0, 0.0)
         self._wall = 0.0
         self.result: dict[str, float] = {}
+        self.seconds: dict[str, float] = {}
 
     def start(self) -> None:
         self._before = {name: cpu_seconds(pid) for name, pid in self.pids.items()}
@@ -121,10 +122,10 @@ class CpuMeter:
     def stop(self, extra: dict[str, float] | None = None) -> dict[str, float]:
         wall = max(1e-9, time.monotonic() - self._wall)
         busy, total = machine_busy()
-        out = {
-            f"cpu_{name}_cores": (cpu_seconds(pid) - self._before[name]) / wall
-            for name, pid in self.pids.items()
+        self.seconds = {
+            name: cpu_seconds(pid) - self._before[name] for name, pid in self.pids.items()
         }
+        out = {f"cpu_{name}_cores": used / wall for name, used in self.seconds.items()}
         for name, seconds in (extra or {}).items():
             out[f"cpu_{name}_cores"] = seconds / wall
         ncpu = os.cpu_count() or 1
@@ -187,9 +188,9 @@ class Proc:
             )
         return self
 
-    async def wait_ready(self, timeout: float = 60.0) -> None:
+    async def wait_ready(self, within: float = 60.0) -> None:
         assert self.process is not None
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + within
         async with httpx.AsyncClient(trust_env=False) as client:
             while True:
                 if self.process.poll() is not None:
@@ -211,10 +212,11 @@ class Proc:
         except OSError:
             return ""
 
-    def stop(self, timeout: float = 30.0) -> int | None:
+    def stop(self, timeout: float = 30.0, *, signalled: bool = False) -> int | None:
         if self.process is None or self.process.poll() is not None:
             return None if self.process is None else self.process.returncode
-        self.process.send_signal(signal.SIGTERM)
+        if not signalled:
+            self.process.send_signal(signal.SIGTERM)
         try:
             return self.process.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
@@ -238,6 +240,8 @@ def write_config(
         "numbers": [{"number": NUMBERS[i], "channel": CHANNELS[i]} for i in range(min(routes, 10))],
         "slack": {"enabled": pacing, "per_channel_per_second": per_second, "burst": burst},
         "jobs": {"poll_interval_seconds": 0.05, **(jobs or {})},
+        # The daily quotas would refuse a benchmark's volume; they are not what is measured.
+        "policy": {"daily_segments_per_user": None, "daily_segments_total": None},
     }
     path.write_text(yaml.safe_dump(config, sort_keys=False))
     return path
@@ -288,17 +292,21 @@ class Fakes:
                 self.proc.wait()
 
 
+def _spawn(argv: list[str], log_path: Path, *, stdout: Any = None) -> subprocess.Popen[bytes]:
+    with open(log_path, "ab") as log:
+        return subprocess.Popen(
+            argv,
+            env=_clean_env(),
+            stdout=log if stdout is None else stdout,
+            stderr=log,
+            cwd=str(ROOT),
+        )
+
+
 @contextlib.asynccontextmanager
 async def fakes(workdir: Path) -> AsyncIterator[Fakes]:
-    log = open(workdir / "fakes.log", "ab")  # noqa: SIM115 - the child keeps it
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "bench.fakehost"],
-        env=_clean_env(),
-        stdout=subprocess.PIPE,
-        stderr=log,
-        cwd=str(ROOT),
-    )
-    log.close()
+    argv = [sys.executable, "-m", "bench.fakehost"]
+    proc = _spawn(argv, workdir / "fakes.log", stdout=subprocess.PIPE)
     assert proc.stdout is not None
     line = await asyncio.wait_for(asyncio.to_thread(proc.stdout.readline), timeout=30)
     if not line:
@@ -338,7 +346,11 @@ def service(
         "DATABASE_URL": database_url,
         "LOG_LEVEL": log_level,
     }
-    argv = [sys.executable, "-m", "bot.cli", "serve", "--config", str(config_path)]
+    # SMS_BRIDGE_BENCH_SERVE runs another entry point (a .py file or a module) in place of
+    # bot.cli, to measure a candidate fix without touching bot/.
+    entry = os.environ.get("SMS_BRIDGE_BENCH_SERVE", "bot.cli")
+    argv = [sys.executable, entry] if entry.endswith(".py") else [sys.executable, "-m", entry]
+    argv += ["serve", "--config", str(config_path)]
     argv += ["--host", "127.0.0.1", "--port", str(port)]
     return Proc(name, argv, env=env, port=port, log_path=workdir / f"{name}.log")
 
@@ -354,6 +366,16 @@ def baseline(name: str, kind: str, workdir: Path, fake: Fakes) -> Proc:
     }
     argv = [sys.executable, "-m", "bench.baselines", kind, "--port", str(port)]
     return Proc(name, argv, env=env, port=port, log_path=workdir / f"{name}.log")
+
+
+def stop_all(procs: Iterable[Proc], timeout: float = 20.0) -> None:
+    """SIGTERM to all, then wait for each (SIGKILL after ``timeout``)."""
+    running = [p for p in procs if p.process is not None and p.process.poll() is None]
+    for proc in running:
+        assert proc.process is not None
+        proc.process.send_signal(signal.SIGTERM)
+    for proc in running:
+        proc.stop(timeout, signalled=True)
 
 
 async def start_all(procs: Iterable[Proc]) -> None:
@@ -441,18 +463,35 @@ class RawConnection:
     load generator rather than the service; this costs about 0.1 ms. It speaks only what the
     load needs: POST with Content-Length, answers with Content-Length (uvicorn's)."""
 
+    # uvicorn closes a kept-alive connection after 5 s without a request.
+    IDLE_LIMIT = 3.0
+
     def __init__(self, port: int) -> None:
         self.port = port
         self._reader: asyncio.StreamReader | None = None
         self._writer: asyncio.StreamWriter | None = None
+        self._last_used = 0.0
 
     async def _connect(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        if self._writer is not None and time.monotonic() - self._last_used > self.IDLE_LIMIT:
+            self.close()
         if self._reader is None or self._writer is None:
             self._reader, self._writer = await asyncio.open_connection("127.0.0.1", self.port)
         return self._reader, self._writer
 
     async def send(self, raw: bytes) -> tuple[int, bytes]:
         """Send one encoded request; (status, body). Raises OSError / IncompleteReadError."""
+        reused = self._writer is not None
+        try:
+            return await self._send(raw)
+        except (ConnectionError, asyncio.IncompleteReadError) as exc:
+            partial = isinstance(exc, asyncio.IncompleteReadError) and bool(exc.partial)
+            if not reused or partial:
+                raise
+        # A kept-alive connection the server had closed before reading: send again on a new one.
+        return await self._send(raw)
+
+    async def _send(self, raw: bytes) -> tuple[int, bytes]:
         reader, writer = await self._connect()
         try:
             writer.write(raw)
@@ -472,6 +511,7 @@ class RawConnection:
         except BaseException:
             self.close()
             raise
+        self._last_used = time.monotonic()
         if close:
             self.close()
         return status, body
@@ -622,6 +662,14 @@ class Profiler:
         exe = Path(sys.executable).parent / "py-spy"
         self.exe = str(exe) if exe.exists() else None
 
+    def _spawn(self, pid: int, out: Path) -> subprocess.Popen[bytes]:
+        assert self.exe is not None
+        # --gil: only samples of the thread holding the GIL, i.e. where Python spends CPU.
+        argv = [self.exe, "record", "--gil", "-p", str(pid), "-r", "200", "-f", "raw"]
+        return subprocess.Popen(
+            [*argv, "-o", str(out)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+
     @contextlib.asynccontextmanager
     async def record(self, pid: int, name: str) -> AsyncIterator[None]:
         if self.directory is None or self.exe is None:
@@ -629,11 +677,7 @@ class Profiler:
             return
         self.directory.mkdir(parents=True, exist_ok=True)
         out = self.directory / f"{name}.txt"
-        proc = subprocess.Popen(
-            [self.exe, "record", "-p", str(pid), "-r", "200", "-f", "raw", "-o", str(out)],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
+        proc = self._spawn(pid, out)
         await asyncio.sleep(0.5)
         try:
             yield

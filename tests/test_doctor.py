@@ -1,0 +1,467 @@
+"""``sms-bridge check``: the offline validation and the online doctor, against the fakes over
+real HTTP. Each test reads the report as a person would: the ok / warn / FAIL lines, what they
+say to do, the exit code, and that no secret is ever printed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from bot.cli import main
+from bot.doctor import webhook_uri_problems
+from bot.fakes.slack import FakeSlack
+from bot.fakes.voipbin import FakeVoipbin
+
+from harness import (
+    ACCESSKEY,
+    ALERTS,
+    BOT_TOKEN,
+    CHANNEL,
+    OUR_NUMBER,
+    SIGNING_SECRET,
+    WEBHOOK_SECRET,
+    free_port,
+)
+
+HOOK = "https://sms-bridge.example.com/voipbin/webhook"
+SECRETS = (BOT_TOKEN, SIGNING_SECRET, ACCESSKEY, WEBHOOK_SECRET)
+CUSTOMER_FIELDS = ("name", "detail", "email", "phone_number", "address")
+
+
+def write_config(tmp_path: Path) -> str:
+    path = tmp_path / "app.yaml"
+    path.write_text(
+        "region: NL\n"
+        "numbers:\n"
+        f"  - number: '{OUR_NUMBER}'\n"
+        f"    channel: {CHANNEL}\n"
+        "alerts:\n"
+        f"  channel: {ALERTS}\n",
+        encoding="utf-8",
+    )
+    return str(path)
+
+
+def set_env(
+    monkeypatch: pytest.MonkeyPatch,
+    slack: FakeSlack,
+    voipbin: FakeVoipbin,
+    *,
+    webhook_secret: str | None = WEBHOOK_SECRET,
+    **overrides: str,
+) -> None:
+    env = {
+        "SLACK_BOT_TOKEN": BOT_TOKEN,
+        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+        "SLACK_API_URL": slack.url,
+        "VOIPBIN_ACCESSKEY": ACCESSKEY,
+        "VOIPBIN_API_URL": voipbin.url,
+    } | overrides
+    if webhook_secret is not None:
+        env["VOIPBIN_WEBHOOK_SECRET"] = webhook_secret
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+
+
+def put_customer(voipbin: FakeVoipbin, **fields: str) -> None:
+    """Set the fake account's customer the way VoIPbin's admin would (all seven fields)."""
+    body = {
+        "name": "Bike shop",
+        "detail": "the shop's account",
+        "email": "ops@bikeshop.example",
+        "phone_number": "+31201112222",
+        "address": "Damrak 1, Amsterdam",
+        "webhook_method": "POST",
+        "webhook_uri": HOOK,
+    } | fields
+    with httpx.Client(trust_env=False) as client:
+        response = client.put(f"{voipbin.url}/customer", params={"accesskey": ACCESSKEY}, json=body)
+    assert response.status_code == 200, response.text
+
+
+def healthy(voipbin: FakeVoipbin) -> None:
+    voipbin.add_number(OUR_NUMBER)
+    put_customer(voipbin)
+
+
+def check(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, list[str]]:
+    """Run ``sms-bridge check``; returns the exit code and the finding lines."""
+    code = main(["check", *argv])
+    captured = capsys.readouterr()
+    everything = captured.out + captured.err
+    for secret in (*SECRETS, "not-the-secret", "vb_wrong_key"):
+        assert secret not in everything
+    findings = [
+        line for line in captured.out.splitlines() if line.startswith(("ok ", "warn ", "FAIL "))
+    ]
+    return code, findings
+
+
+def lines(findings: list[str], level: str) -> list[str]:
+    return [f for f in findings if f.startswith(f"{level} ")]
+
+
+# -- a healthy set-up ---------------------------------------------------------------------
+
+
+def test_a_healthy_setup_is_all_ok(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    fake_slack: FakeSlack,
+    fake_voipbin: FakeVoipbin,
+) -> None:
+    healthy(fake_voipbin)
+    set_env(monkeypatch, fake_slack, fake_voipbin)
+    code, findings = check(capsys, "--config", write_config(tmp_path))
+    assert code == 0
+    assert findings and findings == lines(findings, "ok"), findings
+    text = "\n".join(findings)
+    assert '"Fake" (T0001)' in text and "@sms-bridge (UBOT)" in text
+    assert f"({CHANNEL}, for numbers[0] {OUR_NUMBER})" in text
+    assert f"({ALERTS}, alerts.channel)" in text
+    assert f"{OUR_NUMBER} (numbers[0]) is an active normal number" in text
+    assert f"POST {HOOK}" in text
+    assert "VOIPBIN_WEBHOOK_SECRET matches" in text
+    # every routed channel was asked about
+    asked = {c.params.get("channel") for c in fake_slack.calls("conversations.info")}
+    assert asked == {CHANNEL, ALERTS}
+    # listing numbers and reading the customer changed nothing
+    assert [r.method for r in fake_voipbin.requests if r.path == "/v1.0/customer"] == [
+        "PUT",
+        "GET",
+    ]
+
+
+def test_offline_only_validates_the_file(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    fake_slack: FakeSlack,
+    fake_voipbin: FakeVoipbin,
+) -> None:
+    set_env(monkeypatch, fake_slack, fake_voipbin)
+    code = main(["check", "--config", write_config(tmp_path), "--offline"])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "valid" in out and "online checks skipped (--offline)" in out
+    assert fake_slack.calls() == [] and fake_voipbin.requests == []
+
+
+def test_without_the_secrets_the_online_checks_are_skipped(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main(["check", "--config", write_config(tmp_path)])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "SLACK_BOT_TOKEN is not set" in out
+    assert "online checks skipped" in out
+
+
+# -- Slack ----------------------------------------------------------------------------------
+
+
+def test_an_invalid_slack_token_fails(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    fake_voipbin: FakeVoipbin,
+) -> None:
+    healthy(fake_voipbin)
+    with FakeSlack(bot_token="xoxb-another-token") as other:
+        set_env(monkeypatch, other, fake_voipbin)
+        code, findings = check(capsys, "--config", write_config(tmp_path))
+    assert code == 1
+    (failure,) = lines(findings, "FAIL")
+    assert "SLACK_BOT_TOKEN" in failure and "invalid_auth" in failure
+    assert "Bot User OAuth Token" in failure  # says where to get a good one
+    assert any("channels not checked" in w for w in lines(findings, "warn"))
+    # VoIPbin is still checked
+    assert any("active normal number" in f for f in lines(findings, "ok"))
+
+
+@pytest.mark.parametrize(
+    ("answer", "level", "says"),
+    [
+        (
+            {"ok": True, "channel": {"id": CHANNEL, "name": "support", "is_member": False}},
+            "FAIL",
+            f"invite @sms-bridge to <#{CHANNEL}>",
+        ),
+        ({"ok": False, "error": "channel_not_found"}, "FAIL", f"{CHANNEL} (for numbers[0]"),
+        (
+            {"ok": True, "channel": {"id": CHANNEL, "is_member": True, "is_archived": True}},
+            "FAIL",
+            "is archived",
+        ),
+        (
+            {"ok": False, "error": "missing_scope", "needed": "channels:read"},
+            "warn",
+            "lacks the channels:read scope",
+        ),
+    ],
+)
+def test_a_channel_the_bot_cannot_use_is_reported(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    fake_slack: FakeSlack,
+    fake_voipbin: FakeVoipbin,
+    answer: dict[str, Any],
+    level: str,
+    says: str,
+) -> None:
+    healthy(fake_voipbin)
+    set_env(monkeypatch, fake_slack, fake_voipbin)
+    # The first conversations.info is the routed channel's (the alerts channel comes next).
+    fake_slack.fail_next("conversations.info", status=200, body=answer)
+    code, findings = check(capsys, "--config", write_config(tmp_path))
+    assert code == (1 if level == "FAIL" else 0)
+    (found,) = [f for f in findings if not f.startswith("ok ")]
+    assert found.startswith(f"{level} ") and says in found, found
+    assert any(f"({ALERTS}, alerts.channel)" in f for f in lines(findings, "ok"))
+
+
+def test_an_unreachable_slack_fails(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    fake_slack: FakeSlack,
+    fake_voipbin: FakeVoipbin,
+) -> None:
+    healthy(fake_voipbin)
+    set_env(
+        monkeypatch,
+        fake_slack,
+        fake_voipbin,
+        SLACK_API_URL=f"http://127.0.0.1:{free_port()}/api/",
+    )
+    code, findings = check(capsys, "--config", write_config(tmp_path))
+    assert code == 1
+    assert any("unreachable" in f and "SLACK_API_URL" in f for f in lines(findings, "FAIL"))
+
+
+# -- VoIPbin numbers ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("owned", "says"),
+    [
+        (None, "is not a number of this account"),
+        ({"number": "+31209999999"}, "is not a number of this account"),
+        ({"number": OUR_NUMBER, "type": "virtual"}, "virtual numbers cannot send or receive SMS"),
+        ({"number": OUR_NUMBER, "status": ""}, "is not active"),
+        ({"number": OUR_NUMBER, "status": "deleted"}, "is not a number of this account"),
+    ],
+)
+def test_a_number_that_cannot_text_fails(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    fake_slack: FakeSlack,
+    fake_voipbin: FakeVoipbin,
+    owned: dict[str, str] | None,
+    says: str,
+) -> None:
+    if owned is not None:
+        fake_voipbin.add_number(**owned)
+    put_customer(fake_voipbin)
+    set_env(monkeypatch, fake_slack, fake_voipbin)
+    code, findings = check(capsys, "--config", write_config(tmp_path))
+    assert code == 1
+    (failure,) = lines(findings, "FAIL")
+    assert f"{OUR_NUMBER} (numbers[0])" in failure and says in failure
+
+
+def test_numbers_are_found_on_any_page(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    fake_slack: FakeSlack,
+    fake_voipbin: FakeVoipbin,
+) -> None:
+    fake_voipbin.add_number(OUR_NUMBER)  # the oldest: listed last, on the third page
+    for n in range(230):
+        fake_voipbin.add_number(f"+3120300{n:04d}")
+    put_customer(fake_voipbin)
+    set_env(monkeypatch, fake_slack, fake_voipbin)
+    code, findings = check(capsys, "--config", write_config(tmp_path))
+    assert code == 0, findings
+    assert len([r for r in fake_voipbin.requests if r.path == "/v1.0/numbers"]) == 3
+
+
+def test_a_refused_access_key_fails(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    fake_slack: FakeSlack,
+    fake_voipbin: FakeVoipbin,
+) -> None:
+    healthy(fake_voipbin)
+    set_env(monkeypatch, fake_slack, fake_voipbin, VOIPBIN_ACCESSKEY="vb_wrong_key")
+    code, findings = check(capsys, "--config", write_config(tmp_path), "--fix-webhook", HOOK)
+    assert code == 1
+    refused, not_fixed = lines(findings, "FAIL")
+    assert "refused VOIPBIN_ACCESSKEY" in refused and "INVALID_CREDENTIALS" in refused
+    assert "--fix-webhook: not changed" in not_fixed
+    assert [r.path for r in fake_voipbin.requests if r.answered_status == 401] == ["/v1.0/numbers"]
+
+
+# -- VoIPbin webhook --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("customer", "level", "says"),
+    [
+        ({"webhook_uri": ""}, "FAIL", "webhook_uri is not set"),
+        (
+            {"webhook_uri": "https://old.example.com/hooks/sms?token=abc"},
+            "FAIL",
+            "https://old.example.com/hooks/sms?... does not end with /voipbin/webhook",
+        ),
+        ({"webhook_method": "GET"}, "FAIL", "webhook_method is GET"),
+        (
+            {"webhook_uri": "http://sms-bridge.example.com/voipbin/webhook"},
+            "warn",
+            "uses http",
+        ),
+    ],
+)
+def test_a_wrong_webhook_is_reported(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    fake_slack: FakeSlack,
+    fake_voipbin: FakeVoipbin,
+    customer: dict[str, str],
+    level: str,
+    says: str,
+) -> None:
+    fake_voipbin.add_number(OUR_NUMBER)
+    put_customer(fake_voipbin, **customer)
+    set_env(monkeypatch, fake_slack, fake_voipbin)
+    code, findings = check(capsys, "--config", write_config(tmp_path))
+    assert code == (1 if level == "FAIL" else 0)
+    (found,) = [f for f in findings if not f.startswith("ok ")]
+    assert found.startswith(f"{level} ") and says in found, found
+    assert "abc" not in found  # a query string may hold a token: never shown
+    assert level == "warn" or "--fix-webhook" in found
+
+
+def test_webhook_addresses() -> None:
+    real = "https://api.voipbin.net/v1.0"
+    fake = "http://127.0.0.1:9000/v1.0"
+    assert webhook_uri_problems(HOOK, api_url=real) == []
+    # localhost may use http; against a fake VoIPbin it is fine
+    assert webhook_uri_problems("http://localhost:8080/voipbin/webhook", api_url=fake) == []
+    assert webhook_uri_problems("http://127.0.0.1:8080/voipbin/webhook", api_url=fake) == []
+    # but the real VoIPbin never delivers to a local or private address
+    (local,) = webhook_uri_problems("http://127.0.0.1:8080/voipbin/webhook", api_url=real)
+    assert local.level == "warn" and "public" in local.message
+    (private,) = webhook_uri_problems("https://10.0.0.5/voipbin/webhook", api_url=real)
+    assert private.level == "warn"
+    (scheme,) = webhook_uri_problems("ftp://host/voipbin/webhook", api_url=real)
+    assert scheme.level == "FAIL"
+
+
+def test_a_mismatched_webhook_secret_fails_without_showing_either(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    fake_slack: FakeSlack,
+    fake_voipbin: FakeVoipbin,
+) -> None:
+    healthy(fake_voipbin)
+    set_env(monkeypatch, fake_slack, fake_voipbin, webhook_secret="not-the-secret")
+    code, findings = check(capsys, "--config", write_config(tmp_path))  # checks no secret shows
+    assert code == 1
+    (failure,) = lines(findings, "FAIL")
+    assert "VOIPBIN_WEBHOOK_SECRET does not match" in failure
+    assert "GET /v1.0/customer" in failure
+
+
+def test_an_unset_webhook_secret_is_a_warning(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    fake_slack: FakeSlack,
+    fake_voipbin: FakeVoipbin,
+) -> None:
+    healthy(fake_voipbin)
+    set_env(monkeypatch, fake_slack, fake_voipbin, webhook_secret=None)
+    code, findings = check(capsys, "--config", write_config(tmp_path))
+    assert code == 0
+    (warning,) = lines(findings, "warn")
+    assert "VOIPBIN_WEBHOOK_SECRET is not set" in warning and "unsigned" in warning
+    assert "webhook_secret of GET /v1.0/customer" in warning
+
+
+# -- --fix-webhook ------------------------------------------------------------------------------
+
+
+def customer_puts(voipbin: FakeVoipbin) -> list[dict[str, Any]]:
+    return [r.json for r in voipbin.requests if (r.method, r.path) == ("PUT", "/v1.0/customer")]
+
+
+def test_fix_webhook_sets_it_and_keeps_the_other_fields(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    fake_slack: FakeSlack,
+    fake_voipbin: FakeVoipbin,
+) -> None:
+    fake_voipbin.add_number(OUR_NUMBER)
+    put_customer(fake_voipbin, webhook_uri="https://old.example.com/hooks/sms", webhook_method="")
+    before = fake_voipbin.customer
+    set_env(monkeypatch, fake_slack, fake_voipbin)
+    code, findings = check(capsys, "--config", write_config(tmp_path), "--fix-webhook", HOOK)
+    assert code == 0, findings
+    assert findings == lines(findings, "ok"), findings
+    assert any(
+        f.startswith(f"ok    VoIPbin webhook set to POST {HOOK} and read back") for f in findings
+    )
+    sent = customer_puts(fake_voipbin)[-1]
+    assert set(sent) == {*CUSTOMER_FIELDS, "webhook_method", "webhook_uri"}
+    assert {name: sent[name] for name in CUSTOMER_FIELDS} == {
+        name: before[name] for name in CUSTOMER_FIELDS
+    }
+    assert (sent["webhook_method"], sent["webhook_uri"]) == ("POST", HOOK)
+    after = fake_voipbin.customer
+    assert (after["webhook_method"], after["webhook_uri"]) == ("POST", HOOK)
+    assert {name: after[name] for name in CUSTOMER_FIELDS} == {
+        name: before[name] for name in CUSTOMER_FIELDS
+    }
+    # set-up PUT; then --fix-webhook: GET, PUT of all seven, GET to read it back; then the check
+    calls = [r.method for r in fake_voipbin.requests if r.path == "/v1.0/customer"]
+    assert calls == ["PUT", "GET", "PUT", "GET", "GET"]
+
+
+def test_fix_webhook_refuses_a_url_that_is_not_the_bridges(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    fake_slack: FakeSlack,
+    fake_voipbin: FakeVoipbin,
+) -> None:
+    healthy(fake_voipbin)
+    puts = len(customer_puts(fake_voipbin))
+    set_env(monkeypatch, fake_slack, fake_voipbin)
+    wrong = "https://sms-bridge.example.com/"
+    code, findings = check(capsys, "--config", write_config(tmp_path), "--fix-webhook", wrong)
+    assert code == 1
+    (failure,) = lines(findings, "FAIL")
+    assert failure.startswith("FAIL  --fix-webhook: not changed") and "/voipbin/webhook" in failure
+    assert len(customer_puts(fake_voipbin)) == puts
+    assert fake_voipbin.customer["webhook_uri"] == HOOK
+
+
+def test_fix_webhook_needs_the_online_checks(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = write_config(tmp_path)
+    assert main(["check", "--config", path, "--fix-webhook", HOOK, "--offline"]) == 2
+    assert main(["check", "--config", path, "--fix-webhook", HOOK]) == 1
+    assert "not changed" in capsys.readouterr().out
