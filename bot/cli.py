@@ -45,6 +45,27 @@ def cmd_serve(args: argparse.Namespace) -> int:
     ]
     if settings.voipbin_webhook_secret is not None:
         secrets.append(settings.voipbin_webhook_secret.get_secret_value())
+    if args.no_public_url:
+        import os
+
+        from bot.nopublic.service import serve_without_public_url
+
+        app_token = os.environ.get("SLACK_APP_TOKEN", "")
+        if not app_token:
+            print(
+                "sms-bridge: --no-public-url needs SLACK_APP_TOKEN (an xapp- token with "
+                "connections:write, and Socket Mode turned on in the Slack app)",
+                file=sys.stderr,
+            )
+            return 2
+        setup_logging([*secrets, app_token])
+        return serve_without_public_url(
+            settings,
+            config,
+            app_token=app_token,
+            inbound=args.inbound,
+            poll_interval=args.poll_interval,
+        )
     setup_logging(secrets)
     if settings.voipbin_webhook_secret is None:
         import logging
@@ -290,6 +311,14 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--no-jobs", action="store_true", help="answer requests only; a worker runs the jobs"
     )
+    serve.add_argument(
+        "--no-public-url",
+        action="store_true",
+        help="no HTTP endpoint: Slack through Socket Mode (SLACK_APP_TOKEN), SMS through "
+        "VoIPbin's WebSocket or polling",
+    )
+    serve.add_argument("--inbound", choices=["websocket", "poll"], default="websocket")
+    serve.add_argument("--poll-interval", type=float, default=5.0)
     serve.set_defaults(func=cmd_serve)
 
     check = sub.add_parser(
