@@ -150,11 +150,17 @@ class FakeServer:
 
     # -- scripting -------------------------------------------------------------------------
 
+    # The status a fault answers when none is given (Slack answers errors as 200 + ok:false).
+    default_fault_status = 500
+
+    def check_route(self, route: str) -> None:
+        """Refuse a route the fake does not serve (subclasses know theirs)."""
+
     def fail_next(
         self,
         route: str,
         *,
-        status: int = 500,
+        status: int | None = None,
         body: Any = None,
         headers: dict[str, str] | None = None,
         times: int = 1,
@@ -162,7 +168,17 @@ class FakeServer:
         mode: str = "status",
         create_first: bool = False,
     ) -> None:
-        """Answer the next ``times`` calls of ``route`` with this fault instead."""
+        """Answer the next ``times`` calls of ``route`` with a fault instead of the real answer.
+
+        ``mode="status"`` answers ``status`` with ``body`` (default: the fake's error body for
+        that status). ``"hang"`` answers normally after ``delay``; ``"reset"`` closes the
+        connection unanswered; ``"malformed"`` answers 200 with a non-JSON body. ``delay``
+        always sleeps first. With ``create_first`` the call takes effect before the fault
+        ("it was done, the client never heard").
+        """
+        self.check_route(route)
+        if status is None:
+            status = self.default_fault_status
         if mode not in {"status", "reset", "malformed", "hang"}:
             raise ValueError(f"unknown fault mode {mode!r}")
         with self.lock:

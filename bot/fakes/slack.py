@@ -108,38 +108,10 @@ class FakeSlack(FakeServer):
 
     # -- test-side set-up -------------------------------------------------------------------
 
-    def fail_next(
-        self,
-        method: str,
-        *,
-        status: int = 200,
-        body: Any = None,
-        headers: dict[str, str] | None = None,
-        times: int = 1,
-        delay: float = 0.0,
-        mode: str = "status",
-        create_first: bool = False,
-    ) -> None:
-        """Answer the next ``times`` calls of ``method`` (e.g. ``"chat.postMessage"``, or
-        ``"response_url"``) with a fault instead of the real answer.
-
-        ``mode="status"`` answers ``status`` with ``body`` (default: an ``ok: false`` body
-        matching the status; a 429 also gets ``Retry-After: 1``). ``mode="hang"`` answers
-        normally after ``delay``; ``"reset"`` closes the connection unanswered; ``"malformed"``
-        answers 200 with a non-JSON body. ``delay`` always sleeps first, so a slow failure is
-        ``fail_next(m, status=500, delay=5)``. With ``create_first`` the call takes effect
-        (the message is posted) before the fault: "Slack did it, the client never heard".
-        """
-        super().fail_next(
-            method,
-            status=status,
-            body=body,
-            headers=headers,
-            times=times,
-            delay=delay,
-            mode=mode,
-            create_first=create_first,
-        )
+    # fail_next (FakeServer): faults are keyed by Web API method (e.g. "chat.postMessage",
+    # or "response_url"); without a status they answer 200 with an ok:false body, as Slack
+    # does, and a 429 also gets Retry-After: 1.
+    default_fault_status = 200
 
     def set_user(self, user_id: str, display_name: str, real_name: str | None = None) -> None:
         """Make ``users.info`` know ``user_id``."""
