@@ -22,8 +22,9 @@ from phonenumbers import (
     PhoneNumberFormat,
     PhoneNumberType,
     ValidationResult,
-    geocoder,
 )
+
+from bot.region_names import REGION_NAMES
 
 __all__ = [
     "PhoneNumberError",
@@ -378,14 +379,13 @@ def country_of(e164: str) -> str | None:
 def country_name(region_code: str) -> str:
     """The English name of a region: ``NL`` → ``Netherlands``.
 
-    ``region_code``: ISO 3166 alpha-2 code, any case. Comes from libphonenumber's geocoding
-    data (the name of the region of its example number), so no country table lives here.
-    Unknown codes, and regions without numbering data, return ``region_code`` as given.
+    ``region_code``: ISO 3166 alpha-2 code, any case. The names are libphonenumber's own (its
+    geocoder's name for the region of its example number), generated into
+    ``bot/region_names.py`` by ``scripts/gen_region_names.py`` because importing the geocoder
+    costs ~97 MB of memory. Unknown codes, and regions without numbering data, return
+    ``region_code`` as given.
     """
-    example = phonenumbers.example_number(region_code.strip().upper())
-    if example is None:
-        return region_code
-    return geocoder.country_name_for_number(example, "en") or region_code
+    return REGION_NAMES.get(region_code.strip().upper(), region_code)
 
 
 def number_type(e164: str) -> str:

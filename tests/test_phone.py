@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import unicodedata
+from pathlib import Path
 
 import phonenumbers
 import pytest
@@ -319,6 +322,35 @@ def test_country_of(number: str, expected: str | None) -> None:
 )
 def test_country_name(code: str, expected: str) -> None:
     assert country_name(code) == expected
+
+
+def test_region_names_match_the_geocoder() -> None:
+    """bot/region_names.py is what scripts/gen_region_names.py makes from the installed
+    phonenumbers; a release that renames a region fails here until the script is run again."""
+    import runpy
+
+    from phonenumbers import geocoder
+
+    script = runpy.run_path(str(Path(__file__).parent.parent / "scripts" / "gen_region_names.py"))
+    expected = script["region_names"]()
+    assert len(expected) > 200
+    from bot.region_names import REGION_NAMES
+
+    assert expected == REGION_NAMES
+    for region, name in expected.items():
+        example = phonenumbers.example_number(region)
+        assert geocoder.country_name_for_number(example, "en") == name == country_name(region)
+    tree = (Path(__file__).parent.parent / "bot" / "region_names.py").read_text(encoding="utf-8")
+    assert tree == script["render"](expected), "run scripts/gen_region_names.py"
+
+
+def test_the_service_does_not_load_the_geocoder() -> None:
+    """Importing the whole service must not pull in phonenumbers' 97 MB geocoding data."""
+    code = "import sys, bot.web, bot.cli; print('phonenumbers.geodata' in sys.modules)"
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    assert out.strip() == "False"
 
 
 @pytest.mark.parametrize(
