@@ -28,15 +28,30 @@ def is_sqlite(engine: AsyncEngine) -> bool:
 
 
 def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
-    """An async engine; SQLite gets WAL, a busy timeout and ``BEGIN IMMEDIATE`` transactions.
+    """An async engine. SQLite gets one connection per process, WAL, a busy timeout and
+    ``BEGIN IMMEDIATE`` transactions.
 
-    ``BEGIN IMMEDIATE`` takes SQLite's write lock at the start of every transaction, so two
-    writers queue on the busy timeout instead of failing with "database is locked" when a
-    reader tries to upgrade to a writer halfway through.
+    SQLite lets one writer in at a time. With a pool of several connections, the service's
+    concurrent requests and jobs queued for that lock inside SQLite's busy handler, which
+    polls with sleeps of up to 100 ms: measured, the service then did ~3 webhooks/s on 0.2 of
+    a core (docs/PERFORMANCE.md §2). With a single connection they queue on the pool instead
+    and are woken the moment the connection is free; statements take well under a
+    millisecond, so nothing is gained by more connections. ``BEGIN IMMEDIATE`` still matters
+    for other processes on the same file (``sms-bridge jobs``, ``audit``): a reader that
+    became a writer halfway through would fail with "database is locked" instead of
+    waiting on the busy timeout. The code never holds a transaction across a network call,
+    and never opens a second connection while holding one (that would wait for the pool
+    forever: ``pool_timeout`` turns such a bug into an error).
     """
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
-        engine = create_async_engine(url, connect_args={"timeout": 30})
+        engine = create_async_engine(
+            url,
+            connect_args={"timeout": 30},
+            pool_size=1,
+            max_overflow=0,
+            pool_timeout=60,
+        )
         sync_engine = engine.sync_engine
 
         @event.listens_for(sync_engine, "connect")
