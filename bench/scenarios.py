@@ -308,9 +308,17 @@ def inbound_requests(
     return out
 
 
+RECORDED_SQL = (
+    "SELECT count(*) FROM (SELECT substr(key, 6) AS id FROM jobs WHERE kind = 'take_inbound'"
+    " UNION SELECT voipbin_id FROM messages WHERE direction = 'inbound') AS recorded"
+)
+
+
 def count_inbound_sqlite(path: Path) -> int:
     with sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30) as conn:
-        row = conn.execute("SELECT count(*) FROM messages WHERE direction = 'inbound'").fetchone()
+        # An accepted delivery is recorded durably as its take_inbound job before the 200,
+        # and becomes a message row when that job runs: count each VoIPbin id once.
+        row = conn.execute(RECORDED_SQL).fetchone()
         return int(row[0])
 
 
@@ -875,7 +883,7 @@ class PgDatabase:
 
         conn = await asyncpg.connect(self.plain_url)
         try:
-            value = await conn.fetchval("SELECT count(*) FROM messages WHERE direction = 'inbound'")
+            value = await conn.fetchval(RECORDED_SQL)
         finally:
             await conn.close()
         return int(value)

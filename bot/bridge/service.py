@@ -27,8 +27,9 @@ from bot.bridge.ports import (
     Unavailable,
 )
 from bot.config import AppConfig, NumberRoute
-from bot.jobs.queue import Job, enqueue
+from bot.jobs.queue import Job, enqueue, job_row
 from bot.jobs.runner import GiveUp, Handler, RetryLater
+from bot.jobs.writer import JobWriter
 from bot.metrics import Metrics
 from bot.phone import count_segments, format_international, mask
 from bot.store import repo
@@ -73,6 +74,7 @@ class Bridge:
         self._gateway = gateway
         self._wake = wake
         self._clock = clock
+        self._writer = JobWriter(engine)
 
     def set_wake(self, wake: Callable[[], None]) -> None:
         self._wake = wake
@@ -81,6 +83,7 @@ class Bridge:
     def handlers(self) -> Mapping[str, Handler]:
         return {
             "send_sms": self._job_send_sms,
+            "take_inbound": self._job_take_inbound,
             "post_inbound": self._job_post_inbound,
             "show_status": self._job_show_status,
             "check_stuck": self._job_check_stuck,
@@ -415,24 +418,56 @@ class Bridge:
         return "ignored"
 
     async def _accept_inbound(self, event: WebhookEvent) -> str:
+        """Record the delivery as a ``take_inbound`` job and answer: nothing else runs inside
+        the request. The job is written in a transaction shared with concurrent deliveries
+        (``JobWriter``), and its key, the VoIPbin message id, makes a redelivery a no-op.
+        The job's lane is the sender's conversation (channel, our number, sender), so the
+        SMS of one sender are taken in, and posted, in the order they were accepted."""
         from bot.phone import normalize_sender
 
         message = event.message
         assert message is not None
         our_number = message.our_number_inbound
+        channel = self.config.channel_for(our_number) or ""
+        sender = normalize_sender(message.source.target, self.config.region)
+        now = self._clock()
+        await self._writer.write(
+            job_row(
+                kind="take_inbound",
+                key=f"take:{message.id}",
+                payload={
+                    "voipbin_id": message.id,
+                    "our_number": our_number,
+                    "sender": sender,
+                    "text": message.text,
+                    "received_at": now,
+                },
+                lane=f"in:{channel}:{our_number}:{sender}",
+                now=now,
+            )
+        )
+        self._wake()
+        return "inbound"
+
+    async def _job_take_inbound(self, job: Job) -> None:
+        """An accepted inbound SMS: its conversation, its message row, the job that posts it,
+        and STOP/START handling, in one transaction. Run again after a crash, it finds the
+        message already stored (its key) and does nothing."""
+        p = job.payload
+        voipbin_id, our_number, sender = str(p["voipbin_id"]), str(p["our_number"]), p["sender"]
+        text, received_at = str(p["text"]), float(p["received_at"])
         channel = self.config.channel_for(our_number)
         now = self._clock()
-        sender = normalize_sender(message.source.target, self.config.region)
         if channel is None:
             log.error(
                 "inbound sms to a number with no channel our_number=%s voipbin_id=%s",
                 our_number,
-                message.id,
+                voipbin_id,
             )
             async with self._engine.begin() as conn:
                 await self._alert_channel_only(
                     conn,
-                    key=f"unrouted:{message.id}",
+                    key=f"unrouted:{voipbin_id}",
                     text=(
                         f"An SMS from {mask(sender)} arrived on {our_number}, which is not "
                         "routed to any channel in app.yaml; it was not posted. Add the number "
@@ -441,25 +476,28 @@ class Bridge:
                     now=now,
                 )
             self._wake()
-            return "unrouted"
+            self._metrics.sms.labels(event="received", reason="unrouted").inc()
+            return
         async with self._engine.begin() as conn:
             conversation = await repo.get_or_create_conversation(
                 conn, channel=channel, our_number=our_number, peer_number=sender, now=now
             )
             message_id = await repo.insert_message(
                 conn,
-                key=f"in:{message.id}",
+                key=f"in:{voipbin_id}",
                 conversation_id=conversation.id,
                 direction="inbound",
                 origin="inbound",
-                text=message.text,
-                voipbin_id=message.id,
+                text=text,
+                voipbin_id=voipbin_id,
                 status="received",
                 status_rank=st.rank("received"),
-                now=now,
+                # Accepted is when the bridge took responsibility: end-to-end latency counts
+                # from there.
+                now=received_at,
             )
             if message_id is None:
-                return "duplicate"
+                return
             await enqueue(
                 conn,
                 kind="post_inbound",
@@ -470,16 +508,15 @@ class Bridge:
                 now=now,
             )
             await repo.touch_conversation(conn, conversation.id, now)
-            await self._opt_keyword(conn, conversation, message.text, message_id, now)
+            await self._opt_keyword(conn, conversation, text, message_id, now)
         self._wake()
         self._metrics.sms.labels(event="received", reason="").inc()
         log.info(
             "sms received conversation_id=%d message_id=%d voipbin_id=%s",
             conversation.id,
             message_id,
-            message.id,
+            voipbin_id,
         )
-        return "inbound"
 
     async def _opt_keyword(
         self,

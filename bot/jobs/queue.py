@@ -54,19 +54,41 @@ async def enqueue(
     return await insert_ignore(
         conn,
         jobs,
-        {
-            "kind": kind,
-            "key": key,
-            "lane": lane,
-            "channel": channel,
-            "payload": json.dumps(payload, separators=(",", ":")),
-            "state": PENDING,
-            "attempts": 0,
-            "run_after": now if run_after is None else run_after,
-            "created_at": now,
-            "updated_at": now,
-        },
+        job_row(
+            kind=kind,
+            key=key,
+            payload=payload,
+            now=now,
+            lane=lane,
+            channel=channel,
+            run_after=run_after,
+        ),
     )
+
+
+def job_row(
+    *,
+    kind: str,
+    key: str,
+    payload: dict[str, Any],
+    now: float,
+    lane: str | None = None,
+    channel: str | None = None,
+    run_after: float | None = None,
+) -> dict[str, Any]:
+    """The ``jobs`` row of a new job (see ``enqueue`` for the arguments)."""
+    return {
+        "kind": kind,
+        "key": key,
+        "lane": lane,
+        "channel": channel,
+        "payload": json.dumps(payload, separators=(",", ":")),
+        "state": PENDING,
+        "attempts": 0,
+        "run_after": now if run_after is None else run_after,
+        "created_at": now,
+        "updated_at": now,
+    }
 
 
 def _claimable(now: float, busy_channels: Iterable[str]) -> Any:
@@ -223,8 +245,16 @@ async def renew(
         )
 
 
-async def release(engine: AsyncEngine, job_ids: list[int], *, owner: str, now: float) -> None:
-    """Hand unfinished jobs back at shutdown so another worker takes them at once."""
+async def release(
+    engine: AsyncEngine,
+    job_ids: list[int],
+    *,
+    owner: str,
+    now: float,
+    run_after: float | None = None,
+) -> None:
+    """Hand unfinished jobs back at shutdown, to be taken again from ``run_after`` (default:
+    at once)."""
     if not job_ids:
         return
     async with engine.begin() as conn:
@@ -233,7 +263,13 @@ async def release(engine: AsyncEngine, job_ids: list[int], *, owner: str, now: f
             .where(jobs.c.id.in_(job_ids), jobs.c.lease_owner == owner, jobs.c.state == RUNNING)
             # The attempt keeps its count: it may have done part of its work (a Slack post),
             # and a count above 1 is what makes the next attempt look for it first.
-            .values(state=PENDING, lease_owner=None, lease_until=None, updated_at=now)
+            .values(
+                state=PENDING,
+                lease_owner=None,
+                lease_until=None,
+                run_after=now if run_after is None else run_after,
+                updated_at=now,
+            )
         )
 
 
