@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl
 
+import aiohttp
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
 from slack_sdk.web.async_client import AsyncWebClient
@@ -80,6 +81,41 @@ class LimitBody:
             await _too_large(scope, receive, send)
 
 
+class FrontDoor:
+    """Counts the Slack and VoIPbin requests being answered, so the job runner can step back
+    while they queue (``JobRunner(pressure=...)``); ``on_idle`` runs when the last one is
+    answered, to let the runner catch up at once."""
+
+    # This many requests in flight at once means they are arriving faster than they are
+    # answered; one or two at a time is normal traffic.
+    PRESSURE = 4
+
+    def __init__(self, app: ASGIApp, *, gauge: RequestGauge) -> None:
+        self.app = app
+        self.gauge = gauge
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] not in ("/slack/events", "/voipbin/webhook"):
+            await self.app(scope, receive, send)
+            return
+        self.gauge.inflight += 1
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            self.gauge.inflight -= 1
+            if self.gauge.inflight == 0:
+                self.gauge.on_idle()
+
+
+@dataclass
+class RequestGauge:
+    inflight: int = 0
+    on_idle: Callable[[], None] = lambda: None
+
+    def pressure(self) -> bool:
+        return self.inflight >= FrontDoor.PRESSURE
+
+
 async def _too_large(scope: Scope, receive: Receive, send: Send) -> None:
     response = JSONResponse({"error": "request body too large"}, status_code=413)
     await response(scope, receive, send)
@@ -119,10 +155,26 @@ class Components:
     slack_client: AsyncWebClient
     voipbin: VoipbinClient
     metrics: Metrics
+    gauge: RequestGauge
+
+    def open_slack_session(self) -> None:
+        """One HTTP session (connection pool) for every Slack call. Without it slack_sdk
+        opens a new aiohttp session, and a new TCP and TLS connection, for each call. Called
+        inside the running event loop (aiohttp requires it)."""
+        if self.slack_client.session is None:
+            self.slack_client.session = aiohttp.ClientSession(
+                timeout=aiohttp.ClientTimeout(total=self.slack_client.timeout)
+            )
+
+    async def close_slack_session(self) -> None:
+        session, self.slack_client.session = self.slack_client.session, None
+        if session is not None:
+            await session.close()
 
 
 def build_components(settings: Settings, config: AppConfig) -> Components:
     metrics = Metrics()
+    gauge = RequestGauge()
     engine = create_engine(settings.database_url)
     slack_client = AsyncWebClient(
         token=settings.slack_bot_token.get_secret_value(),
@@ -159,8 +211,13 @@ def build_components(settings: Settings, config: AppConfig) -> Components:
         on_dead=bridge.on_dead,
         per_channel_limit=min(config.slack.burst, 4),
         observe=lambda kind, outcome: metrics.jobs.labels(kind=kind, outcome=outcome).inc(),
+        waiting=lambda: messenger.pacing_waiters,
+        pressure=gauge.pressure,
+        settle_seconds=max(config.slack.timeout_seconds, config.voipbin.timeout_seconds),
     )
+    gauge.on_idle = runner.wake
     bridge.set_wake(runner.wake)
+    messenger.on_pacing_wait = runner.wake
     return Components(
         engine=engine,
         bridge=bridge,
@@ -169,6 +226,7 @@ def build_components(settings: Settings, config: AppConfig) -> Components:
         slack_client=slack_client,
         voipbin=voipbin,
         metrics=metrics,
+        gauge=gauge,
     )
 
 
@@ -327,6 +385,7 @@ def create_app(settings: Settings, config: AppConfig, *, run_jobs: bool = True) 
     @contextlib.asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
         await migrate(parts.engine)
+        parts.open_slack_session()
         if run_jobs:
             parts.runner.start()
         log.info("sms-bridge started numbers=%d jobs=%s", len(config.numbers), run_jobs)
@@ -336,6 +395,7 @@ def create_app(settings: Settings, config: AppConfig, *, run_jobs: bool = True) 
             if run_jobs:
                 await parts.runner.stop()
             await parts.voipbin.aclose()
+            await parts.close_slack_session()
             await parts.engine.dispose()
             log.info("sms-bridge stopped")
 
@@ -349,6 +409,7 @@ def create_app(settings: Settings, config: AppConfig, *, run_jobs: bool = True) 
         ],
         lifespan=lifespan,
     )
+    app.add_middleware(FrontDoor, gauge=parts.gauge)
     app.add_middleware(LimitBody, limit=config.max_body_bytes)
     app.state.components = parts
     return app

@@ -45,6 +45,10 @@ def backoff(attempt: int, *, base: float, cap: float) -> float:
     return random.uniform(base / 2, min(cap, base * (2**attempt)))
 
 
+# While requests queue at the front door, jobs start one at a time and at most this often.
+PRESSED_JOBS_PER_SECOND = 20
+
+
 class JobRunner:
     """Claims and runs jobs until stopped. One per process; replicas share the table."""
 
@@ -58,8 +62,31 @@ class JobRunner:
         per_channel_limit: int = 2,
         clock: Callable[[], float] = time.time,
         observe: Callable[[str, str], None] | None = None,
+        waiting: Callable[[], int] = lambda: 0,
+        pressure: Callable[[], bool] = lambda: False,
+        settle_seconds: float = 0.0,
     ) -> None:
-        """``observe(kind, outcome)`` is called when a job finishes, is retried or dies."""
+        """``observe(kind, outcome)`` is called when a job finishes, is retried or dies.
+        ``waiting()``: how many running jobs are only waiting for a rate limit's next token
+        (Slack's per-channel pacing); they do not count against ``concurrency``. Each
+        channel still has at most ``per_channel_limit`` jobs in flight, so the waiters are
+        bounded too.
+        ``pressure()``: True while requests are queueing at this process's front door (a
+        burst of webhooks or commands). Jobs then run one at a time, so the CPU goes to
+        answering the requests: every request is recorded before its answer, so nothing
+        waits but the jobs, which catch up when the burst is over (and Slack paces posts
+        to about one per second per channel anyway). Jobs still start, one at a time and
+        at most ``PRESSED_JOBS_PER_SECOND``, so a burst that never ends cannot starve
+        them.
+        ``settle_seconds``: how long a job handed back at shutdown waits before it is taken
+        again: a call it was making when it was stopped (a Slack post, a VoIPbin send) may
+        still land, and the next attempt looks for it (reconciles) only after it had time to
+        land or time out: otherwise both would count, and the SMS would be shown or sent
+        twice. The API clients' timeout is the right value."""
+        self._waiting = waiting
+        self._pressure = pressure
+        self._settle_seconds = settle_seconds
+        self._next_pressed_claim = 0.0
         self._observe = observe or (lambda kind, outcome: None)
         self._engine = engine
         self._handlers = dict(handlers)
@@ -103,7 +130,14 @@ class JobRunner:
         if unfinished:
             await asyncio.wait(unfinished)
             leftover = [running[task] for task in unfinished]
-            await queue.release(self._engine, leftover, owner=self.owner, now=self._clock())
+            now = self._clock()
+            await queue.release(
+                self._engine,
+                leftover,
+                owner=self.owner,
+                now=now,
+                run_after=now + self._settle_seconds,
+            )
             log.warning("released unfinished jobs at shutdown count=%d", len(leftover))
 
     async def _run(self) -> None:
@@ -117,18 +151,29 @@ class JobRunner:
                     await self._maintain()
                 except Exception:
                     log.exception("job claim failed; retrying")
-                if claimed == 0 or self.inflight >= self._config.concurrency:
+                if claimed == 0 or self._busy() >= self._limit():
+                    timeout = self._config.poll_interval_seconds
+                    if self._pressure():
+                        timeout = min(timeout, 1 / PRESSED_JOBS_PER_SECOND)
                     with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(
-                            self._wake.wait(), timeout=self._config.poll_interval_seconds
-                        )
+                        await asyncio.wait_for(self._wake.wait(), timeout=timeout)
         finally:
             renewer.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await renewer
 
+    def _busy(self) -> int:
+        """Jobs in flight that are doing work (not waiting for a pacing token)."""
+        return self.inflight - self._waiting()
+
+    def _limit(self) -> int:
+        return 1 if self._pressure() else self._config.concurrency
+
     async def _claim(self) -> int:
-        free = self._config.concurrency - self.inflight
+        pressed = self._pressure()
+        if pressed and time.monotonic() < self._next_pressed_claim:
+            return 0
+        free = self._limit() - self._busy()
         if free <= 0:
             return 0
         per_channel = Counter(job.channel for job, _ in self._inflight.values() if job.channel)
@@ -141,6 +186,8 @@ class JobRunner:
             lease_seconds=self._config.lease_seconds,
             busy_channels=busy,
         )
+        if pressed and jobs:
+            self._next_pressed_claim = time.monotonic() + 1 / PRESSED_JOBS_PER_SECOND
         for job in jobs:
             task = asyncio.create_task(self._execute(job), name=f"job-{job.id}-{job.kind}")
             self._inflight[job.id] = (job, task)

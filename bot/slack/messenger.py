@@ -54,6 +54,11 @@ class SlackMessenger:
         self._clock = clock
         self._limiters: dict[str, AsyncLimiter] = {}
         self._held_until: dict[str, float] = {}
+        # Calls waiting for their channel's next pacing token. The job runner does not count
+        # their jobs against its concurrency (they hold no resource but a place in line), so
+        # one slow channel cannot keep the other channels' jobs from starting.
+        self.pacing_waiters = 0
+        self.on_pacing_wait: Callable[[], None] | None = None
         self._names: TTLCache[str, str] = TTLCache(maxsize=5000, ttl=3600)
         self._groups: TTLCache[str, set[str]] = TTLCache(maxsize=500, ttl=300)
 
@@ -110,7 +115,16 @@ class SlackMessenger:
             capacity = max(1, self._pacing.burst - 1)
             limiter = AsyncLimiter(capacity, capacity / self._pacing.per_channel_per_second)
             self._limiters[channel] = limiter
-        await limiter.acquire()
+        if limiter.has_capacity():
+            await limiter.acquire()
+            return
+        self.pacing_waiters += 1
+        if self.on_pacing_wait is not None:
+            self.on_pacing_wait()
+        try:
+            await limiter.acquire()
+        finally:
+            self.pacing_waiters -= 1
 
     async def _post(
         self,
