@@ -121,14 +121,24 @@ class Bridge:
                 conn, our_number=route.number, peer_number=peer
             ):
                 refusal = policy.opted_out_refusal(peer)
-        if refusal is None:
-            day = now - (now % 86400)
+        rules = self.config.policy
+        quotas = (
+            rules.daily_segments_per_user,
+            rules.daily_segments_total,
+            rules.per_number_per_minute,
+        )
+        if refusal is None and any(limit is not None for limit in quotas):
+            per_user, total, last_minute = await repo.usage(
+                conn,
+                actor=user if rules.daily_segments_per_user is not None else None,
+                day=now - (now % 86400),
+                our_number=route.number if rules.per_number_per_minute is not None else None,
+                minute=now - 60,
+            )
             usage = policy.Usage(
-                user_segments_today=await repo.segments_sent(conn, since=day, actor=user),
-                total_segments_today=await repo.segments_sent(conn, since=day),
-                sends_last_minute=await repo.sends_from(
-                    conn, our_number=route.number, since=now - 60
-                ),
+                user_segments_today=per_user,
+                total_segments_today=total,
+                sends_last_minute=last_minute,
             )
             segments = count_segments(text).segments * len(peers)
             refusal = policy.check_usage(

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Table, and_, delete, func, select, text, update
+from sqlalchemy import Table, and_, bindparam, case, delete, func, literal, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -72,33 +72,57 @@ async def insert_ignore(conn: AsyncConnection, table: Table, values: dict[str, A
 async def get_or_create_conversation(
     conn: AsyncConnection, *, channel: str, our_number: str, peer_number: str, now: float
 ) -> Conversation:
-    """The conversation of ``peer_number`` with ``our_number`` in ``channel``, created if new."""
-    await insert_ignore(
-        conn,
-        conversations,
-        {
+    """The conversation of ``peer_number`` with ``our_number`` in ``channel``, created if new,
+    as it was before this call (``last_activity_at`` is not touched).
+
+    One statement for a known number (the common case), two for a new one; a concurrent
+    creator of the same conversation (its insert wins) costs a third."""
+    found = (
+        await conn.execute(_CONVERSATION_BY_KEY, _key(channel, our_number, peer_number))
+    ).first()
+    if found is None:
+        values = {
             "channel": channel,
             "our_number": our_number,
             "peer_number": peer_number,
             "thread_ts": None,
             "created_at": now,
             "last_activity_at": now,
-        },
-    )
-    row = (
-        (
-            await conn.execute(
-                select(conversations).where(
-                    conversations.c.channel == channel,
-                    conversations.c.our_number == our_number,
-                    conversations.c.peer_number == peer_number,
-                )
-            )
-        )
-        .mappings()
-        .one()
-    )
-    return _conversation(row)
+        }
+        found = (
+            await conn.execute(_upsert(conn, conversations).returning(conversations), values)
+        ).first()
+        if found is None:  # created meanwhile by another transaction
+            found = (
+                await conn.execute(_CONVERSATION_BY_KEY, _key(channel, our_number, peer_number))
+            ).first()
+    assert found is not None
+    return _conversation(found._mapping)
+
+
+_CONVERSATION_BY_KEY = select(conversations).where(
+    conversations.c.channel == bindparam("k_channel"),
+    conversations.c.our_number == bindparam("k_our"),
+    conversations.c.peer_number == bindparam("k_peer"),
+)
+
+
+def _key(channel: str, our_number: str, peer_number: str) -> dict[str, str]:
+    return {"k_channel": channel, "k_our": our_number, "k_peer": peer_number}
+
+
+def _upsert(conn: AsyncConnection, table: Table) -> Any:
+    """``INSERT … ON CONFLICT DO NOTHING`` for the connection's dialect; values are given at
+    execution, so the statement is built (and compiled) once per table and reused."""
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    cache = _UPSERTS.setdefault(conn.dialect.name, {})
+    stmt = cache.get(table.name)
+    if stmt is None:
+        stmt = cache[table.name] = dialect.insert(table).on_conflict_do_nothing()
+    return stmt
+
+
+_UPSERTS: dict[str, dict[str, Any]] = {}
 
 
 async def get_conversation(conn: AsyncConnection, conversation_id: int) -> Conversation:
@@ -162,29 +186,27 @@ async def insert_message(
     voipbin_id: str | None = None,
 ) -> int | None:
     """Record an SMS; None when a message with ``key`` already exists (a redelivery)."""
-    added = await insert_ignore(
-        conn,
-        messages,
-        {
-            "key": key,
-            "conversation_id": conversation_id,
-            "direction": direction,
-            "origin": origin,
-            "text": text,
-            "author": author,
-            "slack_ts": slack_ts,
-            "voipbin_id": voipbin_id,
-            "status": status,
-            "status_rank": status_rank,
-            "alerted": False,
-            "created_at": now,
-            "updated_at": now,
-        },
-    )
-    if not added:
-        return None
-    found = (await conn.execute(select(messages.c.id).where(messages.c.key == key))).scalar_one()
-    return int(found)
+    row = (
+        await conn.execute(
+            _upsert(conn, messages).returning(messages.c.id),
+            {
+                "key": key,
+                "conversation_id": conversation_id,
+                "direction": direction,
+                "origin": origin,
+                "text": text,
+                "author": author,
+                "slack_ts": slack_ts,
+                "voipbin_id": voipbin_id,
+                "status": status,
+                "status_rank": status_rank,
+                "alerted": False,
+                "created_at": now,
+                "updated_at": now,
+            },
+        )
+    ).first()
+    return None if row is None else int(row[0])
 
 
 async def get_message(conn: AsyncConnection, message_id: int) -> Message:
@@ -333,21 +355,33 @@ async def add_audit(
     )
 
 
-async def segments_sent(conn: AsyncConnection, *, since: float, actor: str | None = None) -> int:
-    """Segments sent since ``since``, by one user or by everyone."""
-    query = select(func.coalesce(func.sum(audit.c.segments), 0)).where(
-        audit.c.action == "sent", audit.c.at >= since
-    )
-    if actor is not None:
-        query = query.where(audit.c.actor == actor)
-    return int((await conn.execute(query)).scalar_one())
+async def usage(
+    conn: AsyncConnection,
+    *,
+    actor: str | None,
+    day: float,
+    our_number: str | None,
+    minute: float,
+) -> tuple[int, int, int]:
+    """What the sending quotas need, in one read of the audit log: segments sent since
+    ``day`` by ``actor`` and by everyone, and SMS sent from ``our_number`` since ``minute``.
+    Pass ``actor=None`` / ``our_number=None`` for a rule that is off (its figure is 0)."""
 
+    def total(condition: Any, value: Any) -> Any:
+        return func.coalesce(func.sum(case((condition, value), else_=0)), 0)
 
-async def sends_from(conn: AsyncConnection, *, our_number: str, since: float) -> int:
-    query = select(func.count()).where(
-        audit.c.action == "sent", audit.c.our_number == our_number, audit.c.at >= since
+    in_day = audit.c.at >= day
+    by_user = total(and_(in_day, audit.c.actor == actor), audit.c.segments) if actor else literal(0)
+    by_number = (
+        total(and_(audit.c.at >= minute, audit.c.our_number == our_number), 1)
+        if our_number
+        else literal(0)
     )
-    return int((await conn.execute(query)).scalar_one())
+    query = select(by_user, total(in_day, audit.c.segments), by_number).where(
+        audit.c.action == "sent", audit.c.at >= min(day, minute)
+    )
+    row = (await conn.execute(query)).one()
+    return int(row[0]), int(row[1]), int(row[2])
 
 
 @dataclass(frozen=True, slots=True)
@@ -412,12 +446,11 @@ __all__ = [
     "prune",
     "raise_status",
     "remember_early_status",
-    "segments_sent",
-    "sends_from",
     "set_opt_out",
     "set_thread",
     "take_early_status",
     "touch_conversation",
+    "usage",
     "update_message",
     "was_seen",
 ]
