@@ -1,0 +1,166 @@
+"""How the runner shares the process with requests and with Slack's pacing, the shared
+transactions of JobWriter, and the wait before a handed-back job is taken again."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import time
+from collections.abc import AsyncIterator, Callable
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from bot.config import JobsConfig
+from bot.jobs import queue
+from bot.jobs.queue import Job, job_row
+from bot.jobs.runner import PRESSED_JOBS_PER_SECOND, JobRunner
+from bot.jobs.writer import JobWriter
+from bot.store.db import create_engine, migrate
+from bot.store.tables import jobs
+
+
+@pytest.fixture
+async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
+    engine = create_engine(database_url)
+    await migrate(engine)
+    yield engine
+    await engine.dispose()
+
+
+async def _enqueue(
+    engine: AsyncEngine, count: int, *, kind: str = "k", channel: str | None = None
+) -> None:
+    async with engine.begin() as conn:
+        for n in range(count):
+            await queue.enqueue(
+                conn,
+                kind=kind,
+                key=f"{kind}-{n}",
+                payload={},
+                lane=f"{kind}-lane-{n}",
+                channel=channel,
+                now=time.time(),
+            )
+
+
+async def _until(check: Callable[[], bool], timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, "timed out"
+        await asyncio.sleep(0.01)
+
+
+async def test_under_pressure_jobs_run_one_at_a_time_and_no_faster_than_the_floor(
+    engine: AsyncEngine,
+) -> None:
+    await _enqueue(engine, 12)
+    running = peak = 0
+    starts: list[float] = []
+    pressure = True
+
+    async def handler(job: Job) -> None:
+        nonlocal running, peak
+        running += 1
+        peak = max(peak, running)
+        starts.append(time.monotonic())
+        await asyncio.sleep(0.01)
+        running -= 1
+
+    runner = JobRunner(
+        engine=engine,
+        handlers={"k": handler},
+        config=JobsConfig(concurrency=8, poll_interval_seconds=0.01),
+        pressure=lambda: pressure,
+    )
+    runner.start()
+    try:
+        await _until(lambda: len(starts) >= 6)
+        assert peak == 1
+        gaps = [b - a for a, b in itertools.pairwise(starts)]
+        # Never faster than the floor's rate (slowness can only make the gaps longer).
+        assert min(gaps) >= 0.9 / PRESSED_JOBS_PER_SECOND
+        pressure = False
+        runner.wake()
+        await _until(lambda: len(starts) == 12)
+    finally:
+        await runner.stop(grace=1)
+    assert peak > 1, "without pressure, jobs run side by side again"
+
+
+async def test_jobs_waiting_for_a_rate_limit_do_not_hold_the_slots(engine: AsyncEngine) -> None:
+    """Two jobs wait for a (simulated) pacing token with concurrency 2: the other channel's
+    job still starts. Without the waiting count it would wait behind them."""
+    await _enqueue(engine, 2, kind="paced", channel="C1")
+    await _enqueue(engine, 1, kind="other", channel="C2")
+    waiters = 0
+    release = asyncio.Event()
+    done: list[str] = []
+
+    async def paced(job: Job) -> None:
+        nonlocal waiters
+        waiters += 1
+        try:
+            await release.wait()
+        finally:
+            waiters -= 1
+        done.append(job.key)
+
+    async def other(job: Job) -> None:
+        done.append(job.key)
+
+    runner = JobRunner(
+        engine=engine,
+        handlers={"paced": paced, "other": other},
+        config=JobsConfig(concurrency=2, poll_interval_seconds=0.01),
+        per_channel_limit=3,
+        waiting=lambda: waiters,
+    )
+    runner.start()
+    try:
+        await _until(lambda: "other-0" in done)
+        assert waiters == 2, "the paced jobs are still waiting while the other one ran"
+        release.set()
+        await _until(lambda: len(done) == 3)
+    finally:
+        await runner.stop(grace=1)
+
+
+async def test_concurrent_writes_share_transactions_and_each_lands_once(
+    engine: AsyncEngine,
+) -> None:
+    writer = JobWriter(engine)
+    now = time.time()
+    rows = [job_row(kind="k", key=f"w-{n}", payload={"n": n}, now=now) for n in range(200)]
+    # Every row twice, as a sender retrying a delivery would: the key keeps one.
+    await asyncio.gather(*(writer.write(row) for row in rows + rows))
+    await writer.aclose()
+    async with engine.connect() as conn:
+        keys = (await conn.execute(select(jobs.c.key))).scalars().all()
+    assert sorted(keys) == sorted(row["key"] for row in rows)
+    assert writer.rows == 400 and 1 <= writer.batches < 400
+
+
+async def test_a_failed_batch_fails_every_write_in_it(tmp_path: object) -> None:
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path}/empty.db")  # no tables: inserts fail
+    writer = JobWriter(engine)
+    rows = [job_row(kind="k", key=f"f-{n}", payload={}, now=0.0) for n in range(5)]
+    try:
+        results = await asyncio.gather(*(writer.write(r) for r in rows), return_exceptions=True)
+    finally:
+        await engine.dispose()
+    assert all(isinstance(r, Exception) for r in results)
+    assert writer.rows == 0
+
+
+async def test_a_handed_back_job_waits_to_settle_before_it_is_taken_again(
+    engine: AsyncEngine,
+) -> None:
+    async with engine.begin() as conn:
+        await queue.enqueue(conn, kind="k", key="settle", payload={}, now=50.0)
+    (job,) = await queue.claim(engine, owner="a", now=100.0, limit=1, lease_seconds=30)
+    await queue.release(engine, [job.id], owner="a", now=101.0, run_after=111.0)
+    assert await queue.claim(engine, owner="b", now=110.0, limit=1, lease_seconds=30) == []
+    (again,) = await queue.claim(engine, owner="b", now=111.0, limit=1, lease_seconds=30)
+    assert again.id == job.id and again.attempts == 2
