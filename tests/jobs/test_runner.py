@@ -4,24 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
 
-import pytest
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bot.config import JobsConfig
 from bot.jobs import queue
 from bot.jobs.queue import Job
 from bot.jobs.runner import JobRunner, RetryLater
-from bot.store.db import create_engine, migrate
-
-
-@pytest.fixture
-async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
-    engine = create_engine(database_url)
-    await migrate(engine)
-    yield engine
-    await engine.dispose()
 
 
 async def run_until_dead(

@@ -6,9 +6,8 @@ from __future__ import annotations
 import asyncio
 import itertools
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 
-import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -17,16 +16,8 @@ from bot.jobs import queue
 from bot.jobs.queue import Job, job_row
 from bot.jobs.runner import PRESSED_JOBS_PER_SECOND, JobRunner
 from bot.jobs.writer import JobWriter
-from bot.store.db import create_engine, migrate
+from bot.store.db import create_engine
 from bot.store.tables import jobs
-
-
-@pytest.fixture
-async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
-    engine = create_engine(database_url)
-    await migrate(engine)
-    yield engine
-    await engine.dispose()
 
 
 async def _enqueue(
