@@ -450,7 +450,7 @@ __all__ = [
     "set_thread",
     "take_early_status",
     "touch_conversation",
-    "usage",
     "update_message",
+    "usage",
     "was_seen",
 ]
