@@ -25,48 +25,28 @@ def _config_path(args: argparse.Namespace) -> str:
     return str(args.config or os.environ.get("SMS_BRIDGE_CONFIG") or "./app.yaml")
 
 
-def _load(args: argparse.Namespace) -> tuple[Settings, AppConfig]:
-    settings = load_settings()
-    config = load_config(_config_path(args))
-    return settings, config
-
-
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from bot.logs import setup_logging
     from bot.web import create_app
 
-    settings, config = _load(args)
-    secrets = [
-        settings.slack_bot_token.get_secret_value(),
-        settings.slack_signing_secret.get_secret_value(),
-        settings.voipbin_accesskey.get_secret_value(),
-    ]
-    if settings.voipbin_webhook_secret is not None:
-        secrets.append(settings.voipbin_webhook_secret.get_secret_value())
+    # Slack reaches the bridge over Socket Mode (SLACK_APP_TOKEN) or over HTTP, signed
+    # (SLACK_SIGNING_SECRET): each mode requires its own secret and not the other's.
+    settings = load_settings(slack="socket_mode" if args.no_public_url else "http")
+    config = load_config(_config_path(args))
+    setup_logging(settings.secrets())
     if args.no_public_url:
-        import os
-
         from bot.nopublic.service import serve_without_public_url
 
-        app_token = os.environ.get("SLACK_APP_TOKEN", "")
-        if not app_token:
-            print(
-                "sms-bridge: --no-public-url needs SLACK_APP_TOKEN (an xapp- token with "
-                "connections:write, and Socket Mode turned on in the Slack app)",
-                file=sys.stderr,
-            )
-            return 2
-        setup_logging([*secrets, app_token])
+        assert settings.slack_app_token is not None  # load_settings required it
         return serve_without_public_url(
             settings,
             config,
-            app_token=app_token,
+            app_token=settings.slack_app_token.get_secret_value(),
             inbound=args.inbound,
             poll_interval=args.poll_interval,
         )
-    setup_logging(secrets)
     if settings.voipbin_webhook_secret is None:
         import logging
 
@@ -144,7 +124,8 @@ def cmd_check(args: argparse.Namespace) -> int:
         print("online checks skipped (--offline)")
         return 0
     try:
-        settings = load_settings()
+        # Either Slack mode will do here; the doctor says which one the secrets allow.
+        settings = load_settings(slack=None)
     except ConfigError as exc:
         print(f"warning: {exc}")
         if args.fix_webhook:
@@ -164,14 +145,7 @@ def _report_online(settings: Settings, config: AppConfig, *, fix_webhook: str | 
 
     findings = asyncio.run(run_checks(settings, config, fix_webhook=fix_webhook))
     # A safety net: no finding holds a secret, and none may be printed if one ever did.
-    secrets = [
-        settings.slack_bot_token.get_secret_value(),
-        settings.slack_signing_secret.get_secret_value(),
-        settings.voipbin_accesskey.get_secret_value(),
-    ]
-    if settings.voipbin_webhook_secret is not None:
-        secrets.append(settings.voipbin_webhook_secret.get_secret_value())
-    redact = RedactSecrets(secrets).redact
+    redact = RedactSecrets(settings.secrets()).redact
     for finding in findings:
         print(redact(str(finding)))
     counts = {level: sum(f.level == level for f in findings) for level in ("ok", "warn", "FAIL")}

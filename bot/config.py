@@ -11,7 +11,7 @@ import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import phonenumbers
 import yaml
@@ -112,11 +112,20 @@ class PolicyConfig(_Strict):
     daily_segments_per_user: int | None = Field(default=200, ge=1)
     daily_segments_total: int | None = Field(default=2000, ge=1)
     per_number_per_minute: int | None = Field(default=None, ge=1)
+    confirm_over_segments: int | None = Field(
+        default=2, ge=1, description="longer /sms and modal sends ask Send/Cancel first"
+    )
+    send_delay_seconds: float = Field(
+        default=0, ge=0, le=600, description="undo window: a thread reply deleted in it is not sent"
+    )
 
 
 class AlertsConfig(_Strict):
     channel: ChannelId | None = None
     stuck_after: float = Field(default=600, ge=1, description="seconds an SMS may stay queued")
+    rollup_seconds: float = Field(
+        default=60, ge=0, description="failures of a channel within this are one alert (0: off)"
+    )
 
 
 class SlackPacing(_Strict):
@@ -147,6 +156,17 @@ class JobsConfig(_Strict):
     shutdown_grace_seconds: float = Field(default=20.0, ge=0)
 
 
+class ThreadsConfig(_Strict):
+    """The life of a number's thread."""
+
+    idle_days: float | None = Field(
+        default=None,
+        gt=0,
+        description="after this many days without messages, a number's next /sms or SMS opens "
+        "a new thread that links to the old one; default: a number keeps one thread for ever",
+    )
+
+
 class AppConfig(_Strict):
     """The contents of ``app.yaml``."""
 
@@ -157,6 +177,7 @@ class AppConfig(_Strict):
     slack: SlackPacing = Field(default_factory=SlackPacing)
     voipbin: VoipbinConfig = Field(default_factory=VoipbinConfig)
     jobs: JobsConfig = Field(default_factory=JobsConfig)
+    threads: ThreadsConfig = Field(default_factory=ThreadsConfig)
     max_body_bytes: int = Field(default=256 * 1024, ge=1024)
 
     @field_validator("numbers")
@@ -196,7 +217,13 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="", extra="ignore", frozen=True)
 
     slack_bot_token: SecretStr = Field(validation_alias="SLACK_BOT_TOKEN")
-    slack_signing_secret: SecretStr = Field(validation_alias="SLACK_SIGNING_SECRET")
+    # Each way Slack reaches the bridge needs one of these, and only that one (load_settings
+    # says which is missing): HTTP requests are checked with the signing secret; Socket Mode
+    # (``serve --no-public-url``) connects with the app-level token and is never signed.
+    slack_signing_secret: SecretStr | None = Field(
+        default=None, validation_alias="SLACK_SIGNING_SECRET"
+    )
+    slack_app_token: SecretStr | None = Field(default=None, validation_alias="SLACK_APP_TOKEN")
     slack_api_url: str = Field(default="https://slack.com/api/", validation_alias="SLACK_API_URL")
     voipbin_accesskey: SecretStr = Field(validation_alias="VOIPBIN_ACCESSKEY")
     voipbin_api_url: str = Field(
@@ -210,11 +237,43 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _no_empty_secrets(self) -> Settings:
-        for name in ("slack_bot_token", "slack_signing_secret", "voipbin_accesskey"):
-            secret: SecretStr = getattr(self, name)
-            if not secret.get_secret_value().strip():
+        for name in _SECRET_NAMES:
+            secret: SecretStr | None = getattr(self, name)
+            if secret is not None and not secret.get_secret_value().strip():
                 raise ValueError(f"{name.upper()} is set but empty")
         return self
+
+    def secrets(self) -> list[str]:
+        """Every secret that is set, for the log redaction."""
+        values = (getattr(self, name) for name in (*_SECRET_NAMES, "voipbin_webhook_secret"))
+        return [v.get_secret_value() for v in values if v is not None]
+
+    def require_signing_secret(self) -> str:
+        """The signing secret that HTTP mode checks Slack's requests with."""
+        if self.slack_signing_secret is None:
+            raise ConfigError(_MISSING["SLACK_SIGNING_SECRET"])
+        return self.slack_signing_secret.get_secret_value()
+
+
+_SECRET_NAMES = ("slack_bot_token", "slack_signing_secret", "slack_app_token", "voipbin_accesskey")
+
+# How Slack reaches the bridge: HTTP requests to /slack/events (``sms-bridge serve``), or
+# Socket Mode (``sms-bridge serve --no-public-url``); None (``sms-bridge check``): either.
+SlackMode = Literal["http", "socket_mode"]
+
+_MISSING = {
+    "SLACK_SIGNING_SECRET": (
+        "SLACK_SIGNING_SECRET is not set: `sms-bridge serve` checks every Slack request with it "
+        "(the Slack app's Basic Information → Signing Secret). Without a public URL, run "
+        "`sms-bridge serve --no-public-url` with SLACK_APP_TOKEN instead, which needs no "
+        "signing secret"
+    ),
+    "SLACK_APP_TOKEN": (
+        "SLACK_APP_TOKEN is not set: `serve --no-public-url` connects to Slack over Socket Mode "
+        "with an app-level token (xapp-…, scope connections:write; the Slack app's Basic "
+        "Information → App-Level Tokens), and Socket Mode must be turned on in the app"
+    ),
+}
 
 
 def _interpolate(node: Any, env: Mapping[str, str], path: str) -> Any:
@@ -268,22 +327,38 @@ def load_config(path: str | Path, env: Mapping[str, str] | None = None) -> AppCo
         raise ConfigError(_describe(exc, str(source))) from None
 
 
-def load_settings(env: Mapping[str, str] | None = None) -> Settings:
-    """Read the secrets and endpoints from the environment (or ``env`` for tests)."""
+def load_settings(
+    env: Mapping[str, str] | None = None, *, slack: SlackMode | None = "http"
+) -> Settings:
+    """Read the secrets and endpoints from the environment (or ``env`` for tests). ``slack``
+    is how Slack will reach the bridge, which decides whether SLACK_SIGNING_SECRET ("http")
+    or SLACK_APP_TOKEN ("socket_mode") is required; None requires neither. Every problem is
+    named at once."""
+    source = os.environ if env is None else env
+    problems: list[str] = []
+    settings: Settings | None = None
     try:
-        if env is None:
-            return Settings()
-        return Settings.model_validate(dict(env))
+        settings = Settings() if env is None else Settings.model_validate(dict(env))
     except ValidationError as exc:
-        names = {
-            "slack_bot_token": "SLACK_BOT_TOKEN",
-            "slack_signing_secret": "SLACK_SIGNING_SECRET",
-            "voipbin_accesskey": "VOIPBIN_ACCESSKEY",
-        }
-        lines = ["the environment is not complete:"]
         for error in exc.errors():
-            loc = ".".join(str(p) for p in error["loc"])
-            name = names.get(loc, loc)
-            msg = "is not set" if error["type"] == "missing" else error["msg"]
-            lines.append(f"  {name} {msg}")
-        raise ConfigError("\n".join(lines)) from None
+            if error["type"] == "missing":
+                problems.append(f"{'.'.join(str(p) for p in error['loc'])} is not set")
+            else:
+                problems.append(str(error["msg"]).removeprefix("Value error, "))
+    required = {"http": "SLACK_SIGNING_SECRET", "socket_mode": "SLACK_APP_TOKEN"}.get(slack or "")
+    if required is not None:
+        if settings is None:
+            missing = required not in source
+        else:
+            missing = getattr(settings, required.lower()) is None
+        if missing:
+            problems.append(_MISSING[required])
+    app_token = source.get("SLACK_APP_TOKEN", "")
+    if slack == "socket_mode" and app_token.strip() and not app_token.startswith("xapp-"):
+        problems.append(
+            "SLACK_APP_TOKEN must be an app-level token (xapp-…) with the connections:write "
+            "scope, from the Slack app's Basic Information → App-Level Tokens"
+        )
+    if problems or settings is None:
+        raise ConfigError("\n  ".join(["the environment is not complete:", *problems]))
+    return settings

@@ -6,10 +6,14 @@ you should know) or ``FAIL`` (something will not work), each saying what to do.
 
 - Slack ``auth.test``: the bot token works; names the workspace and the bot.
 - Slack ``conversations.info`` for every channel in ``app.yaml``: it exists and the bot is in it.
+- How Slack reaches the bridge: ``SLACK_SIGNING_SECRET`` for ``sms-bridge serve`` (HTTP; it
+  cannot be checked from here), ``SLACK_APP_TOKEN`` for ``serve --no-public-url`` (Socket
+  Mode; ``apps.connections.open`` shows that Slack takes it). One of them is needed.
 - VoIPbin ``GET /numbers`` (every page): each configured number is an ``active`` ``normal``
   number of the account (reference §5).
 - VoIPbin ``GET /customer``: the webhook points at ``/voipbin/webhook`` with ``POST``, and its
-  ``webhook_secret`` matches ``VOIPBIN_WEBHOOK_SECRET`` (reference §4.1).
+  ``webhook_secret`` matches ``VOIPBIN_WEBHOOK_SECRET`` (reference §4.1); not when only Socket
+  Mode is possible, which uses no webhook.
 - ``fix_webhook``: point the webhook at a URL (``GET``, then ``PUT`` of all seven fields) and
   read it back.
 
@@ -214,6 +218,57 @@ def _needed_scope(channel: str) -> str:
     return "groups:read" if channel.startswith("G") else "channels:read (and groups:read)"
 
 
+async def _check_slack_mode(
+    client: AsyncWebClient, settings: Settings, findings: list[Finding]
+) -> None:
+    """Which ways Slack can reach the bridge with the secrets given, and whether Slack takes
+    the app-level token (``apps.connections.open`` hands out a Socket Mode URL, which is
+    simply never used)."""
+    signing, app_token = settings.slack_signing_secret, settings.slack_app_token
+    if signing is None and app_token is None:
+        findings.append(
+            fail(
+                "neither SLACK_SIGNING_SECRET nor SLACK_APP_TOKEN is set, so Slack cannot reach "
+                "the bridge: `sms-bridge serve` needs SLACK_SIGNING_SECRET (Basic Information > "
+                "Signing Secret); `sms-bridge serve --no-public-url` needs SLACK_APP_TOKEN "
+                "(Basic Information > App-Level Tokens, scope connections:write)"
+            )
+        )
+        return
+    if signing is not None:
+        findings.append(
+            ok(
+                "SLACK_SIGNING_SECRET is set: `sms-bridge serve` checks Slack's requests with it "
+                "(only Slack's first request can tell whether it is the right one)"
+            )
+        )
+    if app_token is None:
+        return
+    token = app_token.get_secret_value()
+    if not token.startswith("xapp-"):
+        findings.append(
+            fail(
+                "SLACK_APP_TOKEN is not an app-level token (xapp-...): create one with the "
+                "connections:write scope under Basic Information > App-Level Tokens"
+            )
+        )
+        return
+    answer = await _slack_call(lambda: client.apps_connections_open(app_token=token))
+    if answer.data is None:
+        findings.append(
+            fail(
+                f"Slack refused SLACK_APP_TOKEN (apps.connections.open: {answer.error}): it must "
+                "be an app-level token with connections:write, and Socket Mode must be on "
+                "(Settings > Socket Mode); `serve --no-public-url` cannot connect until then"
+            )
+        )
+        return
+    unsigned = "" if signing is not None else "; SLACK_SIGNING_SECRET is not needed for it"
+    findings.append(
+        ok(f"SLACK_APP_TOKEN works: `sms-bridge serve --no-public-url` can connect{unsigned}")
+    )
+
+
 async def check_slack(settings: Settings, config: AppConfig) -> list[Finding]:
     findings: list[Finding] = []
     client = AsyncWebClient(
@@ -222,6 +277,7 @@ async def check_slack(settings: Settings, config: AppConfig) -> list[Finding]:
         timeout=int(max(1, config.slack.timeout_seconds)),
     )
     bot = await _check_slack_token(client, settings, findings)
+    await _check_slack_mode(client, settings, findings)
     channels = _channels(config)
     if bot is None:
         if channels:
@@ -431,6 +487,11 @@ async def _fix_webhook(
         )
 
 
+def _socket_mode_only(settings: Settings) -> bool:
+    """Only ``serve --no-public-url`` can run with these secrets."""
+    return settings.slack_signing_secret is None and settings.slack_app_token is not None
+
+
 async def check_voipbin(
     settings: Settings, config: AppConfig, *, fix_webhook: str | None = None
 ) -> list[Finding]:
@@ -455,6 +516,15 @@ async def check_voipbin(
                 findings.append(_number_finding(index, route.number, owned))
         if fix_webhook is not None:
             await _fix_webhook(client, fix_webhook, settings, findings)
+        if _socket_mode_only(settings) and fix_webhook is None:
+            findings.append(
+                ok(
+                    "VoIPbin webhook not checked: without SLACK_SIGNING_SECRET only "
+                    "`serve --no-public-url` can run, which takes SMS and statuses from the "
+                    "WebSocket or by polling, not from the webhook"
+                )
+            )
+            return findings
         customer, error = await _voipbin(client.get_customer)
         if error is not None or customer is None:
             assert error is not None

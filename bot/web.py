@@ -304,7 +304,7 @@ def create_app(settings: Settings, config: AppConfig, *, run_jobs: bool = True) 
     parts = build_components(settings, config)
     bolt = build_bolt_app(
         client=parts.slack_client,
-        signing_secret=settings.slack_signing_secret.get_secret_value(),
+        signing_secret=settings.require_signing_secret(),
         bridge=parts.bridge,
         messenger=parts.messenger,
     )

@@ -8,8 +8,9 @@ import contextlib
 import json
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
@@ -48,6 +49,22 @@ def make_config(**overrides: Any) -> AppConfig:
     }
     data.update(overrides)
     return AppConfig.model_validate(data)
+
+
+def write_config(tmp_path: Path, extra: str = "") -> str:
+    """An ``app.yaml`` as an operator writes it: OUR_NUMBER routed to CHANNEL, alerts to
+    ALERTS, then ``extra`` (more top-level keys); returns its path."""
+    path = tmp_path / "app.yaml"
+    path.write_text(
+        "region: NL\n"
+        "numbers:\n"
+        f"  - number: '{OUR_NUMBER}'\n"
+        f"    channel: {CHANNEL}\n"
+        "alerts:\n"
+        f"  channel: {ALERTS}\n" + extra,
+        encoding="utf-8",
+    )
+    return str(path)
 
 
 def make_settings(
@@ -229,7 +246,8 @@ def free_port() -> int:
 
 
 class ServiceProcess:
-    """``sms-bridge serve`` as a real subprocess, for the tests that kill it."""
+    """``sms-bridge serve`` as a real subprocess, for the tests that kill it. ``args`` are
+    added to the command line; ``env`` overrides the environment (None unsets a name)."""
 
     def __init__(
         self,
@@ -239,6 +257,8 @@ class ServiceProcess:
         database_url: str,
         config_path: str,
         log_path: str,
+        args: Sequence[str] = (),
+        env: Mapping[str, str | None] | None = None,
     ) -> None:
         import os
         import sys
@@ -257,8 +277,9 @@ class ServiceProcess:
             "127.0.0.1",
             "--port",
             str(self.port),
+            *args,
         ]
-        self._env = {
+        base = {
             **{k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "VOIPBIN_"))},
             "SLACK_BOT_TOKEN": BOT_TOKEN,
             "SLACK_SIGNING_SECRET": SIGNING_SECRET,
@@ -269,6 +290,8 @@ class ServiceProcess:
             "DATABASE_URL": database_url,
             "LOG_LEVEL": "INFO",
         }
+        merged: dict[str, str | None] = {**base, **(env or {})}
+        self._env = {k: v for k, v in merged.items() if v is not None}
         self.process: Any = None
 
     def start(self) -> None:

@@ -66,6 +66,28 @@ def test_missing_secrets_are_named() -> None:
     assert "xoxb-1" not in text
 
 
+def test_each_slack_mode_needs_its_own_secret_and_not_the_others() -> None:
+    common = {"SLACK_BOT_TOKEN": "xoxb-1", "VOIPBIN_ACCESSKEY": "vb_1"}
+    socket_mode = load_settings(env=common | {"SLACK_APP_TOKEN": "xapp-1"}, slack="socket_mode")
+    assert socket_mode.slack_signing_secret is None
+    with pytest.raises(ConfigError, match="SLACK_SIGNING_SECRET is not set"):
+        socket_mode.require_signing_secret()  # what the HTTP app would use
+    with pytest.raises(ConfigError) as http:
+        load_settings(env=common | {"SLACK_APP_TOKEN": "xapp-1"})
+    assert "SLACK_SIGNING_SECRET is not set" in str(http.value)
+    assert "serve --no-public-url" in str(http.value)  # the way out without a public URL
+    with pytest.raises(ConfigError) as no_token:
+        load_settings(env=common | {"SLACK_SIGNING_SECRET": "s"}, slack="socket_mode")
+    assert "SLACK_APP_TOKEN is not set" in str(no_token.value)
+    assert "SLACK_SIGNING_SECRET" not in str(no_token.value)
+    with pytest.raises(ConfigError, match=r"SLACK_APP_TOKEN must be an app-level token \(xapp-"):
+        load_settings(env=common | {"SLACK_APP_TOKEN": "xoxb-2"}, slack="socket_mode")
+    with pytest.raises(ConfigError, match="SLACK_SIGNING_SECRET is set but empty"):
+        load_settings(env=common | {"SLACK_SIGNING_SECRET": " "}, slack="socket_mode")
+    either = load_settings(env=common, slack=None)  # the doctor's: it says what is missing
+    assert either.secrets() == ["xoxb-1", "vb_1"]
+
+
 def test_settings_defaults_follow_the_design() -> None:
     settings = load_settings(
         env={"SLACK_BOT_TOKEN": "x", "SLACK_SIGNING_SECRET": "y", "VOIPBIN_ACCESSKEY": "z"}

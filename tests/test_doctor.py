@@ -4,6 +4,10 @@ say to do, the exit code, and that no secret is ever printed."""
 
 from __future__ import annotations
 
+import asyncio
+import os
+import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +16,8 @@ import pytest
 
 from bot.cli import main
 from bot.doctor import webhook_uri_problems
-from bot.fakes.slack import FakeSlack
+from bot.fakes.slack import DEFAULT_SCOPES, FakeSlack
+from bot.fakes.socket_mode import FakeSocketMode
 from bot.fakes.voipbin import FakeVoipbin
 
 from harness import (
@@ -24,25 +29,12 @@ from harness import (
     SIGNING_SECRET,
     WEBHOOK_SECRET,
     free_port,
+    write_config,
 )
 
 HOOK = "https://sms-bridge.example.com/voipbin/webhook"
 SECRETS = (BOT_TOKEN, SIGNING_SECRET, ACCESSKEY, WEBHOOK_SECRET)
 CUSTOMER_FIELDS = ("name", "detail", "email", "phone_number", "address")
-
-
-def write_config(tmp_path: Path) -> str:
-    path = tmp_path / "app.yaml"
-    path.write_text(
-        "region: NL\n"
-        "numbers:\n"
-        f"  - number: '{OUR_NUMBER}'\n"
-        f"    channel: {CHANNEL}\n"
-        "alerts:\n"
-        f"  channel: {ALERTS}\n",
-        encoding="utf-8",
-    )
-    return str(path)
 
 
 def set_env(
@@ -164,6 +156,83 @@ def test_without_the_secrets_the_online_checks_are_skipped(
 # -- Slack ----------------------------------------------------------------------------------
 
 
+def test_neither_a_signing_secret_nor_an_app_token_fails(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    fake_slack: FakeSlack,
+    fake_voipbin: FakeVoipbin,
+) -> None:
+    healthy(fake_voipbin)
+    set_env(monkeypatch, fake_slack, fake_voipbin)
+    monkeypatch.delenv("SLACK_SIGNING_SECRET")
+    code, findings = check(capsys, "--config", write_config(tmp_path))
+    assert code == 1
+    (failure,) = lines(findings, "FAIL")
+    assert "neither SLACK_SIGNING_SECRET nor SLACK_APP_TOKEN is set" in failure
+    assert "`sms-bridge serve --no-public-url` needs SLACK_APP_TOKEN" in failure
+    # everything else is still checked
+    assert any("the bot is a member" in f for f in lines(findings, "ok"))
+    assert any("VOIPBIN_WEBHOOK_SECRET matches" in f for f in lines(findings, "ok"))
+
+
+async def run_check(config_path: str, env: dict[str, str]) -> tuple[int, list[str], str]:
+    """``sms-bridge check`` as a process (the fakes answer from this test's event loop)."""
+    keep = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "VOIPBIN_"))}
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot.cli",
+        "check",
+        "--config",
+        config_path,
+        env=keep | env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    out, _ = await asyncio.wait_for(process.communicate(), 60)
+    text = out.decode()
+    findings = [line for line in text.splitlines() if line.startswith(("ok ", "warn ", "FAIL "))]
+    return int(process.returncode or 0), findings, text
+
+
+async def test_a_socket_mode_setup_needs_no_signing_secret_and_its_app_token_is_checked(
+    tmp_path: Path, fake_slack: FakeSlack, fake_voipbin: FakeVoipbin
+) -> None:
+    fake_voipbin.add_number(OUR_NUMBER)
+    put_customer(fake_voipbin, webhook_uri="")  # the webhook is not used in this mode
+    app_token = "xapp-1-A0001-doctor-app-token"
+    async with FakeSocketMode(app_token=app_token, forward_to=fake_slack.base) as socket:
+        env = {
+            "SLACK_BOT_TOKEN": BOT_TOKEN,
+            "SLACK_APP_TOKEN": app_token,
+            "SLACK_API_URL": socket.url,  # Socket Mode and, passed on, FakeSlack's Web API
+            "VOIPBIN_ACCESSKEY": ACCESSKEY,
+            "VOIPBIN_API_URL": fake_voipbin.url,
+            "VOIPBIN_WEBHOOK_SECRET": WEBHOOK_SECRET,
+        }
+        code, findings, text = await run_check(write_config(tmp_path), env)
+        assert code == 0, text
+        assert findings == lines(findings, "ok"), findings
+        assert (
+            "ok    SLACK_APP_TOKEN works: `sms-bridge serve --no-public-url` can connect; "
+            "SLACK_SIGNING_SECRET is not needed for it"
+        ) in findings
+        assert any(f"({CHANNEL}, for numbers[0]" in f for f in findings)
+        assert any(f.startswith("ok    VoIPbin webhook not checked") for f in findings)
+        assert socket.opened == 1 and socket.connections == 0  # asked, never connected
+
+        code, findings, text = await run_check(
+            write_config(tmp_path), env | {"SLACK_APP_TOKEN": "xapp-1-A0001-revoked"}
+        )
+        assert code == 1, text
+        (failure,) = lines(findings, "FAIL")
+        assert "Slack refused SLACK_APP_TOKEN (apps.connections.open: invalid_auth)" in failure
+        assert "Socket Mode must be on" in failure
+        for secret in (app_token, "xapp-1-A0001-revoked", BOT_TOKEN, ACCESSKEY, WEBHOOK_SECRET):
+            assert secret not in text
+
+
 def test_an_invalid_slack_token_fails(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
@@ -183,46 +252,84 @@ def test_an_invalid_slack_token_fails(
     assert any("active normal number" in f for f in lines(findings, "ok"))
 
 
-@pytest.mark.parametrize(
-    ("answer", "level", "says"),
-    [
-        (
-            {"ok": True, "channel": {"id": CHANNEL, "name": "support", "is_member": False}},
-            "FAIL",
-            f"invite @sms-bridge to <#{CHANNEL}>",
-        ),
-        ({"ok": False, "error": "channel_not_found"}, "FAIL", f"{CHANNEL} (for numbers[0]"),
-        (
-            {"ok": True, "channel": {"id": CHANNEL, "is_member": True, "is_archived": True}},
-            "FAIL",
-            "is archived",
-        ),
-        (
-            {"ok": False, "error": "missing_scope", "needed": "channels:read"},
-            "warn",
-            "lacks the channels:read scope",
-        ),
-    ],
-)
+# How the workspace is set up (FakeSlack's channel model), what the doctor says about CHANNEL.
+CHANNEL_SETUPS: dict[str, tuple[Callable[[FakeSlack], None], str, str]] = {
+    "the bot was never invited": (
+        lambda slack: slack.add_channel(CHANNEL, name="support", bot_member=False),
+        "FAIL",
+        f"the bot is not a member of #support ({CHANNEL}, for numbers[0] {OUR_NUMBER}): "
+        f"invite @sms-bridge to <#{CHANNEL}>",
+    ),
+    "the bot was removed": (
+        lambda slack: slack.remove_bot(CHANNEL),
+        "FAIL",
+        f"invite @sms-bridge to <#{CHANNEL}>",
+    ),
+    "the channel was deleted": (
+        lambda slack: slack.delete_channel(CHANNEL),
+        "FAIL",
+        f"Slack channel {CHANNEL} (for numbers[0] {OUR_NUMBER}) was not found",
+    ),
+    "a private channel the bot is not in": (
+        lambda slack: slack.add_channel(CHANNEL, private=True, bot_member=False),
+        "FAIL",
+        "for a private channel, invite @sms-bridge first",
+    ),
+    "the channel is archived": (
+        lambda slack: slack.add_channel(CHANNEL, name="support", archived=True),
+        "FAIL",
+        "#support (C0SMS00001, for numbers[0] +31201234567) is archived",
+    ),
+    "the token cannot read channels": (
+        lambda slack: slack.set_scopes(DEFAULT_SCOPES - {"channels:read"}),
+        "warn",
+        "lacks the channels:read scope",
+    ),
+}
+
+
+@pytest.mark.parametrize("setup", list(CHANNEL_SETUPS))
 def test_a_channel_the_bot_cannot_use_is_reported(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
     fake_slack: FakeSlack,
     fake_voipbin: FakeVoipbin,
-    answer: dict[str, Any],
-    level: str,
-    says: str,
+    setup: str,
 ) -> None:
+    arrange, level, says = CHANNEL_SETUPS[setup]
     healthy(fake_voipbin)
     set_env(monkeypatch, fake_slack, fake_voipbin)
-    # The first conversations.info is the routed channel's (the alerts channel comes next).
-    fake_slack.fail_next("conversations.info", status=200, body=answer)
+    arrange(fake_slack)
+    # The alerts channel is a private one the bot was invited to: it stays fine, whatever
+    # happened to the routed channel (unless the token cannot read public channels only).
+    fake_slack.add_channel(ALERTS, name="alerts", private=True)
     code, findings = check(capsys, "--config", write_config(tmp_path))
     assert code == (1 if level == "FAIL" else 0)
     (found,) = [f for f in findings if not f.startswith("ok ")]
     assert found.startswith(f"{level} ") and says in found, found
-    assert any(f"({ALERTS}, alerts.channel)" in f for f in lines(findings, "ok"))
+    assert (
+        f"ok    Slack channel #alerts ({ALERTS}, alerts.channel): the bot is a member" in findings
+    )
+
+
+def test_inviting_the_bot_fixes_the_membership_finding(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    fake_slack: FakeSlack,
+    fake_voipbin: FakeVoipbin,
+) -> None:
+    healthy(fake_voipbin)
+    set_env(monkeypatch, fake_slack, fake_voipbin)
+    path = write_config(tmp_path)
+    fake_slack.add_channel(CHANNEL, name="support", bot_member=False)
+    assert check(capsys, "--config", path)[0] == 1
+    fake_slack.invite_bot(CHANNEL)
+    code, findings = check(capsys, "--config", path)
+    assert code == 0, findings
+    where = f"({CHANNEL}, for numbers[0] {OUR_NUMBER})"
+    assert f"ok    Slack channel #support {where}: the bot is a member" in findings
 
 
 def test_an_unreachable_slack_fails(

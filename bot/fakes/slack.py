@@ -4,6 +4,14 @@ It keeps what was posted (threads, blocks, metadata, reactions) so a test can re
 the way a person would, records every call, and can be told to misbehave: an HTTP status, an
 ``ok: false`` error, a slow answer, a reset connection, or Slack's per-channel rate limit.
 
+It also keeps the workspace's channels: who is a member of each (the bot too), which are
+private or archived, which were deleted, and the token's scopes. ``conversations.info``
+(``is_member``), ``conversations.members``, ``users.conversations`` and ``chat.postMessage``
+all answer from that one model, as Slack does: a private channel the bot is not in is
+``channel_not_found``, a public one refuses posts with ``not_in_channel``, and a read without
+``channels:read`` / ``groups:read`` is ``missing_scope``. A channel nobody set up is a public
+one whose only member is the bot.
+
 It accepts what slack_sdk sends (reference slack.md §1.3): ``chat.*`` as JSON bodies, some
 methods as a query string on a POST, ``chat.getPermalink`` as a GET, form bodies from the sync
 client. Query, form and JSON parameters are merged into one dict.
@@ -23,7 +31,8 @@ import math
 import signal
 import threading
 import time
-from dataclasses import asdict, dataclass
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -31,7 +40,45 @@ from bot.fakes._server import Answer, FakeServer, Fault, Request
 
 _PERMALINK_BASE = "https://fake.slack.test/archives"
 _DEFAULT_ERRORS = {200: "fatal_error", 429: "ratelimited", 503: "service_unavailable"}
-_JSON_PARAMS = ("blocks", "metadata", "attachments")  # JSON-encoded when sent as a form
+_JSON_PARAMS = ("blocks", "metadata", "attachments", "view")  # JSON when sent as a form
+# The bot token's scopes unless a test says otherwise: those of manifests/slack-app.yaml.
+DEFAULT_SCOPES = frozenset(
+    {
+        "commands",
+        "chat:write",
+        "channels:history",
+        "groups:history",
+        "reactions:write",
+        "users:read",
+        "usergroups:read",
+        "channels:read",
+        "groups:read",
+    }
+)
+
+
+@dataclass
+class Channel:
+    """A channel of the fake workspace."""
+
+    id: str
+    name: str
+    members: list[str] = field(default_factory=list)
+    private: bool = False
+    archived: bool = False
+
+    def info(self, viewer: str) -> dict[str, Any]:
+        """The ``channel`` object of ``conversations.info`` as ``viewer`` sees it."""
+        return {
+            "id": self.id,
+            "name": self.name,
+            "is_channel": not self.private,
+            "is_group": False,
+            "is_private": self.private,
+            "is_archived": self.archived,
+            "is_member": viewer in self.members,
+            "num_members": len(self.members),
+        }
 
 
 @dataclass(frozen=True)
@@ -95,8 +142,11 @@ class FakeSlack(FakeServer):
         self._messages: dict[tuple[str, str], dict[str, Any]] = {}  # (channel, ts) -> message
         self._reactions: dict[tuple[str, str], list[str]] = {}  # any message, even a user's
         self._users: dict[str, dict[str, Any]] = {}
-        self._members: dict[str, list[str]] = {}
+        self._channels: dict[str, Channel] = {}
+        self._deleted: set[str] = set()
+        self._scopes = set(DEFAULT_SCOPES)
         self._groups: dict[str, list[str]] = {}
+        self._homes: dict[str, dict[str, Any]] = {}  # user -> the App Home view published
         self._ts = itertools.count(101)
         self._limit: tuple[str, float, int] | None = None
         self._buckets: dict[str, tuple[float, float]] = {}  # channel -> (tokens, when)
@@ -126,10 +176,63 @@ class FakeSlack(FakeServer):
                 "profile": {"display_name": display_name, "real_name": real},
             }
 
-    def set_members(self, channel: str, members: list[str]) -> None:
-        """What ``conversations.members`` answers for ``channel`` (default: just the bot)."""
+    def add_channel(
+        self,
+        channel: str,
+        *,
+        name: str | None = None,
+        members: Iterable[str] = (),
+        bot_member: bool = True,
+        private: bool | None = None,
+        archived: bool = False,
+    ) -> None:
+        """Create (or replace) ``channel``: ``members`` are in it, and the bot too unless
+        ``bot_member=False``. ``private`` defaults to whether the ID starts with ``G``."""
+        people = list(members)
+        if bot_member and self.bot_user_id not in people:
+            people.append(self.bot_user_id)
+        if not bot_member and self.bot_user_id in people:
+            people.remove(self.bot_user_id)
         with self.lock:
-            self._members[channel] = list(members)
+            self._deleted.discard(channel)
+            self._channels[channel] = Channel(
+                id=channel,
+                name=name or f"chan-{channel.lower()}",
+                members=people,
+                private=channel.startswith("G") if private is None else private,
+                archived=archived,
+            )
+
+    def set_members(self, channel: str, members: list[str]) -> None:
+        """Make ``members`` exactly the channel's members (the bot is one only if listed);
+        a channel nobody set up has just the bot."""
+        with self.lock:
+            self._known(channel).members = list(members)
+
+    def invite_bot(self, channel: str) -> None:
+        """``/invite @bot`` in ``channel``."""
+        with self.lock:
+            members = self._known(channel).members
+            if self.bot_user_id not in members:
+                members.append(self.bot_user_id)
+
+    def remove_bot(self, channel: str) -> None:
+        """``/remove @bot`` in ``channel`` (or the bot was never invited)."""
+        with self.lock:
+            members = self._known(channel).members
+            if self.bot_user_id in members:
+                members.remove(self.bot_user_id)
+
+    def delete_channel(self, channel: str) -> None:
+        """The channel no longer exists: every method naming it answers channel_not_found."""
+        with self.lock:
+            self._channels.pop(channel, None)
+            self._deleted.add(channel)
+
+    def set_scopes(self, scopes: Iterable[str] | None) -> None:
+        """The bot token's scopes (None: back to the manifest's, ``DEFAULT_SCOPES``)."""
+        with self.lock:
+            self._scopes = set(DEFAULT_SCOPES if scopes is None else scopes)
 
     def set_usergroup(self, group: str, users: list[str]) -> None:
         with self.lock:
@@ -145,12 +248,13 @@ class FakeSlack(FakeServer):
             self._buckets.clear()
 
     def reset(self) -> None:
-        """Forget calls, messages, reactions, faults and rate-limit state (users, members and
-        the rate-limit setting stay)."""
+        """Forget calls, messages, reactions, faults and rate-limit state (users, channels,
+        scopes and the rate-limit setting stay)."""
         with self.lock:
             self._calls.clear()
             self._messages.clear()
             self._reactions.clear()
+            self._homes.clear()
             self._faults.clear()
             self._buckets.clear()
             self.rate_limited_count = 0
@@ -185,6 +289,12 @@ class FakeSlack(FakeServer):
             for m in self.messages(channel)
             if m["ts"] == thread_ts or m.get("thread_ts") == thread_ts
         ]
+
+    def home_view(self, user: str) -> dict[str, Any] | None:
+        """The App Home view last published for ``user`` (``views.publish``), if any."""
+        with self.lock:
+            view = self._homes.get(user)
+            return copy.deepcopy(view) if view is not None else None
 
     def reactions(self, channel: str, ts: str) -> list[str]:
         """The reaction names on a message (also on messages the fake never saw posted)."""
@@ -357,6 +467,8 @@ class FakeSlack(FakeServer):
                 return {"ok": True, "message_ts": self._next_ts()}
             if method == "chat.getPermalink":
                 return self._permalink(channel, str(params.get("message_ts", "")))
+            if method == "views.publish":
+                return self._publish(params)
             if method in ("reactions.add", "reactions.remove"):
                 return self._react(method, channel, params)
             if method in ("conversations.replies", "conversations.history"):
@@ -367,21 +479,101 @@ class FakeSlack(FakeServer):
                     return {"ok": False, "error": "user_not_found"}
                 return {"ok": True, "user": copy.deepcopy(user)}
             if method == "conversations.info":
-                info = {"id": channel, "name": f"chan-{channel.lower()}", "is_member": True}
-                return {"ok": True, "channel": info}
+                found = self._readable(channel)
+                if isinstance(found, dict):
+                    return found
+                return {"ok": True, "channel": found.info(self.bot_user_id)}
             if method == "usergroups.users.list":
                 group = self._groups.get(str(params.get("usergroup")))
                 if group is None:
                     return {"ok": False, "error": "no_such_subteam"}
                 return {"ok": True, "users": list(group)}
             if method == "conversations.members":
-                members = list(self._members.get(channel, [self.bot_user_id]))
+                found = self._readable(channel)
+                if isinstance(found, dict):
+                    return found
+                members = list(found.members)
                 return {"ok": True, "members": members, "response_metadata": {"next_cursor": ""}}
+            if method == "users.conversations":
+                return self._user_conversations(params)
+            if method == "views.open":
+                return self._open_view(params)
             return {"ok": True}
 
-    def _post_message(self, channel: str, params: dict[str, Any]) -> dict[str, Any]:
-        if not channel:
+    def _open_view(self, params: dict[str, Any]) -> dict[str, Any]:
+        """``views.open``: a modal needs a trigger_id (Slack's expire after 3 s; here any
+        non-empty one is accepted) and a view; the view is answered back with an id."""
+        view = params.get("view")
+        if not params.get("trigger_id"):
+            return {"ok": False, "error": "invalid_trigger_id"}
+        if not isinstance(view, dict) or view.get("type") != "modal":
+            return {"ok": False, "error": "invalid_arguments"}
+        return {"ok": True, "view": {"id": f"V{next(self._ts):08d}", **copy.deepcopy(view)}}
+
+    # -- the workspace's channels (callers hold the lock) ---------------------------------------
+
+    def _known(self, channel: str) -> Channel:
+        """The channel, set up on first mention as a public one with the bot as its member."""
+        if channel not in self._channels:
+            self._deleted.discard(channel)
+            private = channel.startswith("G")
+            members = [self.bot_user_id]
+            self._channels[channel] = Channel(channel, f"chan-{channel.lower()}", members, private)
+        return self._channels[channel]
+
+    def _find(self, channel: str) -> Channel | None:
+        """The channel as the bot sees it: None if it does not exist (or is private and the
+        bot is not in it, which Slack answers the same way)."""
+        if not channel or channel in self._deleted:
+            return None
+        found = self._known(channel)
+        if found.private and self.bot_user_id not in found.members:
+            return None
+        return found
+
+    def _missing_scope(self, *needed: str) -> dict[str, Any] | None:
+        lacking = [scope for scope in needed if scope not in self._scopes]
+        if not lacking:
+            return None
+        provided = ",".join(sorted(self._scopes))
+        return {"ok": False, "error": "missing_scope", "needed": lacking[0], "provided": provided}
+
+    def _readable(self, channel: str) -> Channel | dict[str, Any]:
+        """The channel for a ``conversations.*`` read, or Slack's error answer."""
+        found = self._find(channel)
+        if found is None:
             return {"ok": False, "error": "channel_not_found"}
+        denied = self._missing_scope("groups:read" if found.private else "channels:read")
+        return found if denied is None else denied
+
+    def _user_conversations(self, params: dict[str, Any]) -> dict[str, Any]:
+        """The channels ``user`` (default: the bot) is a member of, of ``types``."""
+        user = str(params.get("user") or self.bot_user_id)
+        types = str(params.get("types") or "public_channel").split(",")
+        wanted = {"public_channel": False, "private_channel": True}
+        scopes = {"public_channel": "channels:read", "private_channel": "groups:read"}
+        denied = self._missing_scope(*(scopes[t] for t in types if t in scopes))
+        if denied is not None:
+            return denied
+        private_kinds = {wanted[t] for t in types if t in wanted}
+        skip_archived = _truthy(params.get("exclude_archived"))
+        found = [
+            c.info(self.bot_user_id)
+            for c in self._channels.values()
+            if user in c.members
+            and c.private in private_kinds
+            and not (skip_archived and c.archived)
+        ]
+        return {"ok": True, "channels": found, "response_metadata": {"next_cursor": ""}}
+
+    def _post_message(self, channel: str, params: dict[str, Any]) -> dict[str, Any]:
+        found = self._find(channel)
+        if found is None:
+            return {"ok": False, "error": "channel_not_found"}
+        if found.archived:
+            return {"ok": False, "error": "is_archived"}
+        if self.bot_user_id not in found.members and "chat:write.public" not in self._scopes:
+            return {"ok": False, "error": "not_in_channel"}
         if not params.get("text") and not params.get("blocks"):
             return {"ok": False, "error": "no_text"}
         ts = self._next_ts()
@@ -409,6 +601,19 @@ class FakeSlack(FakeServer):
         if stored is not None and stored.get("thread_ts") not in (None, ts):
             link += f"?thread_ts={stored['thread_ts']}&cid={channel}"
         return {"ok": True, "channel": channel, "permalink": link}
+
+    def _publish(self, params: dict[str, Any]) -> dict[str, Any]:
+        """``views.publish``: a home tab view for one user, replacing the one before."""
+        user, view = str(params.get("user_id") or ""), params.get("view")
+        if not user:
+            return {"ok": False, "error": "invalid_arguments"}
+        if not isinstance(view, dict) or view.get("type") != "home":
+            return {"ok": False, "error": "invalid_arguments"}
+        if len(view.get("blocks") or []) > 100:
+            return {"ok": False, "error": "invalid_blocks"}
+        stored = copy.deepcopy(view) | {"id": f"V{next(self._ts):08d}", "team_id": self.team_id}
+        self._homes[user] = stored
+        return {"ok": True, "view": copy.deepcopy(stored)}
 
     def _react(self, method: str, channel: str, params: dict[str, Any]) -> dict[str, Any]:
         # Reactions are kept per (channel, ts) even for messages the fake never saw: the

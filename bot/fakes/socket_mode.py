@@ -14,20 +14,22 @@ and wait for their acks::
 Envelopes are ``{"envelope_id", "type": "events_api"|"slash_commands"|"interactive",
 "payload", "accepts_response_payload", "retry_attempt", "retry_reason"}``; acks are
 ``{"envelope_id", "payload"?}``. Envelopes go to the newest open connection.
+
+With ``forward_to=fake_slack.base`` every other Web API method is passed on to ``FakeSlack``,
+so ``url`` serves as the whole ``SLACK_API_URL`` of a process (``bot.fakes._websocket``).
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import json
 import time
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Self
+from typing import Any
 
-from aiohttp import WSCloseCode, WSMsgType, web
+from aiohttp import web
+
+from bot.fakes._websocket import WebSocketFake
 
 
 @dataclass(frozen=True)
@@ -39,7 +41,7 @@ class Ack:
     raw: dict[str, Any] = field(default_factory=dict)
 
 
-class FakeSocketMode:
+class FakeSocketMode(WebSocketFake):
     def __init__(
         self,
         *,
@@ -47,60 +49,33 @@ class FakeSocketMode:
         app_id: str = "A0001",
         team_id: str = "T0001",
         host: str = "127.0.0.1",
+        forward_to: str | None = None,
     ) -> None:
+        super().__init__(host=host, forward_to=forward_to)
         self.app_token = app_token
         self.app_id = app_id
         self.team_id = team_id
-        self._host = host
-        self._runner: web.AppRunner | None = None
-        self._port = 0
         self._tickets: set[str] = set()
-        self._sockets: list[web.WebSocketResponse] = []
         self._waiting: dict[str, asyncio.Future[Ack]] = {}
-        self._changed = asyncio.Condition()
         self.opened = 0  # apps.connections.open calls answered with a URL
         self.refused = 0  # apps.connections.open calls with a wrong token
-        self.connections = 0  # WebSocket connections accepted, ever
         self.acks: list[Ack] = []
-        self.received: list[Any] = []  # every frame the app sent, acks included
 
     # -- lifecycle -------------------------------------------------------------------------
 
-    async def start(self) -> Self:
-        app = web.Application()
+    def routes(self, app: web.Application) -> None:
         app.router.add_route("*", "/api/apps.connections.open", self._open)
         app.router.add_get("/link/", self._link)
-        runner = web.AppRunner(app, handle_signals=False, access_log=None)
-        await runner.setup()
-        site = web.TCPSite(runner, self._host, 0)
-        await site.start()
-        self._runner = runner
-        self._port = int(runner.addresses[0][1])
-        return self
 
     async def stop(self) -> None:
-        for ws in list(self._sockets):
-            await ws.close(code=WSCloseCode.GOING_AWAY)
         for future in self._waiting.values():
             future.cancel()
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
-    async def __aenter__(self) -> Self:
-        return await self.start()
-
-    async def __aexit__(self, *_: object) -> None:
-        await self.stop()
+        await super().stop()
 
     @property
     def url(self) -> str:
         """The Web API base URL where ``apps.connections.open`` is answered."""
-        return f"http://{self._host}:{self._port}/api/"
-
-    @property
-    def open_connections(self) -> int:
-        return sum(1 for ws in self._sockets if not ws.closed)
+        return f"{self.base}/api/"
 
     # -- the server side -------------------------------------------------------------------
 
@@ -124,60 +99,26 @@ class FakeSocketMode:
         if ticket not in self._tickets:
             return web.json_response({"ok": False, "error": "invalid_ticket"}, status=401)
         self._tickets.discard(ticket)
-        ws = web.WebSocketResponse(autoping=True)
-        await ws.prepare(request)
-        self._sockets.append(ws)
-        self.connections += 1
-        await ws.send_json(
-            {
-                "type": "hello",
-                "num_connections": self.open_connections,
-                "debug_info": {"host": "applink-fake", "approximate_connection_time": 18060},
-                "connection_info": {"app_id": self.app_id},
-            }
-        )
-        await self._notify()
-        try:
-            async for frame in ws:
-                if frame.type != WSMsgType.TEXT:
-                    continue
-                try:
-                    data = json.loads(frame.data)
-                except ValueError:
-                    data = frame.data
-                self.received.append(data)
-                if isinstance(data, dict) and "envelope_id" in data:
-                    ack = Ack(str(data["envelope_id"]), data.get("payload"), data)
-                    self.acks.append(ack)
-                    future = self._waiting.pop(ack.envelope_id, None)
-                    if future is not None and not future.done():
-                        future.set_result(ack)
-                await self._notify()
-        finally:
-            with contextlib.suppress(ValueError):
-                self._sockets.remove(ws)
-            await self._notify()
-        return ws
+        hello = {
+            "type": "hello",
+            "num_connections": self.open_connections + 1,  # this one included
+            "debug_info": {"host": "applink-fake", "approximate_connection_time": 18060},
+            "connection_info": {"app_id": self.app_id},
+        }
+        return await self.receive(await self.accept(request, greeting=hello), self._on_frame)
 
-    async def _notify(self) -> None:
-        async with self._changed:
-            self._changed.notify_all()
+    async def _on_frame(self, data: Any) -> None:
+        if isinstance(data, dict) and "envelope_id" in data:
+            ack = Ack(str(data["envelope_id"]), data.get("payload"), data)
+            self.acks.append(ack)
+            future = self._waiting.pop(ack.envelope_id, None)
+            if future is not None and not future.done():
+                future.set_result(ack)
 
     # -- test side -------------------------------------------------------------------------
 
-    async def wait_for(self, predicate: Callable[[Self], bool], within: float = 10.0) -> None:
-        """Wait until ``predicate(self)`` holds (checked whenever something happens)."""
-        deadline = time.monotonic() + within
-        async with self._changed:
-            while not predicate(self):
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    raise AssertionError(
-                        f"FakeSocketMode: condition not met (connections={self.connections}, "
-                        f"open={self.open_connections}, acks={len(self.acks)})"
-                    )
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._changed.wait(), min(remaining, 0.1))
+    def state(self) -> str:
+        return f"{super().state()}, acks={len(self.acks)}"
 
     async def wait_connected(self, connections: int = 1, within: float = 10.0) -> None:
         """Wait until ``connections`` connections were made, and one is open."""
@@ -197,7 +138,7 @@ class FakeSocketMode:
         within: float = 10.0,
     ) -> Ack:
         """Send an envelope to the newest open connection and wait for its ack."""
-        open_sockets = [ws for ws in self._sockets if not ws.closed]
+        open_sockets = self.open_sockets()
         if not open_sockets:
             raise AssertionError("FakeSocketMode: no open connection to push to")
         envelope_id = envelope_id or str(uuid.uuid4())
@@ -283,14 +224,7 @@ class FakeSocketMode:
 
     async def disconnect(self, reason: str = "refresh_requested") -> None:
         """Ask the app to reconnect, as Slack does before it rotates a connection."""
-        for ws in [ws for ws in self._sockets if not ws.closed]:
+        for ws in self.open_sockets():
             await ws.send_json(
                 {"type": "disconnect", "reason": reason, "debug_info": {"host": "applink-fake"}}
             )
-
-    async def drop(self) -> int:
-        """Close every open connection from the server side; returns how many."""
-        open_sockets = [ws for ws in self._sockets if not ws.closed]
-        for ws in open_sockets:
-            await ws.close(code=WSCloseCode.GOING_AWAY)
-        return len(open_sockets)

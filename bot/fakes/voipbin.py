@@ -27,7 +27,7 @@ import signal
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from http.cookies import CookieError, SimpleCookie
@@ -145,6 +145,31 @@ def _address(value: Any) -> dict[str, str]:
         if field:
             address[name] = field
     return address
+
+
+def refused_credentials(
+    headers: Mapping[str, str], query: Mapping[str, str], accesskey: str
+) -> tuple[str, str] | None:
+    """VoIPbin's authentication middleware (reference §1.1), which guards every ``/v1.0``
+    route, ``/v1.0/ws`` included: a JWT (cookie ``token``, ``?token=``, ``Authorization:
+    Bearer``) is looked at first, and these fakes issue none; then cookie or query
+    ``accesskey``. ``headers`` are looked up by lower-case name. Returns the 401's reason and
+    message, or None when ``accesskey`` was given."""
+    cookies = SimpleCookie()
+    with contextlib.suppress(CookieError):
+        cookies.load(headers.get("cookie", ""))
+    jwt = (
+        "token" in cookies
+        or query.get("token")
+        or headers.get("authorization", "").startswith("Bearer ")
+    )
+    key = cookies["accesskey"].value if "accesskey" in cookies else ""
+    key = key or query.get("accesskey", "")
+    if not jwt and not key:
+        return "AUTHENTICATION_REQUIRED", "Authentication is required."
+    if jwt or not hmac.compare_digest(key.encode(), accesskey.encode()):
+        return "INVALID_CREDENTIALS", "The credentials are invalid."
+    return None
 
 
 class FakeVoipbin(FakeServer):
@@ -366,23 +391,8 @@ class FakeVoipbin(FakeServer):
         return route if route in ROUTES else None
 
     def _authenticate(self, request: Request) -> Answer | None:
-        """§1.1: a JWT (cookie ``token``, ``?token=``, ``Authorization: Bearer``) is looked at
-        first, and this fake issues none; then cookie or query ``accesskey``."""
-        cookies = SimpleCookie()
-        with contextlib.suppress(CookieError):
-            cookies.load(request.headers.get("cookie", ""))
-        jwt = (
-            "token" in cookies
-            or request.query.get("token")
-            or request.headers.get("authorization", "").startswith("Bearer ")
-        )
-        key = cookies["accesskey"].value if "accesskey" in cookies else ""
-        key = key or request.query.get("accesskey", "")
-        if not jwt and not key:
-            return self._error(401, "AUTHENTICATION_REQUIRED", "Authentication is required.")
-        if jwt or not hmac.compare_digest(key.encode(), self.accesskey.encode()):
-            return self._error(401, "INVALID_CREDENTIALS", "The credentials are invalid.")
-        return None
+        refused = refused_credentials(request.headers, request.query, self.accesskey)
+        return None if refused is None else self._error(401, *refused)
 
     def _serve(self, route: str, request: Request) -> Answer:
         """The real answer of a route (state changes included)."""

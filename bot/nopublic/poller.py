@@ -21,7 +21,6 @@ A mark only moves once a poll has handed everything over, so a failure is retrie
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable
@@ -29,6 +28,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 from bot.bridge import status as st
+from bot.nopublic.background import BackgroundTask
 from bot.nopublic.frames import event_for_message
 from bot.voipbin.client import VoipbinError, VoipbinRateLimited
 from bot.voipbin.models import Message
@@ -87,7 +87,7 @@ class Poller:
         self._pending: dict[str, datetime] = {}  # outbound id -> tm_create, no final status yet
         self._handed: OrderedDict[tuple[str, str, str], None] = OrderedDict()
         self._lock = asyncio.Lock()
-        self._task: asyncio.Task[None] | None = None
+        self._background = BackgroundTask("voipbin-poller")
         self.polls = 0  # completed polls, for tests and logs
         self.handed_over = 0  # deliveries handed to the bridge
 
@@ -163,19 +163,14 @@ class Poller:
     # -- polling on its own -------------------------------------------------------------------
 
     def start(self, interval: float) -> None:
-        if self._task is None or self._task.done():
-            self._task = asyncio.create_task(self.run(interval), name="voipbin-poller")
+        self._background.start(lambda: self.run(interval))
 
     @property
     def task(self) -> asyncio.Task[None] | None:
-        return self._task
+        return self._background.task
 
     async def stop(self) -> None:
-        task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await self._background.stop()
 
     async def run(self, interval: float) -> None:
         """Poll every ``interval`` seconds until cancelled; after a failure, wait longer

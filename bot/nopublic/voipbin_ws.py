@@ -15,6 +15,17 @@ reconnecting picks it up. Reconnects back off exponentially with jitter, up to
 
 The access key is in the URL, so no URL and no aiohttp error text (which can quote the URL)
 reaches a log line unscrubbed.
+
+How the socket authenticates. Reference §4.6 (from VoIPbin's docs) shows ``?token=<jwt>`` and
+marks ``?accesskey=`` as uncertain. VoIPbin's source settles it (bin-api-manager): ``/ws`` is
+an ordinary route of the ``/v1.0`` group, so the authentication middleware of reference §1.1
+runs first and takes the access key from ``?accesskey=`` (or a cookie), never from a header
+(``Authorization: Bearer`` is for JWTs, and a JWT in ``?token=`` or a cookie is looked at
+before the key). A wrong or missing key gets the 401 envelope of §6.1. The handler then
+accepts agent, access-key and direct identities; older releases took agent logins only and
+ended an access key's request without upgrading it (HTTP 200, empty body). A subscribe frame
+with a topic the key may not read (not ``customer_id:<its customer id>...``) ends the
+connection.
 """
 
 from __future__ import annotations
@@ -32,6 +43,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import aiohttp
 
+from bot.nopublic.background import BackgroundTask
 from bot.nopublic.frames import parse_frame
 from bot.nopublic.poller import Acceptor, Poller
 from bot.voipbin.client import VoipbinError
@@ -122,7 +134,7 @@ class VoipbinSubscriber:
         self._next_fallback_poll = 0.0
         self._subscribed_at: float | None = None
         self._customer_id = customer_id
-        self._task: asyncio.Task[None] | None = None
+        self._background = BackgroundTask("voipbin-websocket")
         self._caught_up = False
         self.connected = asyncio.Event()
         self.connects = 0  # successful subscriptions, for tests and logs
@@ -130,18 +142,13 @@ class VoipbinSubscriber:
 
     @property
     def task(self) -> asyncio.Task[None] | None:
-        return self._task
+        return self._background.task
 
     def start(self) -> None:
-        if self._task is None or self._task.done():
-            self._task = asyncio.create_task(self.run(), name="voipbin-websocket")
+        self._background.start(self.run)
 
     async def stop(self) -> None:
-        task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await self._background.stop()
 
     def _safe(self, exc: BaseException) -> str:
         return describe_error(exc, self._accesskey)
@@ -178,6 +185,13 @@ class VoipbinSubscriber:
                             "the socket)",
                             exc.status,
                         )
+                    elif exc.status == 200:
+                        log.error(
+                            "voipbin websocket: VoIPbin answered the WebSocket without upgrading "
+                            "it (HTTP 200): this VoIPbin release takes only agent logins on /ws, "
+                            "not access keys; polling GET /messages meanwhile (--inbound poll "
+                            "avoids the socket)"
+                        )
                     else:
                         log.warning("voipbin websocket: connection failed: %s", self._safe(exc))
                 except (aiohttp.ClientError, OSError, TimeoutError) as exc:
@@ -213,6 +227,8 @@ class VoipbinSubscriber:
         topic = await self._topic()
         async with session.ws_connect(
             self._url,
+            # The access key goes in the query, as on every /v1.0 route (reference §1.1; see
+            # the module docstring for why §4.6's ``?token=`` is not needed).
             params={"accesskey": self._accesskey},
             heartbeat=self._heartbeat,
             autoping=True,

@@ -1,6 +1,6 @@
-"""The container image and the Kubernetes manifests: valid against Kubernetes' own schemas, and
-holding what operators rely on (probes, non-root, read-only root, graceful shutdown, disruption
-budget, configuration and secrets).
+"""The Kubernetes manifests: valid against Kubernetes' own schemas, and holding what operators
+rely on (probes, non-root, read-only root, graceful shutdown, disruption budget, configuration
+and secrets). The image they run is checked in test_dockerfile.py.
 
 The schemas come bundled with kubernetes-validate, so this runs offline. Strict mode rejects
 unknown fields, which is what catches a misspelt key (``readinesProbe``) that a cluster would
@@ -9,11 +9,9 @@ silently drop.
 
 from __future__ import annotations
 
-import fnmatch
 import functools
 import json
 import re
-import shlex
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -27,8 +25,6 @@ from bot.config import load_config
 
 ROOT = Path(__file__).resolve().parents[2]
 K8S = ROOT / "manifests" / "k8s"
-DOCKERFILE = ROOT / "Dockerfile"
-DOCKERIGNORE = ROOT / ".dockerignore"
 
 # The oldest Kubernetes minor the manifests must apply to; every API they use is GA there.
 KUBERNETES_VERSION = "1.30"
@@ -360,111 +356,3 @@ def test_the_secret_template_lists_exactly_the_required_secrets() -> None:
         assert "REPLACE" in value or "PASSWORD" in value, f"{name} is not a placeholder"
     text = (K8S / SECRET_TEMPLATE).read_text(encoding="utf-8")
     assert "never commit" in text.lower()
-
-
-# ---- Dockerfile ---------------------------------------------------------------------------
-
-
-def dockerfile_instructions() -> list[tuple[str, str]]:
-    """(INSTRUCTION, arguments) pairs, with line continuations joined and comments dropped."""
-    instructions: list[tuple[str, str]] = []
-    pending = ""
-    for raw in DOCKERFILE.read_text(encoding="utf-8").splitlines():
-        line = raw.strip()
-        if not line or line.startswith("#"):
-            continue
-        if line.endswith("\\"):
-            pending += line[:-1] + " "
-            continue
-        keyword, _, rest = (pending + line).partition(" ")
-        instructions.append((keyword.upper(), " ".join(rest.split())))
-        pending = ""
-    assert not pending, "the Dockerfile ends inside a line continuation"
-    return instructions
-
-
-def dockerfile_stages() -> list[list[tuple[str, str]]]:
-    stages: list[list[tuple[str, str]]] = []
-    for keyword, args in dockerfile_instructions():
-        if keyword == "FROM":
-            stages.append([])
-        assert stages, f"{keyword} before the first FROM"
-        stages[-1].append((keyword, args))
-    return stages
-
-
-# Compilers and headers: they belong in the builder stage only.
-_BUILD_TOOLS = re.compile(r"(?<![\w-])(gcc|g\+\+|build-essential|make|clang|[\w.+]+-dev)(?![\w-])")
-
-
-def final_stage(keyword: str) -> list[str]:
-    return [args for kw, args in dockerfile_stages()[-1] if kw == keyword]
-
-
-def test_the_dockerfile_is_multi_stage_with_a_slim_final_image() -> None:
-    stages = dockerfile_stages()
-    assert len(stages) == 2
-    builder_from = stages[0][0][1].split()
-    assert builder_from[1:] in (["AS", "builder"], ["as", "builder"])
-    assert stages[1][0][1] == "python:3.11-slim"
-    builder_runs = " ".join(args for kw, args in stages[0] if kw == "RUN")
-    assert "pip wheel --wheel-dir /wheels" in builder_runs
-
-
-def test_the_final_stage_installs_only_the_wheels_and_no_build_tools() -> None:
-    runs = " ".join(final_stage("RUN"))
-    assert "pip install --no-index --find-links /wheels" in runs
-    build_tools = _BUILD_TOOLS.findall(runs)
-    assert not build_tools, f"the final stage installs build tools: {build_tools}"
-    copied = " ".join(final_stage("COPY") + final_stage("ADD"))
-    assert "/src" not in copied, "the final stage copies source instead of wheels"
-
-
-def test_the_image_runs_as_uid_10001() -> None:
-    (user,) = final_stage("USER")
-    uid, _, gid = user.partition(":")
-    assert uid == str(UID), "USER must be numeric so runAsNonRoot can verify it"
-    assert gid in ("", str(UID))
-    runs = " ".join(final_stage("RUN"))
-    assert f"--uid {UID}" in runs
-    assert f"--gid {UID}" in runs
-
-
-def test_the_image_serves_on_8080_with_a_healthcheck() -> None:
-    assert final_stage("EXPOSE") == [str(PORT)]
-    assert final_stage("WORKDIR") == ["/app"]
-    assert any("PYTHONUNBUFFERED=1" in env for env in final_stage("ENV"))
-    (healthcheck,) = final_stage("HEALTHCHECK")
-    assert " CMD " in f" {healthcheck} "
-    assert "urllib.request" in healthcheck
-    assert f"http://127.0.0.1:{PORT}/healthz" in healthcheck
-    (entrypoint,) = final_stage("ENTRYPOINT")
-    assert json.loads(entrypoint) == ["sms-bridge"]
-    (cmd,) = final_stage("CMD")
-    assert json.loads(cmd) == SERVE_ARGS
-
-
-def test_the_dockerignore_keeps_out_the_clutter_but_not_the_build_inputs() -> None:
-    patterns = [
-        line.strip()
-        for line in DOCKERIGNORE.read_text(encoding="utf-8").splitlines()
-        if line.strip() and not line.lstrip().startswith("#")
-    ]
-    for excluded in (".venv", ".git", "*.db"):
-        assert excluded in patterns
-    # Every path the builder copies must survive the ignore list.
-    copied = [
-        source
-        for kw, args in dockerfile_stages()[0]
-        if kw == "COPY" and not args.startswith("--from")
-        for source in shlex.split(args)[:-1]
-    ]
-    assert copied
-    for source in copied:
-        parts = Path(source).parts
-        prefixes = ["/".join(parts[: i + 1]) for i in range(len(parts))]
-        for pattern in patterns:
-            if pattern.startswith("!"):
-                continue
-            hit = [p for p in prefixes if fnmatch.fnmatch(p, pattern.removeprefix("**/"))]
-            assert not hit, f".dockerignore pattern {pattern!r} drops {source}"

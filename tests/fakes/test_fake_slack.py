@@ -5,7 +5,8 @@ from __future__ import annotations
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Awaitable, Iterator
+from typing import Any
 
 import httpx
 import pytest
@@ -217,3 +218,94 @@ def test_standalone_process_with_its_control_api() -> None:
     finally:
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=5) == 0
+
+
+async def test_channel_membership_is_one_model_every_method_answers_from(
+    slack: FakeSlack, client: AsyncWebClient
+) -> None:
+    async def error_of(call: Awaitable[Any]) -> str:
+        with pytest.raises(SlackApiError) as failed:
+            await call
+        return str(failed.value.response["error"])
+
+    slack.add_channel("C0IN000001", name="support", members=["U0ANNA"])
+    slack.add_channel("C0OUT00001", name="sales", members=["U0ANNA"], bot_member=False)
+    slack.add_channel("G0PRIV0001", name="secret", members=["U0ANNA"], bot_member=False)
+    slack.add_channel("C0OLD00001", name="old", archived=True)
+
+    info = (await client.conversations_info(channel="C0IN000001"))["channel"]
+    assert (info["name"], info["is_member"], info["is_private"]) == ("support", True, False)
+    assert (await client.conversations_info(channel="C0OUT00001"))["channel"]["is_member"] is False
+    members = await client.conversations_members(channel="C0OUT00001")
+    assert members["members"] == ["U0ANNA"]  # a public channel's members, bot or not
+    mine = await client.users_conversations(types="public_channel,private_channel")
+    assert [c["id"] for c in mine["channels"]] == ["C0IN000001", "C0OLD00001"]
+    live = await client.users_conversations(exclude_archived=True)
+    assert [c["id"] for c in live["channels"]] == ["C0IN000001"]
+    anna = await client.users_conversations(user="U0ANNA", types="public_channel,private_channel")
+    assert {c["id"] for c in anna["channels"]} == {"C0IN000001", "C0OUT00001", "G0PRIV0001"}
+
+    # Posting: only where the bot is; a private channel it is not in does not exist for it.
+    assert (await client.chat_postMessage(channel="C0IN000001", text="hi"))["ok"]
+    assert await error_of(client.chat_postMessage(channel="C0OUT00001", text="x")) == (
+        "not_in_channel"
+    )
+    assert await error_of(client.chat_postMessage(channel="C0OLD00001", text="x")) == "is_archived"
+    assert await error_of(client.conversations_info(channel="G0PRIV0001")) == "channel_not_found"
+
+    # /invite, /remove and a deleted channel change every answer at once.
+    slack.invite_bot("C0OUT00001")
+    assert (await client.conversations_info(channel="C0OUT00001"))["channel"]["is_member"] is True
+    assert (await client.chat_postMessage(channel="C0OUT00001", text="now"))["ok"]
+    slack.remove_bot("C0IN000001")
+    assert "UBOT" not in (await client.conversations_members(channel="C0IN000001"))["members"]
+    slack.delete_channel("C0IN000001")
+    assert await error_of(client.conversations_info(channel="C0IN000001")) == "channel_not_found"
+    assert await error_of(client.chat_postMessage(channel="C0IN000001", text="x")) == (
+        "channel_not_found"
+    )
+
+    # A channel nobody set up is public with the bot in it; scopes are checked per kind.
+    assert (await client.conversations_info(channel="C0NEW00001"))["channel"]["is_member"]
+    slack.set_scopes({"chat:write", "groups:read"})
+    assert await error_of(client.conversations_info(channel="C0NEW00001")) == "missing_scope"
+    assert slack.calls("conversations.info")[-1].failed
+    slack.invite_bot("G0PRIV0001")
+    assert (await client.conversations_info(channel="G0PRIV0001"))["channel"]["is_private"]
+
+
+async def test_views_publish_keeps_each_users_home_view(
+    slack: FakeSlack, client: AsyncWebClient
+) -> None:
+    home = {"type": "home", "blocks": [{"type": "divider"}]}
+    published = await client.views_publish(user_id="U0ANNA", view=home)
+    assert published["view"]["type"] == "home" and published["view"]["id"].startswith("V")
+    await client.views_publish(user_id="U0ANNA", view=home | {"blocks": []})
+    assert slack.home_view("U0ANNA") == home | {"blocks": [], **_ids(slack.home_view("U0ANNA"))}
+    assert slack.home_view("U0BRAM") is None
+    assert [c.params["user_id"] for c in slack.calls("views.publish")] == ["U0ANNA"] * 2
+
+    with pytest.raises(SlackApiError) as modal:
+        await client.views_publish(user_id="U0ANNA", view={"type": "modal", "blocks": []})
+    assert modal.value.response["error"] == "invalid_arguments"
+    assert slack.calls("views.publish")[-1].failed
+
+
+def _ids(view: dict[str, Any] | None) -> dict[str, Any]:
+    assert view is not None
+    return {"id": view["id"], "team_id": view["team_id"]}
+
+
+async def test_views_open_needs_a_trigger_and_a_modal_and_is_recorded(
+    slack: FakeSlack, client: AsyncWebClient
+) -> None:
+    modal = {"type": "modal", "title": {"type": "plain_text", "text": "Send SMS"}, "blocks": []}
+    opened = await client.views_open(trigger_id="1.2.3", view=modal)
+    assert opened["view"]["id"].startswith("V") and opened["view"]["title"] == modal["title"]
+    assert slack.calls("views.open")[0].params == {"trigger_id": "1.2.3", "view": modal}
+    with pytest.raises(SlackApiError) as no_trigger:
+        await client.views_open(trigger_id="", view=modal)
+    assert no_trigger.value.response["error"] == "invalid_trigger_id"
+    with pytest.raises(SlackApiError) as home:
+        await client.views_open(trigger_id="1.2.3", view={"type": "home", "blocks": []})
+    assert home.value.response["error"] == "invalid_arguments"
