@@ -59,7 +59,7 @@ def test_the_demo_plays_the_whole_conversation(
     # the ephemeral acknowledgement of /sms, then the number's thread root at the top level
     ack = channel.index(
         "  sms-bridge (only visible to Anna): 📤 Sending to +31 6 12345678 from "
-        "+31 20 123 4567. Follow it in the number's thread."
+        "+31 20 123 4567: 1 SMS segment (GSM-7). Follow it in the number's thread."
     )
     assert channel[ack + 1] == f"      in answer to: /sms +31612345678 {FIRST_TEXT}"
     root = next(i for i, line in enumerate(channel) if line.startswith("  sms-bridge: SMS conv"))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 
 class DeliveryError(Exception):
@@ -68,6 +68,15 @@ class OutgoingView:
     text: str
     status: str  # raw status string
     note: str = ""  # e.g. why it failed
+    message_id: int = 0  # what a Retry button on a failed SMS sends again (0: no button)
+
+
+@dataclass(frozen=True, slots=True)
+class AlertItem:
+    """One failure listed in a rolled-up alert; ``link`` points at its thread."""
+
+    text: str
+    link: str | None = None
 
 
 class Messenger(Protocol):
@@ -84,9 +93,12 @@ class Messenger(Protocol):
         key: str,
         reconcile: bool,
         opted_out: bool = False,
+        name: str | None = None,
+        previous_thread_ts: str | None = None,
     ) -> str:
         """Post the root message of a number's thread (saying so when the number has opted
-        out); returns its ts."""
+        out); returns its ts. ``name``: the contact's name; ``previous_thread_ts``: the
+        thread the number used before this one, linked from the root."""
         ...
 
     async def post_outgoing(
@@ -112,8 +124,10 @@ class Messenger(Protocol):
         text: str,
         key: str,
         reconcile: bool,
+        name: str | None = None,
     ) -> str:
-        """Post a received SMS in its thread; returns its ts."""
+        """Post a received SMS in its thread (``name``: the sender's contact name); returns
+        its ts."""
         ...
 
     async def post_notice(
@@ -127,14 +141,27 @@ class Messenger(Protocol):
         reconcile: bool,
         link: str | None = None,
         mention: str | None = None,
+        retry: int | None = None,
     ) -> str:
         """Post a bridge notice. ``text`` is plain text (it is escaped, never interpreted as
         markup); ``link`` is shown as a "view thread" link, ``mention`` (a Slack user id) as
-        who did it."""
+        who did it, ``retry`` (a failed SMS's message id) as a Retry button."""
         ...
 
     async def tell(self, *, channel: str, user: str, thread_ts: str | None, text: str) -> None:
         """A message only ``user`` sees (plain text, escaped)."""
+        ...
+
+    async def post_rollup(
+        self, *, channel: str, source: str, items: list[AlertItem], key: str, reconcile: bool
+    ) -> str:
+        """Post an alert listing failures in channel ``source``; returns its ts."""
+        ...
+
+    async def update_rollup(
+        self, *, channel: str, ts: str, source: str, items: list[AlertItem]
+    ) -> None:
+        """Redraw a rolled-up alert with the failures it lists now."""
         ...
 
     async def permalink(self, *, channel: str, ts: str) -> str | None:
@@ -143,4 +170,27 @@ class Messenger(Protocol):
 
     async def user_names(self, user_ids: list[str]) -> dict[str, str]:
         """Display names of Slack users (unknown ones are left out)."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class ArchivedSms:
+    """An SMS as the provider keeps it: ``peer`` is the other party as the provider wrote
+    it (not normalised), ``at`` the creation time in epoch seconds."""
+
+    direction: str  # inbound | outbound
+    our_number: str
+    peer: str
+    text: str
+    status: str
+    at: float
+
+
+@runtime_checkable
+class SmsArchive(Protocol):
+    """The provider's own record of SMS, for numbers the bridge has no messages of."""
+
+    async def recent_messages(self, *, scan: int) -> list[ArchivedSms]:
+        """Up to ``scan`` of the account's most recent SMS (both directions, deleted ones
+        left out), newest first. Raises RateLimited, Unavailable or Rejected."""
         ...

@@ -10,29 +10,34 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy.exc import NoResultFound
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bot.bridge import policy
 from bot.bridge import status as st
+from bot.bridge.directory import Directory
 from bot.bridge.ports import (
+    AlertItem,
     Messenger,
     OutgoingView,
     RateLimited,
     Rejected,
+    SmsArchive,
     SmsGateway,
     Unavailable,
 )
+from bot.bridge.threads import retire_if_idle
 from bot.config import AppConfig, NumberRoute
 from bot.jobs.queue import Job, enqueue, job_row
 from bot.jobs.runner import GiveUp, Handler, RetryLater
 from bot.jobs.writer import JobWriter
 from bot.metrics import Metrics
 from bot.phone import count_segments, format_international, mask
-from bot.store import repo
+from bot.store import interactive, repo, threads
 from bot.voipbin.webhook import WebhookEvent
 
 log = logging.getLogger(__name__)
@@ -44,6 +49,14 @@ RECONCILE_SKEW_SECONDS = 120.0
 
 class NotRouted(Exception):
     """The channel has no VoIPbin number routed to it."""
+
+
+class NotRoutedHere(NotRouted):
+    """The number asked for (``from:``) is not one of the channel's."""
+
+
+# A long message held for Send / Cancel can be confirmed for this long.
+HELD_SEND_TTL_SECONDS = 3600.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,9 +88,23 @@ class Bridge:
         self._wake = wake
         self._clock = clock
         self._writer = JobWriter(engine)
+        self.directory = Directory(
+            engine=engine,
+            config=config,
+            archive=gateway if isinstance(gateway, SmsArchive) else None,
+            clock=clock,
+        )
 
     def set_wake(self, wake: Callable[[], None]) -> None:
         self._wake = wake
+
+    async def _retire_if_idle(
+        self, conn: AsyncConnection, conversation: repo.Conversation, now: float
+    ) -> repo.Conversation:
+        """Thread lifecycle (``threads.idle_days``): see ``bot.bridge.threads``."""
+        return await retire_if_idle(
+            conn, conversation, idle_days=self.config.threads.idle_days, now=now
+        )
 
     @property
     def handlers(self) -> Mapping[str, Handler]:
@@ -89,6 +116,8 @@ class Bridge:
             "check_stuck": self._job_check_stuck,
             "notice": self._job_notice,
             "tell": self._job_tell,
+            "release_reply": self._job_release_reply,
+            "rollup_alert": self._job_rollup_alert,
         }
 
     # -- intake ----------------------------------------------------------------------------
@@ -180,16 +209,22 @@ class Bridge:
         text: str,
         request_key: str,
         user_groups: set[str] | None = None,
+        our_number: str | None = None,
+        claim: Callable[[AsyncConnection], Awaitable[bool]] | None = None,
     ) -> list[Queued] | policy.Refusal:
         """Record an SMS per recipient from ``/sms`` in ``channel``, sent from the channel's
         number, or refuse them all with the rule that stops them. ``request_key`` identifies
-        this command, so repeating it adds nothing."""
-        route = self.route_of(channel)
+        this command, so repeating it adds nothing. ``our_number`` picks one of the channel's
+        numbers (``from:``; NotRouted if it is not routed here). ``claim`` runs first in the
+        same transaction; when it returns False nothing is recorded (``[]``)."""
+        route = self.route_from(channel, our_number)
         our_number = route.number
         now = self._clock()
         queued: list[Queued] = []
         segments = count_segments(text).segments
         async with self._engine.begin() as conn:
+            if claim is not None and not await claim(conn):
+                return []
             refusal = await self._check(
                 conn,
                 route=route,
@@ -214,6 +249,7 @@ class Bridge:
                 conversation = await repo.get_or_create_conversation(
                     conn, channel=channel, our_number=our_number, peer_number=peer, now=now
                 )
+                conversation = await self._retire_if_idle(conn, conversation, now)
                 message_id = await repo.insert_message(
                     conn,
                     key=f"cmd:{request_key}:{peer}",
@@ -271,7 +307,7 @@ class Bridge:
         async with self._engine.begin() as conn:
             if event_key is not None:
                 await repo.first_seen(conn, event_key, now)
-            conversation = await repo.find_conversation_by_thread(
+            conversation = await threads.find_conversation_by_any_thread(
                 conn, channel=channel, thread_ts=thread_ts
             )
             if conversation is None:
@@ -336,7 +372,7 @@ class Bridge:
             )
             if message_id is None:
                 return "ignored"
-            await self._enqueue_send(conn, conversation, message_id, now)
+            await self._enqueue_reply_send(conn, conversation, message_id, now)
             await repo.add_audit(
                 conn,
                 actor=user,
@@ -406,7 +442,7 @@ class Bridge:
 
     async def owns_thread(self, *, channel: str, thread_ts: str) -> bool:
         async with self._engine.connect() as conn:
-            found = await repo.find_conversation_by_thread(
+            found = await threads.find_conversation_by_any_thread(
                 conn, channel=channel, thread_ts=thread_ts
             )
             return found is not None
@@ -492,6 +528,7 @@ class Bridge:
             conversation = await repo.get_or_create_conversation(
                 conn, channel=channel, our_number=our_number, peer_number=sender, now=now
             )
+            conversation = await self._retire_if_idle(conn, conversation, now)
             message_id = await repo.insert_message(
                 conn,
                 key=f"in:{voipbin_id}",
@@ -658,9 +695,11 @@ class Bridge:
         now: float,
         broadcast: bool = False,
         mention: str | None = None,
+        retry: int | None = None,
     ) -> None:
         """A notice in the conversation's thread, after everything already queued for it (it
-        runs in the conversation's lane, so it never lands before the message it is about)."""
+        runs in the conversation's lane, so it never lands before the message it is about).
+        ``retry``: a failed thread reply's message id, for a Retry button on the notice."""
         await enqueue(
             conn,
             kind="notice",
@@ -672,6 +711,7 @@ class Bridge:
                 "alert": False,
                 "broadcast": broadcast,
                 "mention": mention,
+                "retry": retry,
             },
             lane=f"c{conversation.id}",
             channel=conversation.channel,
@@ -687,12 +727,13 @@ class Bridge:
         text: str,
         now: float,
         in_thread: bool = True,
+        retry: int | None = None,
     ) -> None:
         """A notice in the conversation's thread, broadcast to the channel, and a post in the
         alert channel when one is configured."""
         if in_thread:
             await self._thread_notice(
-                conn, conversation, key=key, text=text, now=now, broadcast=True
+                conn, conversation, key=key, text=text, now=now, broadcast=True, retry=retry
             )
         else:
             await enqueue(
@@ -704,19 +745,7 @@ class Bridge:
                 now=now,
             )
         if self.config.alerts.channel is not None:
-            await enqueue(
-                conn,
-                kind="notice",
-                key=f"alert:{key}",
-                payload={
-                    "channel": self.config.alerts.channel,
-                    "conversation_id": conversation.id,
-                    "text": text,
-                    "alert": True,
-                },
-                channel=self.config.alerts.channel,
-                now=now,
-            )
+            await self._enqueue_alert(conn, key=key, conversation=conversation, text=text, now=now)
 
     # -- jobs ------------------------------------------------------------------------------
 
@@ -744,14 +773,19 @@ class Bridge:
             opted_out = await repo.is_opted_out(
                 conn, our_number=conversation.our_number, peer_number=conversation.peer_number
             )
+            previous = await threads.previous_thread(conn, conversation.id)
+        names = await self.directory.names([conversation.peer_number])
         ts: str = await self._slack(
             self._messenger.open_thread(
                 channel=conversation.channel,
                 peer=conversation.peer_number,
                 our_number=conversation.our_number,
-                key=f"root:{conversation.id}",
+                # A new thread after an idle one gets a key of its own.
+                key=f"root:{conversation.id}" + (f":{previous}" if previous else ""),
                 reconcile=job.attempts > 1,
                 opted_out=opted_out,
+                name=names.get(conversation.peer_number),
+                previous_thread_ts=previous,
             )
         )
         async with self._engine.begin() as conn:
@@ -769,6 +803,7 @@ class Bridge:
             text=message.text,
             status=message.status,
             note=message.error or "",
+            message_id=message.id,
         )
 
     async def _job_send_sms(self, job: Job) -> None:
@@ -935,7 +970,12 @@ class Bridge:
         async with self._engine.begin() as conn:
             await repo.update_message(conn, message.id, now, alerted=True)
             await self._alert(
-                conn, key=f"{kind}:{message.id}", conversation=conversation, text=text, now=now
+                conn,
+                key=f"{kind}:{message.id}",
+                conversation=conversation,
+                text=text,
+                now=now,
+                retry=_retry_on_notice(message, kind),
             )
         self._wake()
 
@@ -947,6 +987,7 @@ class Bridge:
         if message.slack_ts is not None:
             return
         thread_ts = await self._ensure_thread(conversation, job)
+        names = await self.directory.names([conversation.peer_number])
         ts: str = await self._slack(
             self._messenger.post_inbound(
                 channel=conversation.channel,
@@ -955,6 +996,7 @@ class Bridge:
                 text=message.text,
                 key=f"msg:{message.id}",
                 reconcile=job.attempts > 1,
+                name=names.get(conversation.peer_number),
             )
         )
         now = self._clock()
@@ -1009,6 +1051,7 @@ class Bridge:
             else:
                 thread_ts = conversation.thread_ts
         mention = payload.get("mention")
+        retry = payload.get("retry")
         await self._slack(
             self._messenger.post_notice(
                 channel=channel,
@@ -1019,6 +1062,7 @@ class Bridge:
                 reconcile=job.attempts > 1,
                 link=link,
                 mention=str(mention) if mention else None,
+                retry=int(retry) if retry else None,
             )
         )
 
@@ -1073,4 +1117,444 @@ class Bridge:
             text=text,
             now=now,
             in_thread=conversation.thread_ts is not None,
+            retry=(
+                _retry_on_notice(message, "failed")
+                if job.kind == "send_sms" and message.voipbin_id is None
+                else None
+            ),
         )
+
+    # -- sending from buttons, shortcuts and settings (confirm, retry, undo, signature) -----
+
+    def route_from(self, channel: str, our_number: str | None = None) -> NumberRoute:
+        """The number a send from ``channel`` goes out from: ``our_number`` when it is one of
+        the channel's numbers (NotRoutedHere when it is not), else the channel's default."""
+        if our_number is None:
+            return self.route_of(channel)
+        route = self.config.route_for(our_number)
+        if route is None or route.channel != channel:
+            raise NotRoutedHere(our_number)
+        return route
+
+    async def signature(self, user: str) -> str | None:
+        async with self._engine.connect() as conn:
+            return await interactive.get_signature(conn, user)
+
+    async def set_signature(self, user: str, signature: str | None) -> None:
+        """Set (or with None, clear) the text appended to ``user``'s SMS."""
+        async with self._engine.begin() as conn:
+            await interactive.set_signature(conn, user, signature, self._clock())
+
+    async def signed(self, user: str, text: str) -> str:
+        """``text`` as it will be sent: with the user's signature on a line of its own."""
+        signature = await self.signature(user)
+        return f"{text}\n{signature}" if signature else text
+
+    async def hold_send(
+        self,
+        *,
+        channel: str,
+        user: str,
+        recipients: list[str],
+        text: str,
+        user_groups: set[str] | None = None,
+        our_number: str | None = None,
+    ) -> int | policy.Refusal:
+        """Keep a send until its sender confirms it; returns its id. The policy is checked
+        now (nobody is asked to confirm what would be refused) and again on confirmation."""
+        route = self.route_from(channel, our_number)
+        now = self._clock()
+        async with self._engine.begin() as conn:
+            refusal = await self._check(
+                conn,
+                route=route,
+                user=user,
+                user_groups=user_groups or set(),
+                peers=recipients,
+                text=text,
+                now=now,
+            )
+            if refusal is not None:
+                await self._refuse(
+                    conn,
+                    refusal,
+                    user=user,
+                    channel=channel,
+                    our_number=route.number,
+                    peers=recipients,
+                    now=now,
+                )
+                return refusal
+            return await interactive.hold_send(
+                conn,
+                channel=channel,
+                user=user,
+                our_number=route.number,
+                recipients=recipients,
+                text=text,
+                now=now,
+            )
+
+    async def held(self, pending_id: int) -> interactive.PendingSend | None:
+        async with self._engine.connect() as conn:
+            return await interactive.get_pending(conn, pending_id)
+
+    async def confirm_send(
+        self, *, pending_id: int, user: str, user_groups: set[str] | None = None
+    ) -> list[Queued] | policy.Refusal | str:
+        """Send a held send (the Send button): exactly once however often it is clicked.
+        Returns what was queued, the refusal (the policy is checked again), or the state it
+        was already in (``sent``, ``cancelled``, ``refused``, ``expired`` after an hour;
+        ``unknown`` for another user's or a missing one)."""
+        held = await self.held(pending_id)
+        if held is None or held.user_id != user:
+            return "unknown"
+        if held.state != "pending":
+            return held.state
+        now = self._clock()
+        if now - held.created_at > HELD_SEND_TTL_SECONDS:
+            # An old prompt left on screen: what it says may no longer be meant.
+            async with self._engine.begin() as conn:
+                await interactive.move_pending(
+                    conn, pending_id, from_state="pending", to_state="expired", now=now
+                )
+            return "expired"
+
+        async def claim(conn: AsyncConnection) -> bool:
+            return await interactive.move_pending(
+                conn, pending_id, from_state="pending", to_state="sent", now=now
+            )
+
+        result = await self.accept_send(
+            channel=held.channel,
+            user=user,
+            recipients=held.recipients,
+            text=held.text,
+            request_key=f"held:{pending_id}",
+            user_groups=user_groups,
+            our_number=held.our_number,
+            claim=claim,
+        )
+        if isinstance(result, policy.Refusal):
+            async with self._engine.begin() as conn:
+                await interactive.move_pending(
+                    conn, pending_id, from_state="sent", to_state="refused", now=now
+                )
+            return result
+        if not result:  # another click claimed it first
+            again = await self.held(pending_id)
+            return again.state if again is not None else "unknown"
+        return result
+
+    async def cancel_send(self, *, pending_id: int, user: str) -> str:
+        """Drop a held send (the Cancel button): ``cancelled``, or the state it was in."""
+        async with self._engine.begin() as conn:
+            held = await interactive.get_pending(conn, pending_id)
+            if held is None or held.user_id != user:
+                return "unknown"
+            if await interactive.move_pending(
+                conn, pending_id, from_state="pending", to_state="cancelled", now=self._clock()
+            ):
+                return "cancelled"
+            return held.state
+
+    async def sent_from(self, message_id: int) -> str | None:
+        """Our number an SMS went out from (None for an unknown message)."""
+        async with self._engine.connect() as conn:
+            try:
+                message = await repo.get_message(conn, message_id)
+            except NoResultFound:
+                return None
+            return (await repo.get_conversation(conn, message.conversation_id)).our_number
+
+    async def accept_retry(
+        self, *, message_id: int, user: str, user_groups: set[str] | None = None
+    ) -> Queued | policy.Refusal | None:
+        """Send a failed SMS again (the Retry button): a new SMS through the normal job path
+        and policy, audited, shown on the failed one's Slack message. None when it was
+        already retried (a second click) or has not failed."""
+        now = self._clock()
+        async with self._engine.begin() as conn:
+            failed = await interactive.find_message_by_key(conn, f"retry:{message_id}")
+            if failed is not None:
+                return None
+            try:
+                message = await repo.get_message(conn, message_id)
+            except NoResultFound:
+                return None
+            if message.direction != "outbound" or st.phase(message.status) is not st.Phase.FAILED:
+                return None
+            conversation = await repo.get_conversation(conn, message.conversation_id)
+            route = self.config.route_for(conversation.our_number)
+            refusal = (
+                policy.Refusal(
+                    "not-routed",
+                    f"{conversation.our_number} is no longer in the bridge's app.yaml, so it "
+                    "cannot send. Nothing was sent.",
+                )
+                if route is None
+                else await self._check(
+                    conn,
+                    route=route,
+                    user=user,
+                    user_groups=user_groups or set(),
+                    peers=[conversation.peer_number],
+                    text=message.text,
+                    now=now,
+                )
+            )
+            if refusal is not None:
+                await self._refuse(
+                    conn,
+                    refusal,
+                    user=user,
+                    channel=conversation.channel,
+                    our_number=conversation.our_number,
+                    peers=[conversation.peer_number],
+                    now=now,
+                )
+                return refusal
+            retry_id = await repo.insert_message(
+                conn,
+                key=f"retry:{message.id}",
+                conversation_id=conversation.id,
+                direction="outbound",
+                origin=message.origin,
+                text=message.text,
+                author=message.author,
+                slack_ts=message.slack_ts,
+                status="queued",
+                status_rank=0,
+                now=now,
+            )
+            if retry_id is None:
+                return None
+            # The same Slack message shows the new attempt. An earlier attempt whose outcome
+            # was never learned may have sent it: the new one looks for it before sending.
+            unknown_outcome = message.voipbin_id is None and message.send_started_at is not None
+            await repo.update_message(
+                conn,
+                retry_id,
+                now,
+                shown_status=message.shown_status,
+                send_started_at=message.send_started_at if unknown_outcome else None,
+            )
+            retry = await repo.get_message(conn, retry_id)
+            await self._enqueue_show(conn, retry, "retry", now)
+            await self._enqueue_send(conn, conversation, retry_id, now)
+            await repo.add_audit(
+                conn,
+                actor=user,
+                action="sent",
+                now=now,
+                channel=conversation.channel,
+                our_number=conversation.our_number,
+                peer_number=conversation.peer_number,
+                segments=count_segments(message.text).segments,
+                detail=f"retry of message {message.id}: {message.text}",
+            )
+        self._wake()
+        log.info("sms retry accepted message_id=%d retry_id=%d", message.id, retry_id)
+        return Queued(
+            peer=conversation.peer_number,
+            our_number=conversation.our_number,
+            message_id=retry_id,
+        )
+
+    async def _enqueue_reply_send(
+        self, conn: AsyncConnection, conversation: repo.Conversation, message_id: int, now: float
+    ) -> None:
+        """A thread reply's send, after the undo window (``policy.send_delay_seconds``)
+        when there is one. The wait is a job of its own outside the conversation's lane, so
+        inbound SMS are not held up behind it."""
+        delay = self.config.policy.send_delay_seconds
+        if delay <= 0:
+            await self._enqueue_send(conn, conversation, message_id, now)
+            return
+        await enqueue(
+            conn,
+            kind="release_reply",
+            key=f"release:{message_id}",
+            payload={"message_id": message_id},
+            lane=f"d{conversation.id}",
+            now=now,
+            run_after=now + delay,
+        )
+        await repo.touch_conversation(conn, conversation.id, now)
+
+    async def _job_release_reply(self, job: Job) -> None:
+        now = self._clock()
+        async with self._engine.begin() as conn:
+            message = await repo.get_message(conn, int(job.payload["message_id"]))
+            conversation = await repo.get_conversation(conn, message.conversation_id)
+            await self._enqueue_send(conn, conversation, message.id, now)
+        self._wake()
+
+    async def reply_changed(
+        self,
+        *,
+        team: str,
+        channel: str,
+        ts: str,
+        deleted: bool,
+        change_key: str,
+        event_key: str | None = None,
+    ) -> str:
+        """A person edited or deleted a thread reply. ``ignored``: not a reply we took.
+        ``unsent``: deleted before its send started (inside the undo window), so it is not
+        sent and the thread says so. ``noted``: its author is told that the SMS goes out as
+        first written and cannot be changed. ``change_key`` identifies this edit, and
+        ``event_key`` (the Slack event id) its delivery, so a redelivery does nothing."""
+        now = self._clock()
+        async with self._engine.begin() as conn:
+            if event_key is not None and not await repo.first_seen(conn, event_key, now):
+                return "ignored"
+            message = await interactive.find_message_by_key(conn, f"reply:{team}:{channel}:{ts}")
+            if message is None or message.author is None:
+                return "ignored"
+            conversation = await repo.get_conversation(conn, message.conversation_id)
+            if deleted and (
+                await interactive.cancel_unstarted_job(conn, f"release:{message.id}", now)
+                or await interactive.cancel_unstarted_job(conn, f"send:{message.id}", now)
+            ):
+                await repo.update_message(conn, message.id, now, error="deleted before sending")
+                await repo.raise_status(conn, message.id, status="cancelled", rank=99, now=now)
+                await repo.add_audit(
+                    conn,
+                    actor=message.author,
+                    action="unsent",
+                    now=now,
+                    channel=channel,
+                    our_number=conversation.our_number,
+                    peer_number=conversation.peer_number,
+                    detail="deleted before it was sent",
+                )
+                await self._thread_notice(
+                    conn,
+                    conversation,
+                    key=f"unsent:{message.id}",
+                    text="A reply was deleted before it went out, so it was not sent as SMS.",
+                    now=now,
+                    mention=message.author,
+                )
+                outcome = "unsent"
+            else:
+                peer = format_international(conversation.peer_number)
+                done = "deleting it here does not" if deleted else "your edit does not"
+                text = (
+                    f"Your reply was sent as SMS to {peer} as you first wrote it. An SMS cannot "
+                    f"be changed or taken back once sent: {done} reach their phone."
+                )
+                await enqueue(
+                    conn,
+                    kind="tell",
+                    key=f"tell:{change_key}",
+                    payload={
+                        "channel": channel,
+                        "user": message.author,
+                        "thread_ts": conversation.thread_ts,
+                        "text": text,
+                    },
+                    now=now,
+                )
+                outcome = "noted"
+        self._wake()
+        return outcome
+
+    # -- alerts rolled up per channel ------------------------------------------------------
+
+    async def _enqueue_alert(
+        self,
+        conn: AsyncConnection,
+        *,
+        key: str,
+        conversation: repo.Conversation,
+        text: str,
+        now: float,
+    ) -> None:
+        """The alert-channel post of a failure. Failures of one channel within
+        ``alerts.rollup_seconds`` share one alert that lists them (updated in place), so a
+        bad minute is one post, not a stream. Its jobs share a lane: they run in order."""
+        alerts = self.config.alerts.channel
+        assert alerts is not None
+        if self.config.alerts.rollup_seconds <= 0:
+            await enqueue(
+                conn,
+                kind="notice",
+                key=f"alert:{key}",
+                payload={
+                    "channel": alerts,
+                    "conversation_id": conversation.id,
+                    "text": text,
+                    "alert": True,
+                },
+                channel=alerts,
+                now=now,
+            )
+            return
+        await enqueue(
+            conn,
+            kind="rollup_alert",
+            key=f"alert:{key}",
+            payload={
+                "source": conversation.channel,
+                "conversation_id": conversation.id,
+                "text": text,
+            },
+            lane=f"alerts:{conversation.channel}",
+            channel=alerts,
+            now=now,
+        )
+
+    async def _job_rollup_alert(self, job: Job) -> None:
+        alerts = self.config.alerts.channel
+        if alerts is None:
+            return
+        payload = job.payload
+        source = str(payload["source"])
+        link: str | None = None
+        async with self._engine.connect() as conn:
+            conversation = await repo.get_conversation(conn, int(payload["conversation_id"]))
+        if conversation.thread_ts is not None:
+            link = await self._messenger.permalink(
+                channel=conversation.channel, ts=conversation.thread_ts
+            )
+        item = {"key": job.key, "text": str(payload["text"]), "link": link}
+        now = self._clock()
+        async with self._engine.begin() as conn:
+            rollup = await interactive.open_rollup(
+                conn, channel=source, since=now - self.config.alerts.rollup_seconds
+            )
+            if rollup is None:
+                rollup_id = await interactive.start_rollup(conn, channel=source, item=item, now=now)
+                items, alert_ts = [item], None
+            else:
+                rollup_id, alert_ts, items = rollup.id, rollup.alert_ts, rollup.items
+                if all(i.get("key") != job.key for i in items):  # not a retry of this job
+                    items = [*items, item]
+                    await interactive.save_rollup(conn, rollup_id, now=now, items=items)
+        listed = [AlertItem(text=str(i["text"]), link=i.get("link")) for i in items]
+        if alert_ts is None:
+            ts: str = await self._slack(
+                self._messenger.post_rollup(
+                    channel=alerts,
+                    source=source,
+                    items=listed,
+                    key=f"rollup:{rollup_id}",
+                    reconcile=job.attempts > 1 or len(items) > 1,
+                )
+            )
+            async with self._engine.begin() as conn:
+                await interactive.save_rollup(conn, rollup_id, now=self._clock(), alert_ts=ts)
+        else:
+            await self._slack(
+                self._messenger.update_rollup(
+                    channel=alerts, ts=alert_ts, source=source, items=listed
+                )
+            )
+
+
+def _retry_on_notice(message: repo.Message, kind: str) -> int | None:
+    """A failed thread reply has no status message of its own (its status is reactions on
+    the person's message), so the failure notice carries its Retry button."""
+    return message.id if message.origin == "reply" and kind == "failed" else None

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import re
-import uuid
 from typing import Any
 
 from slack_bolt import BoltResponse
@@ -12,19 +11,24 @@ from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.bridge.policy import Refusal
 from bot.bridge.service import Bridge, NotRouted
 from bot.phone import format_international
+from bot.slack.actions import register_actions
 from bot.slack.commands import (
     USAGE,
     CommandError,
     SendSms,
     SetOptOut,
+    SetSignature,
     ShowHelp,
     parse_sms_command,
 )
+from bot.slack.directory_commands import DIRECTORY_COMMANDS, Lookups
+from bot.slack.home import HomeTab, register_home
+from bot.slack.links import ThreadLinks
 from bot.slack.messenger import SlackMessenger
 from bot.slack.mrkdwn import escape, mentioned_user_ids, to_plain_text
+from bot.slack.sending import Sender
 
 log = logging.getLogger(__name__)
 
@@ -51,10 +55,11 @@ def build_bolt_app(
     )
     region = bridge.config.region
 
-    async def groups_of(channel: str, user: str) -> set[str]:
-        """The user groups and channels named in the channel's number's senders that ``user``
-        belongs to (looked up only when the number restricts its senders)."""
-        numbers = bridge.config.numbers_for(channel)
+    async def groups_of(channel: str, user: str, our_number: str | None = None) -> set[str]:
+        """The user groups and channels named in the channel's number's senders (or
+        ``our_number``'s) that ``user`` belongs to (looked up only when the number restricts
+        its senders)."""
+        numbers = [our_number] if our_number else bridge.config.numbers_for(channel)
         route = bridge.config.route_for(numbers[0]) if numbers else None
         if route is None or user in route.senders.users:
             return set()
@@ -72,6 +77,10 @@ def build_bolt_app(
             except Exception:
                 log.warning("could not read the members of channel %s", member_of)
         return found
+
+    sender = Sender(bridge=bridge, groups_of=groups_of)
+    links = ThreadLinks(permalink=messenger.permalink)
+    lookups = Lookups(directory=bridge.directory, links=links, config=bridge.config)
 
     @app.middleware
     async def drop_redeliveries(
@@ -101,6 +110,23 @@ def build_bolt_app(
             return
         channel = str(command.get("channel_id") or "")
         user = str(command.get("user_id") or "")
+        if isinstance(parsed, SetSignature):
+            await ack(response_type="ephemeral", text=await sender.set_signature(user, parsed))
+            return
+        if isinstance(parsed, DIRECTORY_COMMANDS):
+            answer = await lookups.reply(parsed, channel=channel, user=user)
+            await ack(response_type="ephemeral", **answer)
+            return
+        if isinstance(parsed, SendSms):
+            outcome = await sender.send(
+                channel=channel,
+                user=user,
+                recipients=parsed.recipients,
+                text=parsed.text,
+                our_number=parsed.sender,
+            )
+            await ack(response_type="ephemeral", **outcome.message())
+            return
         try:
             if isinstance(parsed, SetOptOut):
                 changed = await bridge.set_opt_out(
@@ -111,15 +137,6 @@ def build_bolt_app(
                 note = "" if changed else " (it already was)"
                 await ack(response_type="ephemeral", text=f"{pretty} is {state}{note}.")
                 return
-            assert isinstance(parsed, SendSms)
-            queued = await bridge.accept_send(
-                channel=channel,
-                user=user,
-                recipients=parsed.recipients,
-                text=parsed.text,
-                request_key=uuid.uuid4().hex,
-                user_groups=await groups_of(channel, user),
-            )
         except NotRouted:
             await ack(
                 response_type="ephemeral",
@@ -138,15 +155,6 @@ def build_bolt_app(
                 "please try again in a minute.",
             )
             return
-        if isinstance(queued, Refusal):
-            await ack(response_type="ephemeral", text=f":no_entry: {escape(queued.message)}")
-            return
-        to = ", ".join(escape(format_international(q.peer)) for q in queued)
-        ours = escape(format_international(queued[0].our_number)) if queued else ""
-        await ack(
-            response_type="ephemeral",
-            text=f":outbox_tray: Sending to {to} from {ours}. Follow it in the number's thread.",
-        )
 
     @app.event({"type": "message", "subtype": HUMAN_SUBTYPES})
     async def thread_reply(event: dict[str, Any], body: dict[str, Any]) -> None:
@@ -163,6 +171,7 @@ def build_bolt_app(
         text = to_plain_text(raw, user_names=names).strip()
         if not text:
             return
+        text = await bridge.signed(str(user), text)
         await bridge.accept_reply(
             user_groups=await groups_of(channel, str(user)),
             event_key=f"slack:{body['event_id']}" if body.get("event_id") else None,
@@ -173,6 +182,16 @@ def build_bolt_app(
             user=str(user),
             text=text,
         )
+
+    register_actions(app, bridge=bridge, messenger=messenger, sender=sender)
+    home = HomeTab(
+        client=client,
+        config=bridge.config,
+        directory=bridge.directory,
+        messenger=messenger,
+        links=links,
+    )
+    register_home(app, home)
 
     @app.event(re.compile(".*"))
     async def ignore_other_events() -> None:

@@ -24,8 +24,10 @@ BOT_SCOPES: dict[str, str] = {
     "channels:read": "conversations.members, for numbers.senders.channels (public channels)",
     "groups:read": "conversations.members, for numbers.senders.channels (private channels)",
 }
-BOT_EVENTS = ("message.channels", "message.groups")
+BOT_EVENTS = ("message.channels", "message.groups", "app_home_opened")
 SLASH_COMMAND = "/sms"
+# Shortcuts (callback_id -> type) that open the Send SMS modal; see bot.slack.modal.
+SHORTCUTS = {"sms_send_global": "global", "sms_send_message": "message"}
 TEMPLATE_URL = "https://sms-bridge.example.com"
 
 # In a checkout the template is manifests/slack-app.yaml; an installed wheel carries a copy

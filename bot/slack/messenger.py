@@ -18,9 +18,10 @@ from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
 from bot.bridge import status as st
-from bot.bridge.ports import OutgoingView, RateLimited, Rejected, Unavailable
+from bot.bridge.ports import AlertItem, OutgoingView, RateLimited, Rejected, Unavailable
 from bot.config import SlackPacing
 from bot.slack import render
+from bot.slack.links import archive_link
 from bot.slack.mrkdwn import escape
 
 log = logging.getLogger(__name__)
@@ -195,10 +196,22 @@ class SlackMessenger:
         key: str,
         reconcile: bool,
         opted_out: bool = False,
+        name: str | None = None,
+        previous_thread_ts: str | None = None,
     ) -> str:
+        previous = None
+        if previous_thread_ts is not None:
+            previous = await self.permalink(channel=channel, ts=previous_thread_ts)
+            previous = previous or archive_link(channel, previous_thread_ts)
         return await self._post(
             channel=channel,
-            rendered=render.thread_root(peer=peer, our_number=our_number, opted_out=opted_out),
+            rendered=render.thread_root(
+                peer=peer,
+                our_number=our_number,
+                opted_out=opted_out,
+                name=name,
+                previous_link=previous,
+            ),
             key=key,
             reconcile=reconcile,
         )
@@ -253,10 +266,11 @@ class SlackMessenger:
         text: str,
         key: str,
         reconcile: bool,
+        name: str | None = None,
     ) -> str:
         return await self._post(
             channel=channel,
-            rendered=render.inbound(sender=sender, text=text),
+            rendered=render.inbound(sender=sender, text=text, name=name),
             key=key,
             reconcile=reconcile,
             thread_ts=thread_ts,
@@ -273,10 +287,13 @@ class SlackMessenger:
         reconcile: bool,
         link: str | None = None,
         mention: str | None = None,
+        retry: int | None = None,
     ) -> str:
         return await self._post(
             channel=channel,
-            rendered=render.notice(text=text, link=link, alert=thread_ts is None, mention=mention),
+            rendered=render.notice(
+                text=text, link=link, alert=thread_ts is None, mention=mention, retry=retry
+            ),
             key=key,
             reconcile=reconcile,
             thread_ts=thread_ts,
@@ -324,6 +341,27 @@ class SlackMessenger:
                 break
         self._groups[f"channel:{channel}"] = members
         return members
+
+    async def post_rollup(
+        self, *, channel: str, source: str, items: list[AlertItem], key: str, reconcile: bool
+    ) -> str:
+        return await self._post(
+            channel=channel,
+            rendered=render.rollup(source=source, items=items),
+            key=key,
+            reconcile=reconcile,
+        )
+
+    async def update_rollup(
+        self, *, channel: str, ts: str, source: str, items: list[AlertItem]
+    ) -> None:
+        rendered = render.rollup(source=source, items=items)
+        await self._call(
+            "chat.update",
+            lambda: self._client.chat_update(
+                channel=channel, ts=ts, text=rendered.text, blocks=rendered.blocks
+            ),
+        )
 
     async def permalink(self, *, channel: str, ts: str) -> str | None:
         try:

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.bridge import status as st
-from bot.bridge.ports import OutgoingView
+from bot.bridge.ports import AlertItem, OutgoingView
 from bot.phone import country_name, country_of, format_international
 from bot.slack.mrkdwn import escape
 
@@ -63,14 +63,31 @@ def status_line(status: str, note: str = "") -> str:
     return label
 
 
-def thread_root(*, peer: str, our_number: str, opted_out: bool = False) -> Rendered:
-    who = escape(human_number(peer))
+def thread_root(
+    *,
+    peer: str,
+    our_number: str,
+    opted_out: bool = False,
+    name: str | None = None,
+    previous_link: str | None = None,
+) -> Rendered:
+    """The first message of a number's thread: who (contact name, number, country), from
+    which of our numbers, and a link to the number's previous thread when it had one."""
+    number = escape(human_number(peer))
+    who = f"{escape(name)} · {number}" if name else number
     ours = escape(format_international(our_number))
     blocks = [
         _section(f":iphone: *SMS conversation with {who}*"),
         _context(f"Texting from {ours} · reply in this thread to send an SMS"),
     ]
     text = f"SMS conversation with {who} (our number {ours})"
+    if previous_link:
+        blocks.append(
+            _context(
+                f":leftwards_arrow_with_hook: <{previous_link}|Previous thread with this number>"
+            )
+        )
+        text += " - continues an earlier thread"
     if opted_out:
         warning = ":no_entry: This number has opted out (STOP): SMS to it are refused."
         blocks.append(_context(warning))
@@ -82,17 +99,38 @@ def outgoing(view: OutgoingView) -> Rendered:
     peer = escape(format_international(view.peer))
     body = escape(view.text)
     line = status_line(view.status, view.note)
-    return Rendered(
-        text=f"SMS from <@{view.author}> to {peer}: {body}",
-        blocks=[
-            _section(f"<@{view.author}> → *{peer}*\n{body}"),
-            _context(line),
+    blocks = [
+        _section(f"<@{view.author}> → *{peer}*\n{body}"),
+        _context(line),
+    ]
+    if view.message_id and st.phase(view.status) is st.Phase.FAILED:
+        blocks.append(retry_button(view.message_id))
+    return Rendered(text=f"SMS from <@{view.author}> to {peer}: {body}", blocks=blocks)
+
+
+RETRY_ACTION = "sms_retry"
+
+
+def retry_button(message_id: int) -> dict[str, Any]:
+    """Send a failed SMS again (through the policy and the job queue, audited)."""
+    return {
+        "type": "actions",
+        "block_id": f"retry:{message_id}",
+        "elements": [
+            {
+                "type": "button",
+                "action_id": RETRY_ACTION,
+                "text": {"type": "plain_text", "text": "Retry", "emoji": True},
+                "value": str(message_id),
+            }
         ],
-    )
+    }
 
 
-def inbound(*, sender: str, text: str) -> Rendered:
-    who = escape(format_international(sender))
+def inbound(*, sender: str, text: str, name: str | None = None) -> Rendered:
+    """A received SMS: the sender (contact name and number, or the number) and the text."""
+    number = escape(format_international(sender))
+    who = f"{escape(name)} ({number})" if name else number
     body = escape(text)
     return Rendered(
         text=f"SMS from {who}: {body}",
@@ -100,7 +138,14 @@ def inbound(*, sender: str, text: str) -> Rendered:
     )
 
 
-def notice(*, text: str, link: str | None, alert: bool, mention: str | None = None) -> Rendered:
+def notice(
+    *,
+    text: str,
+    link: str | None,
+    alert: bool,
+    mention: str | None = None,
+    retry: int | None = None,
+) -> Rendered:
     icon = ":rotating_light:" if alert else ":warning:"
     line = f"{icon} {escape(text)}"
     if mention:
@@ -108,4 +153,28 @@ def notice(*, text: str, link: str | None, alert: bool, mention: str | None = No
     body = line
     if link:
         body += f"\n<{link}|View the thread>"
-    return Rendered(text=line, blocks=[_section(body)])
+    blocks = [_section(body)]
+    if retry:
+        blocks.append(retry_button(retry))
+    return Rendered(text=line, blocks=blocks)
+
+
+def rollup(*, source: str, items: list[AlertItem]) -> Rendered:
+    """An alert listing the failures of channel ``source`` within the roll-up window; a
+    single failure looks like any other alert."""
+    if len(items) == 1:
+        return notice(text=items[0].text, link=items[0].link, alert=True)
+    head = f":rotating_light: {len(items)} SMS failures in <#{source}> within a minute:"
+    lines = []
+    for item in items[:40]:
+        line = f"• {escape(item.text)}"
+        if item.link:
+            line += f" <{item.link}|View the thread>"
+        lines.append(line)
+    if len(items) > 40:
+        lines.append(f"• … and {len(items) - 40} more")
+    body = "\n".join(lines)
+    # A section holds at most 3000 characters.
+    blocks = [_section(head), _section(body[:2900])]
+    text = head + " " + "; ".join(escape(i.text) for i in items[:10])
+    return Rendered(text=text[:3000], blocks=blocks)

@@ -138,3 +138,65 @@ audit = Table(
 Index("ix_audit_at", audit.c.at)
 Index("ix_audit_actor_at", audit.c.actor, audit.c.at)
 Index("ix_audit_peer_at", audit.c.peer_number, audit.c.at)
+
+# Names people gave phone numbers (`/sms name`); one name per number for the whole workspace.
+contacts = Table(
+    "contacts",
+    metadata,
+    Column("peer_number", String(64), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("updated_by", String(64), nullable=False),  # Slack user id
+    Column("updated_at", Float, nullable=False),
+)
+
+# Threads a conversation used before it moved to a new one (``threads.idle_days``). Replies
+# typed in them still reach the conversation.
+past_threads = Table(
+    "past_threads",
+    metadata,
+    Column("channel", String(32), primary_key=True),
+    Column("thread_ts", String(32), primary_key=True),
+    Column("conversation_id", Integer, ForeignKey("conversations.id"), nullable=False),
+    Column("closed_at", Float, nullable=False),
+)
+Index("ix_past_threads_conversation", past_threads.c.conversation_id, past_threads.c.closed_at)
+
+# Per-person settings (`/sms signature`).
+user_settings = Table(
+    "user_settings",
+    metadata,
+    Column("user_id", String(32), primary_key=True),
+    Column("signature", Text, nullable=True),
+    Column("updated_at", Float, nullable=False),
+)
+
+# Sends held until their sender confirms them (over ``policy.confirm_over_segments``). The
+# row is the pending message: a restart loses nothing, and the Send button's claim of it
+# (pending → sent) is what makes a double click send once.
+pending_sends = Table(
+    "pending_sends",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("channel", String(32), nullable=False),
+    Column("user_id", String(32), nullable=False),
+    Column("our_number", String(32), nullable=False),
+    Column("recipients", Text, nullable=False),  # JSON list of E.164 numbers
+    Column("text", Text, nullable=False),
+    Column("state", String(16), nullable=False),  # pending|sent|cancelled|refused|expired
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+)
+
+# One alert in the alerts channel that lists the failures of one channel within a window
+# (``alerts.rollup_seconds``), updated in place as more arrive.
+alert_rollups = Table(
+    "alert_rollups",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("channel", String(32), nullable=False),  # where the failures happened
+    Column("opened_at", Float, nullable=False),
+    Column("alert_ts", String(32), nullable=True),  # the alert's message, once posted
+    Column("items", Text, nullable=False),  # JSON list of {"text", "conversation_id"}
+    Column("updated_at", Float, nullable=False),
+)
+Index("ix_alert_rollups_channel_opened", alert_rollups.c.channel, alert_rollups.c.opened_at)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from bot.bridge.ports import RateLimited, Rejected, SentSms, Unavailable
+from bot.bridge.ports import ArchivedSms, RateLimited, Rejected, SentSms, Unavailable
 from bot.voipbin.client import (
     VoipbinClient,
     VoipbinError,
@@ -61,6 +61,33 @@ class VoipbinGateway:
                     and any(t.destination.target == destination for t in message.targets)
                 ):
                     found.append(SentSms(id=message.id, status=message.status))
+        except VoipbinError as exc:
+            raise _translate(exc) from None
+        return found
+
+    async def recent_messages(self, *, scan: int) -> list[ArchivedSms]:
+        """``GET /messages`` newest first, page by page (VoIPbin has no filters), stopping
+        after ``scan`` messages."""
+        found: list[ArchivedSms] = []
+        seen = 0
+        try:
+            async for message in self._client.iter_messages():
+                seen += 1
+                if message.tm_delete is None and message.targets:
+                    inbound = message.direction == "inbound"
+                    target = message.targets[0].destination.target
+                    found.append(
+                        ArchivedSms(
+                            direction="inbound" if inbound else "outbound",
+                            our_number=target if inbound else message.source.target,
+                            peer=message.source.target if inbound else target,
+                            text=message.text,
+                            status=message.status,
+                            at=message.tm_create.timestamp() if message.tm_create else 0.0,
+                        )
+                    )
+                if seen >= scan:
+                    break
         except VoipbinError as exc:
             raise _translate(exc) from None
         return found

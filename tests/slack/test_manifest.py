@@ -11,7 +11,15 @@ import pytest
 import yaml
 
 from bot.cli import main
-from bot.slack.manifest import BOT_EVENTS, BOT_SCOPES, SLASH_COMMAND, load_template, render
+from bot.slack import modal
+from bot.slack.manifest import (
+    BOT_EVENTS,
+    BOT_SCOPES,
+    SHORTCUTS,
+    SLASH_COMMAND,
+    load_template,
+    render,
+)
 
 from reference import slack_manifest_schema
 
@@ -31,6 +39,8 @@ METHOD_SCOPES = {
     "conversations_history": "channels:history",
     "conversations_replies": "channels:history",
     "auth_test": None,
+    "views_open": None,
+    "views_publish": None,
 }
 
 
@@ -49,10 +59,23 @@ def test_the_manifest_asks_for_exactly_what_the_code_uses() -> None:
     assert commands == [SLASH_COMMAND]
 
 
+def test_the_manifest_declares_the_shortcuts_the_code_listens_for() -> None:
+    manifest = load_template()
+    declared = {s["callback_id"]: s["type"] for s in manifest["features"]["shortcuts"]}
+    assert declared == SHORTCUTS
+    assert SHORTCUTS == {modal.GLOBAL_SHORTCUT: "global", modal.MESSAGE_SHORTCUT: "message"}
+    # buttons, shortcuts and the modal arrive at the same URL as commands and events
+    interactivity = manifest["settings"]["interactivity"]
+    assert interactivity["is_enabled"] is True
+    assert (
+        interactivity["request_url"] == manifest["settings"]["event_subscriptions"]["request_url"]
+    )
+
+
 def test_every_web_api_call_in_the_code_is_covered_by_a_scope() -> None:
     called = set()
     for path in SLACK_CODE.rglob("*.py"):
-        called |= set(re.findall(r"_client\.([a-z]+_[A-Za-z]+)\b", path.read_text()))
+        called |= set(re.findall(r"\b_?client\.([a-z]+_[A-Za-z]+)\b", path.read_text()))
     assert called, "no Web API calls found: the pattern is out of date"
     unknown = called - set(METHOD_SCOPES)
     assert not unknown, f"add these methods and their scopes to METHOD_SCOPES: {unknown}"
@@ -68,6 +91,7 @@ def test_manifest_command_fills_in_the_url(capsys: pytest.CaptureFixture[str]) -
     url = "https://bridge.acme.test/slack/events"
     assert printed["features"]["slash_commands"][0]["url"] == url
     assert printed["settings"]["event_subscriptions"]["request_url"] == url
+    assert printed["settings"]["interactivity"]["request_url"] == url
     schema = slack_manifest_schema()
     jsonschema.validators.validator_for(schema)(schema).validate(printed)
     assert "example.com" not in render("https://bridge.acme.test")

@@ -1,0 +1,197 @@
+"""Sending from Slack, wherever it starts (``/sms``, the Send SMS modal, the Send button of a
+held message): signature, segment preview, the confirmation threshold, the policy, and the
+answer the sender sees."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from bot.bridge import segments
+from bot.bridge.policy import Refusal
+from bot.bridge.service import Bridge, NotRouted, NotRoutedHere, Queued
+from bot.phone import format_international
+from bot.slack import prompts
+from bot.slack.commands import SetSignature
+from bot.slack.mrkdwn import escape
+
+log = logging.getLogger(__name__)
+
+# (channel, user, our number or None) -> the senders groups the user is in
+GroupsOf = Callable[[str, str, str | None], Awaitable[set[str]]]
+
+NO_NUMBER = (
+    ":warning: This channel has no VoIPbin number, so /sms cannot send from here. Use a "
+    "channel listed under `numbers` in the bridge's app.yaml, or ask the operator to route a "
+    "number to this channel. Nothing was sent."
+)
+NOT_RECORDED = (
+    ":x: The bridge could not record your SMS right now. Nothing was sent; please try again "
+    "in a minute."
+)
+
+
+def not_routed_here(number: str, channel_numbers: list[str]) -> str:
+    ours = ", ".join(escape(format_international(n)) for n in channel_numbers) or "none"
+    return (
+        f":warning: {escape(format_international(number))} is not one of this channel's "
+        f"numbers, so it cannot send from here (this channel's: {ours}). Nothing was sent."
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What happened to a send, as the sender sees it: ``text`` and maybe ``blocks``.
+    ``sent`` is True when SMS were queued, ``refusal`` holds the rule that stopped it."""
+
+    text: str
+    blocks: list[dict[str, Any]] | None = None
+    sent: bool = False
+    held: bool = False
+    pending_id: int | None = None
+    refusal: Refusal | None = None
+
+    def message(self) -> dict[str, Any]:
+        body: dict[str, Any] = {"text": self.text}
+        if self.blocks is not None:
+            body["blocks"] = self.blocks
+        return body
+
+
+class Sender:
+    """One per Bolt app."""
+
+    def __init__(self, *, bridge: Bridge, groups_of: GroupsOf) -> None:
+        self._bridge = bridge
+        self._groups_of = groups_of
+
+    async def send(
+        self,
+        *,
+        channel: str,
+        user: str,
+        recipients: list[str],
+        text: str,
+        our_number: str | None = None,
+        confirm: bool = True,
+    ) -> Outcome:
+        """Sign ``text``, then hold it for Send / Cancel when it is over the threshold (and
+        ``confirm``), else record it. Never raises for what a person did wrong."""
+        bridge = self._bridge
+        try:
+            signed = await bridge.signed(user, text)
+            preview = segments.preview(signed)
+            groups = await self._groups_of(channel, user, our_number)
+            threshold = bridge.config.policy.confirm_over_segments
+            if confirm and threshold is not None and preview.segments > threshold:
+                held = await bridge.hold_send(
+                    channel=channel,
+                    user=user,
+                    recipients=recipients,
+                    text=signed,
+                    user_groups=groups,
+                    our_number=our_number,
+                )
+                if isinstance(held, Refusal):
+                    return Outcome(prompts.refused(held), refusal=held)
+                route = bridge.route_from(channel, our_number)
+                rendered = prompts.confirm(
+                    pending_id=held,
+                    recipients=recipients,
+                    our_number=route.number,
+                    text=signed,
+                    preview=preview,
+                )
+                return Outcome(rendered.text, rendered.blocks, held=True, pending_id=held)
+            queued = await bridge.accept_send(
+                channel=channel,
+                user=user,
+                recipients=recipients,
+                text=signed,
+                request_key=uuid.uuid4().hex,
+                user_groups=groups,
+                our_number=our_number,
+            )
+        except NotRoutedHere:
+            assert our_number is not None
+            return Outcome(not_routed_here(our_number, bridge.config.numbers_for(channel)))
+        except NotRouted:
+            return Outcome(NO_NUMBER)
+        except Exception:
+            log.exception("could not record an SMS channel=%s", channel)
+            return Outcome(NOT_RECORDED)
+        if isinstance(queued, Refusal):
+            return Outcome(prompts.refused(queued), refusal=queued)
+        return Outcome(prompts.accepted(queued, preview), sent=True)
+
+    async def confirm(self, *, pending_id: int, user: str) -> Outcome:
+        """The Send button of a held message."""
+        bridge = self._bridge
+        try:
+            held = await bridge.held(pending_id)
+            if held is None or held.user_id != user:
+                return Outcome(prompts.ALREADY["unknown"])
+            groups = await self._groups_of(held.channel, user, held.our_number)
+            result = await bridge.confirm_send(pending_id=pending_id, user=user, user_groups=groups)
+        except NotRouted:
+            return Outcome(NO_NUMBER)
+        except Exception:
+            log.exception("could not record a confirmed SMS pending_id=%d", pending_id)
+            return Outcome(NOT_RECORDED)
+        if isinstance(result, Refusal):
+            return Outcome(prompts.refused(result), refusal=result)
+        if isinstance(result, str):
+            return Outcome(prompts.ALREADY.get(result, prompts.ALREADY["unknown"]))
+        return Outcome(prompts.accepted(result, segments.preview(held.text)), sent=True)
+
+    async def cancel(self, *, pending_id: int, user: str) -> Outcome:
+        state = await self._bridge.cancel_send(pending_id=pending_id, user=user)
+        if state == "cancelled":
+            return Outcome(prompts.CANCELLED)
+        return Outcome(prompts.ALREADY.get(state, prompts.ALREADY["unknown"]))
+
+    async def retry(self, *, message_id: int, channel: str, user: str) -> str | None:
+        """The Retry button of a failed SMS: None when it is on its way again (its status
+        line says so), else what to tell the person who clicked."""
+        try:
+            our_number = await self._bridge.sent_from(message_id)
+            queued: Queued | Refusal | None = await self._bridge.accept_retry(
+                message_id=message_id,
+                user=user,
+                user_groups=await self._groups_of(channel, user, our_number),
+            )
+        except Exception:
+            log.exception("could not record a retry message_id=%d", message_id)
+            return NOT_RECORDED
+        if isinstance(queued, Refusal):
+            return prompts.refused(queued)
+        if queued is None:
+            return ":information_source: That SMS was already sent again; nothing more was sent."
+        return None
+
+    async def set_signature(self, user: str, parsed: SetSignature) -> str:
+        """``/sms signature``: show, set or clear the line added to the user's SMS."""
+        if parsed.signature is None:
+            current = await self._bridge.signature(user)
+            if not current:
+                return (
+                    'You have no signature. Set one with `/sms signature "— Anna, Acme"`: it '
+                    "is added on a line of its own to every SMS you send."
+                )
+            return f"Your signature: {escape(current)} (`/sms signature off` removes it)."
+        if not parsed.signature:
+            await self._bridge.set_signature(user, None)
+            return "Your signature is removed; your SMS go out as you type them."
+        await self._bridge.set_signature(user, parsed.signature)
+        preview = segments.preview(parsed.signature)
+        warning = ""
+        if preview.hint:
+            warning = f"\n:warning: It makes every SMS you send UCS-2: {escape(preview.hint)}."
+        return (
+            f"Your signature is set: every SMS you send (with /sms and in threads) ends with "
+            f"“{escape(parsed.signature)}” on a line of its own, and it counts toward the "
+            f"message's length.{warning}"
+        )

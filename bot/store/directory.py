@@ -1,0 +1,201 @@
+"""Read models for people: contact names, a number's messages, recent conversations, and the
+state of the job queue. Only reads, except the contact names themselves."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from sqlalchemy import and_, delete, func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from bot.store.repo import Conversation, Message, insert_ignore
+from bot.store.tables import contacts, conversations, jobs, messages, opt_outs
+
+# -- contact names ---------------------------------------------------------------------------
+
+
+async def contact_names(conn: AsyncConnection, peers: Iterable[str]) -> dict[str, str]:
+    """The names given to ``peers`` (numbers without a name are left out)."""
+    wanted = sorted(set(peers))
+    if not wanted:
+        return {}
+    rows = (
+        await conn.execute(
+            select(contacts.c.peer_number, contacts.c.name).where(
+                contacts.c.peer_number.in_(wanted)
+            )
+        )
+    ).all()
+    return {str(peer): str(name) for peer, name in rows}
+
+
+async def set_contact_name(
+    conn: AsyncConnection, *, peer: str, name: str | None, by: str, now: float
+) -> str | None:
+    """Name ``peer`` (``None`` forgets its name); returns the name it had before."""
+    before = (await contact_names(conn, [peer])).get(peer)
+    if name is None:
+        await conn.execute(delete(contacts).where(contacts.c.peer_number == peer))
+        return before
+    values = {"name": name, "updated_by": by, "updated_at": now}
+    if not await insert_ignore(conn, contacts, {"peer_number": peer, **values}):
+        await conn.execute(update(contacts).where(contacts.c.peer_number == peer).values(**values))
+    return before
+
+
+# -- conversations and their messages --------------------------------------------------------
+
+
+async def conversations_in(
+    conn: AsyncConnection,
+    channels: Iterable[str],
+    *,
+    peer: str | None = None,
+    limit: int = 200,
+) -> list[Conversation]:
+    """Conversations of ``channels`` (of one ``peer``), most recently active first."""
+    query = select(conversations).where(conversations.c.channel.in_(sorted(set(channels))))
+    if peer is not None:
+        query = query.where(conversations.c.peer_number == peer)
+    query = query.order_by(conversations.c.last_activity_at.desc(), conversations.c.id.desc())
+    rows = (await conn.execute(query.limit(limit))).mappings().all()
+    return [Conversation(**dict(row)) for row in rows]
+
+
+async def latest_messages(
+    conn: AsyncConnection, conversation_ids: Iterable[int], *, limit: int
+) -> list[Message]:
+    """The newest ``limit`` messages of these conversations, newest first."""
+    ids = sorted(set(conversation_ids))
+    if not ids:
+        return []
+    rows = (
+        (
+            await conn.execute(
+                select(messages)
+                .where(messages.c.conversation_id.in_(ids))
+                .order_by(messages.c.id.desc())
+                .limit(limit)
+            )
+        )
+        .mappings()
+        .all()
+    )
+    return [Message(**dict(row)) for row in rows]
+
+
+async def last_message_each(
+    conn: AsyncConnection, conversation_ids: Iterable[int], *, direction: str | None = None
+) -> dict[int, Message]:
+    """Each conversation's newest message (of ``direction``), by conversation id."""
+    ids = sorted(set(conversation_ids))
+    if not ids:
+        return {}
+    newest = select(func.max(messages.c.id)).where(messages.c.conversation_id.in_(ids))
+    if direction is not None:
+        newest = newest.where(messages.c.direction == direction)
+    newest = newest.group_by(messages.c.conversation_id)
+    rows = (await conn.execute(select(messages).where(messages.c.id.in_(newest)))).mappings().all()
+    return {int(row["conversation_id"]): Message(**dict(row)) for row in rows}
+
+
+# -- health ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class QueueState:
+    """The job table at a glance. ``waiting``: due and not yet tried; ``retrying``: tried and
+    waiting for another attempt; ``scheduled``: timers not due yet (stuck-SMS checks);
+    ``oldest_created_at``: when the oldest waiting or retrying job was written."""
+
+    waiting: int
+    retrying: int
+    running: int
+    scheduled: int
+    dead: int
+    oldest_created_at: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class JobProblem:
+    id: int
+    kind: str
+    state: str
+    attempts: int
+    last_error: str
+    updated_at: float
+
+
+async def queue_state(conn: AsyncConnection, now: float) -> QueueState:
+    pending = jobs.c.state == "pending"
+    tried = jobs.c.attempts > 0
+    due = jobs.c.run_after <= now
+
+    waiting_or_retrying = and_(pending, or_(tried, due))
+    row = (
+        await conn.execute(
+            select(
+                func.count().filter(and_(pending, ~tried, due)),
+                func.count().filter(and_(pending, tried)),
+                func.count().filter(jobs.c.state == "running"),
+                func.count().filter(and_(pending, ~tried, ~due)),
+                func.count().filter(jobs.c.state == "dead"),
+                func.min(jobs.c.created_at).filter(
+                    or_(waiting_or_retrying, jobs.c.state == "running")
+                ),
+            ).where(jobs.c.state != "done")
+        )
+    ).one()
+    return QueueState(
+        waiting=int(row[0]),
+        retrying=int(row[1]),
+        running=int(row[2]),
+        scheduled=int(row[3]),
+        dead=int(row[4]),
+        oldest_created_at=None if row[5] is None else float(row[5]),
+    )
+
+
+async def job_problems(conn: AsyncConnection, *, limit: int = 5) -> list[JobProblem]:
+    """The most recent errors of jobs that are dead or still retrying, newest first."""
+    rows = (
+        (
+            await conn.execute(
+                select(
+                    jobs.c.id,
+                    jobs.c.kind,
+                    jobs.c.state,
+                    jobs.c.attempts,
+                    jobs.c.last_error,
+                    jobs.c.updated_at,
+                )
+                .where(jobs.c.state.in_(("pending", "dead")), jobs.c.last_error.is_not(None))
+                .order_by(jobs.c.updated_at.desc(), jobs.c.id.desc())
+                .limit(limit)
+            )
+        )
+        .mappings()
+        .all()
+    )
+    return [JobProblem(**dict(row)) for row in rows]
+
+
+async def opted_out_count(conn: AsyncConnection) -> int:
+    """Numbers opted out from at least one of our numbers."""
+    query = select(func.count(func.distinct(opt_outs.c.peer_number))).where(opt_outs.c.opted_out)
+    return int((await conn.execute(query)).scalar_one())
+
+
+async def opted_out_pairs(
+    conn: AsyncConnection, our_numbers: Iterable[str]
+) -> set[tuple[str, str]]:
+    """``(our_number, peer)`` of every number opted out from one of ``our_numbers``."""
+    rows = (
+        await conn.execute(
+            select(opt_outs.c.our_number, opt_outs.c.peer_number).where(
+                opt_outs.c.our_number.in_(sorted(set(our_numbers))), opt_outs.c.opted_out
+            )
+        )
+    ).all()
+    return {(str(ours), str(peer)) for ours, peer in rows}
