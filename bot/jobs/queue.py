@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, delete, exists, func, or_, select, update
+from sqlalchemy import and_, delete, exists, func, literal_column, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bot.store.repo import insert_ignore
@@ -91,20 +91,27 @@ def job_row(
     }
 
 
+# Written into the SQL as constants, not parameters: SQLite uses a partial index (here
+# ix_jobs_active and ix_jobs_lane_active) only when the query repeats its condition literally.
+_OPEN: tuple[Any, ...] = (literal_column(f"'{PENDING}'"), literal_column(f"'{RUNNING}'"))
+
+
 def _claimable(now: float, busy_channels: Iterable[str]) -> Any:
     earlier = jobs.alias("earlier")
     blocked = exists().where(
         and_(
             earlier.c.lane == jobs.c.lane,
             earlier.c.id < jobs.c.id,
-            earlier.c.state.in_((PENDING, RUNNING)),
+            earlier.c.state.in_(_OPEN),
         )
     )
     ready = or_(
         and_(jobs.c.state == PENDING, jobs.c.run_after <= now),
         and_(jobs.c.state == RUNNING, jobs.c.lease_until < now),
     )
-    condition = and_(ready, or_(jobs.c.lane.is_(None), ~blocked))
+    # The first conjunct repeats what ``ready`` implies so that the planner can use the
+    # partial index ix_jobs_active (which it cannot prove from the OR below).
+    condition = and_(jobs.c.state.in_(_OPEN), ready, or_(jobs.c.lane.is_(None), ~blocked))
     busy = list(busy_channels)
     if busy:
         condition = and_(condition, or_(jobs.c.channel.is_(None), jobs.c.channel.not_in(busy)))

@@ -18,6 +18,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    text,
 )
 
 metadata = MetaData(
@@ -99,7 +100,10 @@ jobs = Table(
     Column("updated_at", Float, nullable=False),
 )
 Index("ix_jobs_state_run_after", jobs.c.state, jobs.c.run_after)
-Index("ix_jobs_lane_id", jobs.c.lane, jobs.c.id)
+# Only the jobs still to run: claims read these and skip the finished ones kept for dedup.
+_ACTIVE = text("state IN ('pending', 'running')")
+Index("ix_jobs_active", jobs.c.id, postgresql_where=_ACTIVE, sqlite_where=_ACTIVE)
+Index("ix_jobs_lane_active", jobs.c.lane, jobs.c.id, postgresql_where=_ACTIVE, sqlite_where=_ACTIVE)
 
 # Deliveries already taken in (Slack event ids, VoIPbin webhook keys); rows expire.
 seen_events = Table(
