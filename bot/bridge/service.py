@@ -467,14 +467,14 @@ class Bridge:
         """Record the delivery as a ``take_inbound`` job and answer: nothing else runs inside
         the request. The job is written in a transaction shared with concurrent deliveries
         (``JobWriter``), and its key, the VoIPbin message id, makes a redelivery a no-op.
-        The job's lane is the sender's conversation (channel, our number, sender), so the
-        SMS of one sender are taken in, and posted, in the order they were accepted."""
+        The job's lane is the sender's conversation (our number, which names the channel,
+        and the sender), so the SMS of one sender are taken in, and posted, in the order they
+        were accepted."""
         from bot.phone import normalize_sender
 
         message = event.message
         assert message is not None
         our_number = message.our_number_inbound
-        channel = self.config.channel_for(our_number) or ""
         sender = normalize_sender(message.source.target, self.config.region)
         now = self._clock()
         await self._writer.write(
@@ -488,7 +488,7 @@ class Bridge:
                     "text": message.text,
                     "received_at": now,
                 },
-                lane=f"in:{channel}:{our_number}:{sender}",
+                lane=f"in:{our_number}:{sender}",
                 now=now,
             )
         )
@@ -823,7 +823,8 @@ class Bridge:
             async with self._engine.begin() as conn:
                 await repo.update_message(conn, message.id, now, slack_ts=ts, shown_status="queued")
             message, conversation = await self._load(message.id)
-        if message.voipbin_id is None and st.phase(message.status) is not st.Phase.FAILED:
+        settled = st.phase(message.status) in (st.Phase.FAILED, st.Phase.CANCELLED)
+        if message.voipbin_id is None and not settled:
             await self._send(message, conversation)
         # Show the status reached so far (a webhook may have moved it on already).
         await self._show(message.id)
@@ -1386,6 +1387,8 @@ class Bridge:
         now = self._clock()
         async with self._engine.begin() as conn:
             message = await repo.get_message(conn, int(job.payload["message_id"]))
+            if st.phase(message.status) is st.Phase.CANCELLED:
+                return  # deleted inside the window
             conversation = await repo.get_conversation(conn, message.conversation_id)
             await self._enqueue_send(conn, conversation, message.id, now)
         self._wake()
@@ -1418,7 +1421,10 @@ class Bridge:
                 or await interactive.cancel_unstarted_job(conn, f"send:{message.id}", now)
             ):
                 await repo.update_message(conn, message.id, now, error="deleted before sending")
-                await repo.raise_status(conn, message.id, status="cancelled", rank=99, now=now)
+                await repo.raise_status(
+                    conn, message.id, status="cancelled", rank=st.rank("cancelled"), now=now
+                )
+                # Its segments are given back: the sending quotas subtract "unsent" rows.
                 await repo.add_audit(
                     conn,
                     actor=message.author,
@@ -1427,6 +1433,7 @@ class Bridge:
                     channel=channel,
                     our_number=conversation.our_number,
                     peer_number=conversation.peer_number,
+                    segments=count_segments(message.text).segments,
                     detail="deleted before it was sent",
                 )
                 await self._thread_notice(
