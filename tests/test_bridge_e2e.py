@@ -341,6 +341,21 @@ async def test_an_inbound_redelivery_is_posted_once(
         assert sum("only once" in t for t in texts) == 1
 
 
+async def test_an_sms_from_a_long_named_sender_is_taken_in(
+    fake_slack: FakeSlack, fake_voipbin: FakeVoipbin, database_url: str
+) -> None:
+    """A sender that is not a number, longer than a job lane can hold, is still recorded and
+    posted (its lane is keyed by a digest), on SQLite and on PostgreSQL."""
+    sender = "ACME-NOTIFICATIONS-" + "X" * 60
+    async with serve(fake_slack, fake_voipbin, database_url) as service:
+        response = await service.webhook(
+            "message_created", fake_voipbin.inbound(sender, OUR_NUMBER, "long sender")
+        )
+        assert response.status_code == 200
+        await idle(service)
+        assert any("long sender" in p["text"] for p in fake_slack.posts(CHANNEL))
+
+
 async def test_the_mapping_survives_a_restart(
     fake_slack: FakeSlack, fake_voipbin: FakeVoipbin, database_url: str
 ) -> None:

@@ -8,6 +8,7 @@ completes so a retried job resumes where the last attempt stopped.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
@@ -45,6 +46,14 @@ log = logging.getLogger(__name__)
 # Clocks differ: when looking for an SMS that an earlier attempt may have created, look a
 # little further back than the attempt's start.
 RECONCILE_SKEW_SECONDS = 120.0
+
+
+# The longest sender the store keeps (conversations.peer_number).
+PEER_WIDTH = 64
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:40]
 
 
 class NotRouted(Exception):
@@ -469,13 +478,12 @@ class Bridge:
         (``JobWriter``), and its key, the VoIPbin message id, makes a redelivery a no-op.
         The job's lane is the sender's conversation (our number, which names the channel,
         and the sender), so the SMS of one sender are taken in, and posted, in the order they
-        were accepted."""
-        from bot.phone import normalize_sender
-
+        were accepted. The sender is keyed as VoIPbin wrote it; making it a number (costly:
+        libphonenumber) is left to the job."""
         message = event.message
         assert message is not None
         our_number = message.our_number_inbound
-        sender = normalize_sender(message.source.target, self.config.region)
+        source = message.source.target
         now = self._clock()
         await self._writer.write(
             job_row(
@@ -484,11 +492,13 @@ class Bridge:
                 payload={
                     "voipbin_id": message.id,
                     "our_number": our_number,
-                    "sender": sender,
+                    "source": source,
                     "text": message.text,
                     "received_at": now,
                 },
-                lane=f"in:{our_number}:{sender}",
+                # The lane column holds 64 characters; a sender VoIPbin wrote at length
+                # (not a number) is keyed by its digest.
+                lane=f"in:{our_number}:{source if len(source) <= 40 else _digest(source)}",
                 now=now,
             )
         )
@@ -499,8 +509,18 @@ class Bridge:
         """An accepted inbound SMS: its conversation, its message row, the job that posts it,
         and STOP/START handling, in one transaction. Run again after a crash, it finds the
         message already stored (its key) and does nothing."""
+        from bot.phone import normalize_sender
+
         p = job.payload
-        voipbin_id, our_number, sender = str(p["voipbin_id"]), str(p["our_number"]), p["sender"]
+        voipbin_id, our_number = str(p["voipbin_id"]), str(p["our_number"])
+        sender = normalize_sender(str(p["source"]), self.config.region)
+        if len(sender) > PEER_WIDTH:
+            # Not a number, and longer than any real sender ID (11 characters): keep the
+            # message, under the name cut to what the store holds.
+            log.warning(
+                "inbound sender cut to %d characters voipbin_id=%s", PEER_WIDTH, p["voipbin_id"]
+            )
+            sender = sender[:PEER_WIDTH]
         text, received_at = str(p["text"]), float(p["received_at"])
         channel = self.config.channel_for(our_number)
         now = self._clock()
