@@ -99,6 +99,8 @@ class FrontDoor:
             await self.app(scope, receive, send)
             return
         self.gauge.inflight += 1
+        if self.gauge.inflight >= self.PRESSURE:
+            self.gauge.pressed_at = time.monotonic()
         try:
             await self.app(scope, receive, send)
         finally:
@@ -110,10 +112,19 @@ class FrontDoor:
 @dataclass
 class RequestGauge:
     inflight: int = 0
+    pressed_at: float = float("-inf")
     on_idle: Callable[[], None] = lambda: None
 
+    # Pressure lasts this long after requests last queued: under a burst, concurrent
+    # requests wait on one shared commit and are answered together, so the count drops to
+    # zero for an instant between batches; without the hold, jobs would rush in there.
+    HOLD_SECONDS = 0.25
+
     def pressure(self) -> bool:
-        return self.inflight >= FrontDoor.PRESSURE
+        return (
+            self.inflight >= FrontDoor.PRESSURE
+            or time.monotonic() - self.pressed_at < self.HOLD_SECONDS
+        )
 
 
 async def _too_large(scope: Scope, receive: Receive, send: Send) -> None:
