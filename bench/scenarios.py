@@ -74,7 +74,7 @@ FULL = Sizes(
     sms_requests=1500,
     sms_max_seconds=40.0,
     warmup=200,
-    intake_requests=8000,
+    intake_requests=30_000,
     intake_concurrency=32,
     intake_max_seconds=20.0,
     e2e_messages=300,
@@ -87,7 +87,7 @@ FULL = Sizes(
     map_small=1_000,
     map_ops=2000,
     map_load=1000,
-    pg_requests=6000,
+    pg_requests=20_000,
 )
 
 QUICK = Sizes(

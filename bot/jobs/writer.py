@@ -53,6 +53,9 @@ class JobWriter:
 
     async def _commit_all(self) -> None:
         while self._waiting:
+            # One turn of the event loop first: requests already read and parsed join this
+            # batch instead of waiting for the next commit.
+            await asyncio.sleep(0)
             batch = self._waiting[: self._max_batch]
             del self._waiting[: len(batch)]
             try:
