@@ -12,7 +12,7 @@ from test_sending_e2e import two_numbers
 from bot.fakes.slack import FakeSlack
 from bot.fakes.voipbin import FakeVoipbin
 
-from harness import ALERTS, Service, make_config, serve, wait_for
+from harness import ALERTS, CHANNEL, Service, make_config, serve, wait_for
 from test_bridge_e2e import idle
 
 PEERS = ["+31612345678", "+31687654321", "+31611223344"]
@@ -53,6 +53,11 @@ async def test_failures_of_a_channel_within_a_minute_are_one_alert(
         assert {c.params["ts"] for c in fake_slack.calls("chat.update")} >= {
             fake_slack.messages(ALERTS)[0]["ts"]
         }
+        # the channel itself: every thread has its failure notice, but only the first is
+        # also shown in the channel (the alert lists them all)
+        notices = [p for p in fake_slack.posts(CHANNEL) if "failed:" in p["text"]]
+        assert len(notices) == 3 and all(p.get("thread_ts") for p in notices)
+        assert sorted(bool(p.get("reply_broadcast")) for p in notices) == [False, False, True]
 
         # another channel's failure is its own alert
         await fail(service, PEERS[0], channel=ELSEWHERE)
@@ -73,6 +78,11 @@ async def test_after_the_window_a_failure_opens_a_new_alert(
         await asyncio.sleep(1.2)  # not waiting for work: the window is a span of time
         await fail(service, PEERS[1])
         await wait_for(fake_slack, lambda s: len(s.posts(ALERTS)) == 2)
+        # ... and is shown in the channel again
+        await wait_for(
+            fake_slack,
+            lambda s: len([p for p in s.posts(CHANNEL) if p.get("reply_broadcast")]) == 2,
+        )
 
 
 async def test_rollup_can_be_turned_off(
@@ -83,3 +93,8 @@ async def test_rollup_can_be_turned_off(
         for peer in PEERS[:2]:
             await fail(service, peer)
         await wait_for(fake_slack, lambda s: len(s.posts(ALERTS)) == 2)
+        # without a roll-up, every failure is also shown in the channel
+        await wait_for(
+            fake_slack,
+            lambda s: len([p for p in s.posts(CHANNEL) if p.get("reply_broadcast")]) == 2,
+        )

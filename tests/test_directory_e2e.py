@@ -52,7 +52,9 @@ def shown(blocks: list[dict[str, Any]]) -> str:
         if "text" in block:
             parts.append(block["text"]["text"])
         parts.extend(field["text"] for field in block.get("fields", []))
-        parts.extend(e.get("text", "") for e in block.get("elements", []))
+        for element in block.get("elements", []):
+            text = element.get("text", "")
+            parts.append(text["text"] if isinstance(text, dict) else text)  # a button's label
     return "\n".join(parts)
 
 
@@ -63,8 +65,7 @@ async def ephemeral(service: Service, text: str, **kwargs: Any) -> dict[str, Any
     answer: dict[str, Any] = response.json()
     assert answer["response_type"] == "ephemeral"
     assert answer["text"]
-    if "blocks" in answer:
-        assert_valid_blocks(answer["blocks"])
+    assert_valid_blocks(answer["blocks"])  # every answer is Block Kit, with a text fallback
     return answer
 
 
@@ -111,7 +112,9 @@ async def test_a_named_contact_is_shown_on_its_thread_root_and_its_sms(
         await service.inbound(PEER, "Is the shop open?")
         await service.inbound(OTHER, "Hello")
         await wait_for(fake_slack, lambda s: len(s.posts(CHANNEL)) == 4)
-        named, unnamed = roots(fake_slack)
+        # the two SMS are taken in side by side: their threads may open in either order
+        named = next(r for r in roots(fake_slack) if PEER_PRETTY in r["text"])
+        unnamed = next(r for r in roots(fake_slack) if OTHER_PRETTY in r["text"])
         assert "Anna de Vries" in named["text"] and PEER_PRETTY in named["text"]
         assert OUR_PRETTY in named["text"]
         # name, the number for humans, its country, our number; no previous thread
@@ -132,6 +135,53 @@ async def test_a_named_contact_is_shown_on_its_thread_root_and_its_sms(
     assert assert_valid_payloads(fake_slack) >= 4
 
 
+async def test_an_outgoing_sms_shows_the_contacts_name_and_why_it_failed(
+    fake_slack: FakeSlack, fake_voipbin: FakeVoipbin, database_url: str
+) -> None:
+    async with serve(fake_slack, fake_voipbin, database_url) as service:
+        await ephemeral(service, f"name {PEER} Anna de Vries")
+        await service.slash(f"{PEER} Your order is ready")
+        await service.slash(f"{OTHER} Your parcel")
+        await wait_for(fake_voipbin, lambda v: len(v.sends()) == 2)
+        await wait_for(fake_slack, lambda s: len(s.posts(CHANNEL)) == 4)
+        named = next(p for p in fake_slack.posts(CHANNEL) if "order" in p["text"])
+        # who it went to, as received SMS show who they came from
+        assert named["text"] == (
+            f"SMS from <@U0ANNA> to Anna de Vries ({PEER_PRETTY}): Your order is ready"
+        )
+        assert shown(named["blocks"]) == (
+            f"<@U0ANNA> → *Anna de Vries ({PEER_PRETTY})*\nYour order is ready\n"
+            ":hourglass_flowing_sand: Queued"
+        )
+        unnamed = next(p for p in fake_slack.posts(CHANNEL) if "parcel" in p["text"])
+        assert shown(unnamed["blocks"]).startswith(f"<@U0ANNA> → *{OTHER_PRETTY}*\nYour parcel")
+
+        # the status line is redrawn in place, with the name as it is now, and a failure
+        # says why in words
+        await ephemeral(service, f"name {PEER} Anna B")
+        order = next(m for m in fake_voipbin.messages() if m["text"] == "Your order is ready")
+        await service.webhook("message_updated", fake_voipbin.set_status(order["id"], "failed"))
+        await wait_for(
+            fake_slack,
+            lambda s: any("Failed" in json.dumps(c.params) for c in s.calls("chat.update")),
+        )
+        update = next(
+            c.params for c in fake_slack.calls("chat.update") if "Failed" in json.dumps(c.params)
+        )
+        assert update["text"].startswith(f"SMS from <@U0ANNA> to Anna B ({PEER_PRETTY}): ")
+        assert shown(update["blocks"]).startswith(
+            f"<@U0ANNA> → *Anna B ({PEER_PRETTY})*\nYour order is ready\n:x: Failed · the "
+            "carrier reported the message as not delivered (status 'failed')\nRetry"
+        )
+        # the failure notice in the thread and the alert name the contact too
+        named_failure = f"SMS to Anna B ({PEER_PRETTY}) failed: the carrier reported"
+        await wait_for(
+            fake_slack,
+            lambda s: len([p for p in s.posts() if named_failure in p["text"]]) == 2,
+        )
+    assert assert_valid_payloads(fake_slack) >= 6
+
+
 async def test_name_is_validated_audited_and_can_be_changed_or_removed(
     fake_slack: FakeSlack, fake_voipbin: FakeVoipbin, sqlite_url: str
 ) -> None:
@@ -150,8 +200,8 @@ async def test_name_is_validated_audited_and_can_be_changed_or_removed(
         await ephemeral(service, f"name {PEER} <!channel> &amp; Co")
         answer = await ephemeral(service, "name 0612345678 Anna")
         assert answer["text"].endswith(
-            "is now called *Anna* (it was *@channel &amp; Co*). New threads, received "
-            "SMS, history, contacts and the App Home show the name."
+            "is now called *Anna* (it was *@channel &amp; Co*). New threads, SMS sent and "
+            "received, alerts, history, contacts and the App Home show the name."
         )
         answer = await ephemeral(service, "name 0612345678 Anna")
         assert "is already called *Anna*" in answer["text"]

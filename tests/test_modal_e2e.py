@@ -47,11 +47,25 @@ async def open_global(service: Service) -> dict[str, Any]:
 async def test_the_global_shortcut_opens_the_modal_and_a_submission_sends(
     fake_slack: FakeSlack, fake_voipbin: FakeVoipbin, database_url: str
 ) -> None:
-    fake_slack.set_members(CHANNEL, ["UBOT", "U0ANNA"])
+    fake_slack.add_channel(CHANNEL, name="support", members=["U0ANNA"])
+    fake_slack.delete_channel("C0ELSEWHERE1")  # Slack cannot name it: its id is shown
     async with serve(fake_slack, fake_voipbin, database_url, config=two_numbers()) as service:
         view = await open_global(service)
         options = [o["value"] for o in field(view, "from")["options"]]
         assert options == [OUR_NUMBER, OTHER_NUMBER, "+31207654321"]
+        # each number with the channel its SMS and thread go to
+        assert [o["text"]["text"] for o in field(view, "from")["options"]] == [
+            "+31 20 123 4567 · #support",
+            "+44 20 7946 0958 · #support",
+            "+31 20 765 4321 · C0ELSEWHERE1",
+        ]
+        # the names are cached: opening it again asks Slack only for the one it lacks
+        asked = len(fake_slack.calls("conversations.info"))
+        assert asked == 2
+        again = await open_global(service)
+        assert again["blocks"] == view["blocks"]
+        infos = [c.params["channel"] for c in fake_slack.calls("conversations.info")][asked:]
+        assert infos == ["C0ELSEWHERE1"]
         assert field(view, "text")["type"] == "plain_text_input"
 
         state = view_state({"to": PEER, "text": "Hello from the modal"}, {"from": OTHER_NUMBER})
@@ -75,6 +89,17 @@ async def test_validation_errors_are_shown_on_the_fields(
     async with serve(fake_slack, fake_voipbin, sqlite_url, config=config) as service:
         view = await open_global(service)
         assert "from" not in [b.get("block_id") for b in view["blocks"]]  # one number
+        # ... but the modal says which, and where its thread will be
+        assert view["blocks"][0] == {
+            "type": "context",
+            "elements": [
+                {
+                    "type": "mrkdwn",
+                    "text": "Sends from +31 20 123 4567; the SMS and its thread go to "
+                    f"<#{CHANNEL}>.",
+                }
+            ],
+        }
 
         async def errors(values: dict[str, str], user: str = "U0ANNA") -> dict[str, str]:
             response = await submit(service, view, view_state(values), user=user)

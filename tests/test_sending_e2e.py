@@ -12,6 +12,7 @@ from typing import Any
 from blockkit import assert_valid_blocks, assert_valid_payloads
 from interact import click
 from sqlalchemy import select, update
+from test_edits_e2e import edit
 
 from bot.fakes.slack import FakeSlack
 from bot.fakes.voipbin import FakeVoipbin
@@ -30,9 +31,14 @@ async def slash_ack(service: Service, text: str, **kwargs: Any) -> dict[str, Any
     assert response.status_code == 200, response.text
     ack: dict[str, Any] = response.json()
     assert ack["response_type"] == "ephemeral"
-    if "blocks" in ack:
-        assert_valid_blocks(ack["blocks"])
+    # every answer is Block Kit with a text fallback
+    assert ack["text"]
+    assert_valid_blocks(ack["blocks"])
     return ack
+
+
+def asks_to_confirm(ack: dict[str, Any]) -> bool:
+    return any(block["type"] == "actions" for block in ack["blocks"])
 
 
 async def audit_rows(service: Service) -> list[dict[str, Any]]:
@@ -308,7 +314,8 @@ async def test_the_policy_is_checked_again_when_send_is_clicked(
     async with serve(fake_slack, fake_voipbin, sqlite_url, config=config) as service:
         # refused before asking: nobody confirms what cannot be sent
         early = await slash_ack(service, f"+442079460958 {LONG}")
-        assert "only texts numbers in Netherlands" in early["text"] and "blocks" not in early
+        assert "only texts numbers in Netherlands" in early["text"]
+        assert not asks_to_confirm(early)
         pending = held_id(await slash_ack(service, f"{PEER} two segments " + "x" * 150))
         answer = await slash_ack(service, f"optout {PEER}")
         assert "opted out" in answer["text"]
@@ -337,7 +344,7 @@ async def test_confirmation_can_be_turned_off(
     config = make_config(policy={"countries": ["NL"], "confirm_over_segments": None})
     async with serve(fake_slack, fake_voipbin, sqlite_url, config=config) as service:
         ack = await slash_ack(service, f"{PEER} {LONG}")
-        assert "Sending to" in ack["text"] and "blocks" not in ack
+        assert "Sending to" in ack["text"] and not asks_to_confirm(ack)
         await wait_for(fake_voipbin, lambda v: len(v.sends()) == 1)
 
 
@@ -419,6 +426,14 @@ async def test_a_failed_thread_reply_gets_retry_on_its_failure_notice(
         [notice] = [p for p in fake_slack.posts(CHANNEL) if p.get("reply_broadcast")]
         assert notice["thread_ts"] == thread
         [value] = retry_buttons(notice)
+        # editing the failed reply changes nothing, and its author is told where Retry is
+        await edit(service, thread, ts, "a reply that fails", "a reply that fails!")
+        await wait_for(fake_slack, lambda s: bool(s.calls("chat.postEphemeral")))
+        note = fake_slack.calls("chat.postEphemeral")[0].params
+        assert note["user"] == "U0ANNA" and note["text"] == (
+            "Your reply was not delivered to +31 6 12345678: its SMS failed. Changing it here "
+            "sends nothing; Retry on the failure notice sends it again as first written."
+        )
 
         await click(service, RETRY_ACTION, value, message_ts=thread)
         await wait_for(fake_voipbin, lambda v: len(v.sends()) == 3)

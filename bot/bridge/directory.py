@@ -42,10 +42,16 @@ class HistoryItem:
     status: str  # raw status
     author: str | None  # Slack user id of an outbound SMS sent through the bridge
     our_number: str
+    note: str = ""  # why it failed, or why it was not sent
 
     @property
     def failed(self) -> bool:
         return self.direction == "outbound" and st.phase(self.status) is st.Phase.FAILED
+
+    @property
+    def cancelled(self) -> bool:
+        """A reply deleted inside the undo window: it was never sent."""
+        return st.phase(self.status) is st.Phase.CANCELLED
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,9 +84,10 @@ class RecentConversation:
     our_number: str
     channel: str
     thread: ThreadRef | None
-    last: HistoryItem | None
-    unanswered: bool  # the last message is an SMS nobody answered yet
-    failed: bool  # the newest outgoing SMS failed
+    last: HistoryItem | None  # may be a cancelled reply (shown as not sent)
+    unanswered: bool  # the last message is an SMS nobody answered yet (a cancelled reply
+    # answers nothing)
+    failed: bool  # the newest outgoing SMS (cancelled ones aside) failed
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,6 +117,7 @@ def _item(message: repo.Message, our_number: str) -> HistoryItem:
         status=message.status,
         author=message.author,
         our_number=our_number,
+        note=message.error or "",
     )
 
 
@@ -233,11 +241,18 @@ class Directory:
             found = await store.conversations_in(conn, channels, limit=limit)
             ids = [c.id for c in found]
             last = await store.last_message_each(conn, ids)
-            last_out = await store.last_message_each(conn, ids, direction="outbound")
+            # A reply deleted inside the undo window was never sent: it neither answers an
+            # SMS nor hides an earlier failure.
+            cancelled = st.Phase.CANCELLED.value
+            last_sent = await store.last_message_each(conn, ids, skip_status=cancelled)
+            last_out = await store.last_message_each(
+                conn, ids, direction="outbound", skip_status=cancelled
+            )
             names = await store.contact_names(conn, [c.peer_number for c in found])
         recent: list[RecentConversation] = []
         for c in found:
             message = last.get(c.id)
+            live = last_sent.get(c.id)
             outbound = last_out.get(c.id)
             recent.append(
                 RecentConversation(
@@ -247,7 +262,7 @@ class Directory:
                     channel=c.channel,
                     thread=_thread(c),
                     last=_item(message, c.our_number) if message else None,
-                    unanswered=message is not None and message.direction == "inbound",
+                    unanswered=live is not None and live.direction == "inbound",
                     failed=outbound is not None and st.phase(outbound.status) is st.Phase.FAILED,
                 )
             )

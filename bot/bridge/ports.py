@@ -69,6 +69,7 @@ class OutgoingView:
     status: str  # raw status string
     note: str = ""  # e.g. why it failed
     message_id: int = 0  # what a Retry button on a failed SMS sends again (0: no button)
+    name: str | None = None  # the contact's name (``/sms name``), when it has one
 
 
 @dataclass(frozen=True, slots=True)

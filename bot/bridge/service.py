@@ -39,6 +39,7 @@ from bot.jobs.writer import JobWriter
 from bot.metrics import Metrics
 from bot.phone import count_segments, format_international, mask
 from bot.store import interactive, repo, threads
+from bot.store.directory import contact_names
 from bot.voipbin.webhook import WebhookEvent
 
 log = logging.getLogger(__name__)
@@ -752,8 +753,9 @@ class Bridge:
         """A notice in the conversation's thread, broadcast to the channel, and a post in the
         alert channel when one is configured."""
         if in_thread:
+            broadcast = await self._broadcast_allowed(conn, conversation.channel, now)
             await self._thread_notice(
-                conn, conversation, key=key, text=text, now=now, broadcast=True, retry=retry
+                conn, conversation, key=key, text=text, now=now, broadcast=broadcast, retry=retry
             )
         else:
             await enqueue(
@@ -766,6 +768,16 @@ class Bridge:
             )
         if self.config.alerts.channel is not None:
             await self._enqueue_alert(conn, key=key, conversation=conversation, text=text, now=now)
+
+    async def _broadcast_allowed(self, conn: AsyncConnection, channel: str, now: float) -> bool:
+        """Whether a failure notice is also shown in the channel, besides its thread. When
+        an alert channel rolls failures up, one per channel per ``alerts.rollup_seconds`` is:
+        the others stay in their threads and are all listed in the one roll-up alert, so a
+        bad minute is not a stream of channel posts. Without a roll-up, each is shown."""
+        window = self.config.alerts.rollup_seconds
+        if self.config.alerts.channel is None or window <= 0:
+            return True
+        return await interactive.claim_broadcast(conn, channel, now=now, window=window)
 
     # -- jobs ------------------------------------------------------------------------------
 
@@ -815,15 +827,28 @@ class Bridge:
         )
         return ts
 
-    def _view(self, message: repo.Message, conversation: repo.Conversation) -> OutgoingView:
+    async def _who(self, peer: str) -> str:
+        """How a notice names the other party: the contact's name and number, or the number."""
+        return _who(peer, (await self.directory.names([peer])).get(peer))
+
+    async def _view(self, message: repo.Message, conversation: repo.Conversation) -> OutgoingView:
+        """What the Slack message of an outgoing SMS shows, with the contact's name as it is
+        now (a status redraw after ``/sms name`` shows the new one)."""
+        names = await self.directory.names([conversation.peer_number])
+        note = message.error or ""
+        if not note and st.phase(message.status) is st.Phase.FAILED:
+            # A failed status line always says why, in words (VoIPbin's webhook only
+            # carries the status itself).
+            note = st.describe_failure(message.status)
         return OutgoingView(
             peer=conversation.peer_number,
             our_number=conversation.our_number,
             author=message.author or "",
             text=message.text,
             status=message.status,
-            note=message.error or "",
+            note=note,
             message_id=message.id,
+            name=names.get(conversation.peer_number),
         )
 
     async def _job_send_sms(self, job: Job) -> None:
@@ -834,7 +859,7 @@ class Bridge:
                 self._messenger.post_outgoing(
                     channel=conversation.channel,
                     thread_ts=thread_ts,
-                    view=self._view(message, conversation),
+                    view=await self._view(message, conversation),
                     key=f"msg:{message.id}",
                     reconcile=job.attempts > 1,
                 )
@@ -954,7 +979,7 @@ class Bridge:
                 self._messenger.update_outgoing(
                     channel=conversation.channel,
                     ts=message.slack_ts,
-                    view=self._view(message, conversation),
+                    view=await self._view(message, conversation),
                 )
             )
         elif message.origin == "reply":
@@ -977,7 +1002,7 @@ class Bridge:
             return
         reason = message.error or st.describe_failure(message.status)
         text = (
-            f"SMS to {format_international(conversation.peer_number)} failed: {reason}. "
+            f"SMS to {await self._who(conversation.peer_number)} failed: {reason}. "
             "It was not delivered."
         )
         await self._raise_alert_once(message, conversation, kind="failed", text=text)
@@ -1049,7 +1074,7 @@ class Bridge:
             )
             await self._enqueue_show(conn, message, "stuck", now, force=True)
         text = (
-            f"SMS to {format_international(conversation.peer_number)} has had no delivery "
+            f"SMS to {await self._who(conversation.peer_number)} has had no delivery "
             f"report for {minutes} min and VoIPbin still shows it as queued: it was probably "
             "not delivered. Check the VoIPbin account (balance, number) and send it again."
         )
@@ -1115,7 +1140,8 @@ class Bridge:
             return
         message = await repo.get_message(conn, int(message_id))
         conversation = await repo.get_conversation(conn, message.conversation_id)
-        peer = format_international(conversation.peer_number)
+        name = (await contact_names(conn, [conversation.peer_number])).get(conversation.peer_number)
+        peer = _who(conversation.peer_number, name)
         if job.kind == "send_sms" and message.voipbin_id is None:
             self._metrics.sms.labels(event="failed", reason="not_sent").inc()
             await repo.update_message(conn, message.id, now, error=reason, alerted=True)
@@ -1466,11 +1492,11 @@ class Bridge:
                 )
                 outcome = "unsent"
             else:
-                peer = format_international(conversation.peer_number)
-                done = "deleting it here does not" if deleted else "your edit does not"
-                text = (
-                    f"Your reply was sent as SMS to {peer} as you first wrote it. An SMS cannot "
-                    f"be changed or taken back once sent: {done} reach their phone."
+                text = _change_note(
+                    message,
+                    peer=format_international(conversation.peer_number),
+                    deleted=deleted,
+                    undo_window=self.config.policy.send_delay_seconds > 0,
                 )
                 await enqueue(
                     conn,
@@ -1579,6 +1605,37 @@ class Bridge:
                     channel=alerts, ts=alert_ts, source=source, items=listed
                 )
             )
+
+
+def _change_note(message: repo.Message, *, peer: str, deleted: bool, undo_window: bool) -> str:
+    """What the author of an edited or deleted thread reply is told (only they see it)."""
+    phase = st.phase(message.status)
+    if phase is st.Phase.FAILED:
+        return (
+            f"Your reply was not delivered to {peer}: its SMS failed. Changing it here sends "
+            "nothing; Retry on the failure notice sends it again as first written."
+        )
+    if not deleted and message.voipbin_id is None and message.send_started_at is None:
+        # An edit while the reply still waits (the undo window): say what will happen.
+        hint = (
+            " To change it, delete it before it goes out and write it again." if undo_window else ""
+        )
+        return (
+            f"Your reply goes out as SMS to {peer} as you first wrote it: an edit does not "
+            f"change an SMS.{hint}"
+        )
+    done = "deleting it here does not" if deleted else "your edit does not"
+    return (
+        f"Your reply was sent as SMS to {peer} as you first wrote it. An SMS cannot be "
+        f"changed or taken back once sent: {done} reach their phone."
+    )
+
+
+def _who(peer: str, name: str | None) -> str:
+    """``Anna de Vries (+31 6 12345678)``, or ``+31 6 12345678`` for an unnamed number: how
+    the bridge's notices name the other party (plain text; escaped where it is shown)."""
+    number = format_international(peer)
+    return f"{name} ({number})" if name else number
 
 
 def _retry_on_notice(message: repo.Message, kind: str) -> int | None:

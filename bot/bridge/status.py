@@ -16,11 +16,22 @@ class Phase(StrEnum):
     DELIVERED = "delivered"
     FAILED = "failed"
     RECEIVED = "received"  # inbound
+    # Taken back before it was sent: a thread reply deleted inside the undo window
+    # (``policy.send_delay_seconds``). Nothing reached VoIPbin; it is neither on its way nor
+    # a failure.
+    CANCELLED = "cancelled"
 
 
 FAILURE_STATUSES = frozenset({"failed", "gw_timeout", "dlr_timeout", "delivery_failed", "expired"})
 
-_RANK = {Phase.PENDING: 1, Phase.SENT: 2, Phase.DELIVERED: 3, Phase.FAILED: 3, Phase.RECEIVED: 3}
+_RANK = {
+    Phase.PENDING: 1,
+    Phase.SENT: 2,
+    Phase.DELIVERED: 3,
+    Phase.FAILED: 3,
+    Phase.RECEIVED: 3,
+    Phase.CANCELLED: 3,
+}
 
 
 def phase(status: str) -> Phase:
@@ -34,12 +45,14 @@ def phase(status: str) -> Phase:
         return Phase.SENT
     if value == "received":
         return Phase.RECEIVED
+    if value in ("cancelled", "canceled"):
+        return Phase.CANCELLED
     return Phase.PENDING
 
 
 def rank(status: str) -> int:
-    """Higher is later. Delivered and failed are both final and share the top rank, so the
-    first final status wins and neither replaces the other."""
+    """Higher is later. Delivered, failed and cancelled are final and share the top rank, so
+    the first final status wins and none replaces another."""
     return _RANK[phase(status)]
 
 

@@ -14,7 +14,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.bridge.service import Bridge
 from bot.slack import modal, prompts
 from bot.slack.messenger import SlackMessenger
-from bot.slack.render import RETRY_ACTION
+from bot.slack.render import RETRY_ACTION, answer
 from bot.slack.sending import Sender
 
 log = logging.getLogger(__name__)
@@ -42,7 +42,7 @@ def register_actions(
         note = await sender.retry(message_id=message_id, channel=channel, user=user)
         await ack()
         if note is not None:
-            await respond(text=note, response_type="ephemeral", replace_original=False)
+            await respond(response_type="ephemeral", replace_original=False, **answer(note))
 
     @app.action(prompts.CONFIRM_SEND)
     async def confirm_send(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
@@ -53,7 +53,7 @@ def register_actions(
             return
         outcome = await sender.confirm(pending_id=pending_id, user=user)
         await ack()
-        await respond(text=outcome.text, response_type="ephemeral", replace_original=True)
+        await respond(response_type="ephemeral", replace_original=True, **outcome.message())
 
     @app.action(prompts.CONFIRM_CANCEL)
     async def confirm_cancel(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
@@ -64,12 +64,14 @@ def register_actions(
             return
         outcome = await sender.cancel(pending_id=pending_id, user=user)
         await ack()
-        await respond(text=outcome.text, response_type="ephemeral", replace_original=True)
+        await respond(response_type="ephemeral", replace_original=True, **outcome.message())
 
     @app.shortcut(modal.GLOBAL_SHORTCUT)
     async def global_shortcut(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
         await ack()
-        await modal.open_modal(client, bridge=bridge, body=body, channel=None, text="")
+        await modal.open_modal(
+            client, bridge=bridge, messenger=messenger, body=body, channel=None, text=""
+        )
 
     @app.shortcut(modal.MESSAGE_SHORTCUT)
     async def message_shortcut(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
@@ -77,7 +79,9 @@ def register_actions(
         message = body.get("message") or {}
         channel = str((body.get("channel") or {}).get("id") or "") or None
         text = await modal.prefill(messenger, str(message.get("text") or ""))
-        await modal.open_modal(client, bridge=bridge, body=body, channel=channel, text=text)
+        await modal.open_modal(
+            client, bridge=bridge, messenger=messenger, body=body, channel=channel, text=text
+        )
 
     @app.view(modal.CALLBACK_ID)
     async def modal_submitted(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:

@@ -28,7 +28,8 @@ from bot.slack.home import HomeTab, register_home
 from bot.slack.links import ThreadLinks
 from bot.slack.messenger import SlackMessenger
 from bot.slack.mrkdwn import escape, mentioned_user_ids, to_plain_text
-from bot.slack.sending import Sender
+from bot.slack.render import answer
+from bot.slack.sending import NO_NUMBER, NOT_RECORDED, Sender
 
 log = logging.getLogger(__name__)
 
@@ -103,19 +104,20 @@ def build_bolt_app(
         names = await messenger.user_names(mentioned_user_ids(text))
         parsed = parse_sms_command(text, region=region, user_names=names)
         if isinstance(parsed, ShowHelp):
-            await ack(response_type="ephemeral", text=USAGE)
+            await ack(response_type="ephemeral", **answer(USAGE))
             return
         if isinstance(parsed, CommandError):
-            await ack(response_type="ephemeral", text=f":warning: {parsed.message}")
+            await ack(response_type="ephemeral", **answer(f":warning: {parsed.message}"))
             return
         channel = str(command.get("channel_id") or "")
         user = str(command.get("user_id") or "")
         if isinstance(parsed, SetSignature):
-            await ack(response_type="ephemeral", text=await sender.set_signature(user, parsed))
+            said = await sender.set_signature(user, parsed)
+            await ack(response_type="ephemeral", **answer(said))
             return
         if isinstance(parsed, DIRECTORY_COMMANDS):
-            answer = await lookups.reply(parsed, channel=channel, user=user)
-            await ack(response_type="ephemeral", **answer)
+            looked_up = await lookups.reply(parsed, channel=channel, user=user)
+            await ack(response_type="ephemeral", **looked_up)
             return
         if isinstance(parsed, SendSms):
             outcome = await sender.send(
@@ -135,25 +137,14 @@ def build_bolt_app(
                 pretty = escape(format_international(parsed.number))
                 state = "opted out" if parsed.opted_out else "opted in"
                 note = "" if changed else " (it already was)"
-                await ack(response_type="ephemeral", text=f"{pretty} is {state}{note}.")
+                await ack(response_type="ephemeral", **answer(f"{pretty} is {state}{note}."))
                 return
         except NotRouted:
-            await ack(
-                response_type="ephemeral",
-                text=(
-                    ":warning: This channel has no VoIPbin number, so /sms cannot send from "
-                    "here. Use a channel listed under `numbers` in the bridge's app.yaml, or "
-                    "ask the operator to route a number to this channel. Nothing was sent."
-                ),
-            )
+            await ack(response_type="ephemeral", **answer(NO_NUMBER))
             return
         except Exception:
             log.exception("could not record /sms channel=%s", channel)
-            await ack(
-                response_type="ephemeral",
-                text=":x: The bridge could not record your SMS right now. Nothing was sent; "
-                "please try again in a minute.",
-            )
+            await ack(response_type="ephemeral", **answer(NOT_RECORDED))
             return
 
     @app.event({"type": "message", "subtype": HUMAN_SUBTYPES})

@@ -14,6 +14,7 @@ from bot.bridge.directory import HISTORY_DEFAULT, HISTORY_MAX, Directory
 from bot.config import AppConfig
 from bot.phone import PhoneNumberError, parse_recipients
 from bot.slack import directory_render as view
+from bot.slack import render
 from bot.slack.links import ThreadLinks
 from bot.slack.mrkdwn import escape, to_plain_text
 from bot.slack.render import Rendered
@@ -142,10 +143,10 @@ class Lookups:
             )
         except Exception:
             log.exception("/sms %s failed channel=%s", type(command).__name__, channel)
-            return {
-                "text": ":x: The bridge could not answer that right now; nothing was changed. "
+            return render.answer(
+                ":x: The bridge could not answer that right now; nothing was changed. "
                 "Please try again in a minute."
-            }
+            )
         return {"text": rendered.text, "blocks": rendered.blocks}
 
 

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from bot.bridge.directory import Contact, Health, History, HistoryItem, RecentConversation, Renamed
+from bot.bridge.status import describe_failure
 from bot.phone import format_international
 from bot.slack.mrkdwn import escape
 from bot.slack.render import Rendered, human_number, status_line
@@ -71,7 +72,10 @@ def _history_item(item: HistoryItem, *, peer_label: str) -> str:
         return f":incoming_envelope: *{peer_label}* · {when(item.at)}\n{body}"
     sender = f"<@{item.author}>" if item.author else escape(format_international(item.our_number))
     line = f":outbox_tray: *{sender}* → {peer_label} · {when(item.at)}"
-    return f"{line} · {status_line(item.status)}\n{body}"
+    note = item.note if item.failed or item.cancelled else ""
+    if item.failed and not note:
+        note = describe_failure(item.status)
+    return f"{line} · {status_line(item.status, note)}\n{body}"
 
 
 def history(found: History, *, thread_link: str | None) -> Rendered:
@@ -148,7 +152,10 @@ def renamed(result: Renamed) -> Rendered:
         text = f":label: {number} is now called *{escape(result.after)}*"
         if result.before is not None:
             text += f" (it was *{escape(result.before)}*)"
-        text += ". New threads, received SMS, history, contacts and the App Home show the name."
+        text += (
+            ". New threads, SMS sent and received, alerts, history, contacts and the App Home "
+            "show the name."
+        )
     return Rendered(text=text, blocks=[section(text)])
 
 
@@ -240,6 +247,8 @@ def home(
         if r.last is not None:
             arrow = ":incoming_envelope:" if r.last.direction == "inbound" else ":outbox_tray:"
             body = escape(_clip(" ".join(r.last.text.split()), HOME_TEXT_CLIP))
+            if r.last.cancelled:
+                arrow, body = ":wastebasket:", f"{body} · _cancelled, not sent_"
             lines.append(f"{arrow} {when(r.last.at)}: {body}")
         link = links.get((r.thread.channel, r.thread.thread_ts)) if r.thread else None
         lines.append(f"<{link}|Open the thread>" if link else "_The thread is being opened_")

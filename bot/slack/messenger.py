@@ -22,7 +22,6 @@ from bot.bridge.ports import AlertItem, OutgoingView, RateLimited, Rejected, Una
 from bot.config import SlackPacing
 from bot.slack import render
 from bot.slack.links import archive_link
-from bot.slack.mrkdwn import escape
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +60,7 @@ class SlackMessenger:
         self.pacing_waiters = 0
         self.on_pacing_wait: Callable[[], None] | None = None
         self._names: TTLCache[str, str] = TTLCache(maxsize=5000, ttl=3600)
+        self._channel_names: TTLCache[str, str] = TTLCache(maxsize=500, ttl=3600)
         self._groups: TTLCache[str, set[str]] = TTLCache(maxsize=500, ttl=300)
 
     # -- plumbing --------------------------------------------------------------------------
@@ -301,7 +301,13 @@ class SlackMessenger:
         )
 
     async def tell(self, *, channel: str, user: str, thread_ts: str | None, text: str) -> None:
-        kwargs: dict[str, Any] = {"channel": channel, "user": user, "text": escape(text)}
+        rendered = render.note(text)
+        kwargs: dict[str, Any] = {
+            "channel": channel,
+            "user": user,
+            "text": rendered.text,
+            "blocks": rendered.blocks,
+        }
         if thread_ts:
             kwargs["thread_ts"] = thread_ts
         await self._call(
@@ -373,6 +379,35 @@ class SlackMessenger:
             return None
         link = response.get("permalink")
         return str(link) if link else None
+
+    async def channel_names(self, channels: list[str], *, within: float = 1.5) -> dict[str, str]:
+        """Names of channels (``support``, no ``#``), read with ``conversations.info`` at
+        once and cached for an hour. A channel Slack cannot name within ``within`` seconds
+        is left out: callers answering a trigger (3 s) show its id instead."""
+        wanted = list(dict.fromkeys(channels))
+
+        async def one(channel: str) -> str | None:
+            cached = self._channel_names.get(channel)
+            if cached is not None:
+                return cached
+            try:
+                response = await asyncio.wait_for(
+                    self._call(
+                        "conversations.info",
+                        functools.partial(self._client.conversations_info, channel=channel),
+                    ),
+                    timeout=within,
+                )
+            except (Rejected, Unavailable, TimeoutError):
+                return None
+            name = (response.get("channel") or {}).get("name")
+            if not name:
+                return None
+            self._channel_names[channel] = str(name)
+            return str(name)
+
+        found = await asyncio.gather(*(one(channel) for channel in wanted))
+        return {channel: name for channel, name in zip(wanted, found, strict=True) if name}
 
     async def user_names(self, user_ids: list[str]) -> dict[str, str]:
         names: dict[str, str] = {}

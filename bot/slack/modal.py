@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck
@@ -26,7 +27,8 @@ from bot.bridge.ports import Rejected, Unavailable
 from bot.bridge.service import Bridge
 from bot.phone import PhoneNumberError, format_international, parse_recipients
 from bot.slack.messenger import SlackMessenger
-from bot.slack.mrkdwn import mentioned_user_ids, to_plain_text
+from bot.slack.mrkdwn import escape, mentioned_user_ids, to_plain_text
+from bot.slack.render import answer
 from bot.slack.sending import Sender
 
 log = logging.getLogger(__name__)
@@ -45,13 +47,35 @@ def _plain(text: str) -> dict[str, Any]:
     return {"type": "plain_text", "text": text}
 
 
+OPTION_MAX = 75  # an option's text, Slack's limit
+# How long opening the modal waits for channel names (the trigger expires after 3 s).
+NAMES_TIMEOUT = 1.0
+
+
 def _numbers(bridge: Bridge, channel: str | None) -> list[str]:
     here = bridge.config.numbers_for(channel) if channel else []
     return here or [route.number for route in bridge.config.numbers]
 
 
-def build_view(*, numbers: list[str], text: str = "", to: str = "") -> dict[str, Any]:
-    """The modal: our number (when there is a choice), the number(s) to text, the text."""
+def number_label(number: str, channel: str, channel_name: str | None) -> str:
+    """``+31 20 123 4567 · #support``: one of our numbers and the channel its threads are
+    in (the channel's id when Slack did not name it)."""
+    where = f"#{channel_name}" if channel_name else channel
+    label = f"{format_international(number)} · {where}"
+    return label if len(label) <= OPTION_MAX else label[: OPTION_MAX - 1] + "…"
+
+
+def build_view(
+    *,
+    numbers: list[str],
+    text: str = "",
+    to: str = "",
+    labels: Mapping[str, str] | None = None,
+    channel_of: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
+    """The modal: our number (when there is a choice, each shown with its channel as in
+    ``labels``; else which number sends, in which channel of ``channel_of``), the number(s)
+    to text, the text."""
     if not numbers:
         return {
             "type": "modal",
@@ -71,7 +95,11 @@ def build_view(*, numbers: list[str], text: str = "", to: str = "") -> dict[str,
         }
     blocks: list[dict[str, Any]] = []
     if len(numbers) > 1:
-        options = [{"text": _plain(format_international(n)), "value": n} for n in numbers[:100]]
+        shown = labels or {}
+        options = [
+            {"text": _plain(shown.get(n) or format_international(n)), "value": n}
+            for n in numbers[:100]
+        ]
         blocks.append(
             {
                 "type": "input",
@@ -84,6 +112,20 @@ def build_view(*, numbers: list[str], text: str = "", to: str = "") -> dict[str,
                     "initial_option": options[0],
                 },
                 "hint": _plain("The SMS and its thread go to this number's channel."),
+            }
+        )
+    elif channel_of and channel_of.get(numbers[0]):
+        ours = escape(format_international(numbers[0]))
+        blocks.append(
+            {
+                "type": "context",
+                "elements": [
+                    {
+                        "type": "mrkdwn",
+                        "text": f"Sends from {ours}; the SMS and its thread go to "
+                        f"<#{channel_of[numbers[0]]}>.",
+                    }
+                ],
             }
         )
     to_input: dict[str, Any] = {
@@ -130,15 +172,30 @@ async def prefill(messenger: SlackMessenger, raw: str) -> str:
     return to_plain_text(raw, user_names=names).strip()
 
 
+async def labels_of(
+    numbers: list[str], *, bridge: Bridge, messenger: SlackMessenger
+) -> dict[str, str]:
+    """Each number with the channel it is routed to, for the picker."""
+    routes = {n: bridge.config.channel_for(n) or "" for n in numbers}
+    names = await messenger.channel_names([c for c in routes.values() if c], within=NAMES_TIMEOUT)
+    return {n: number_label(n, c, names.get(c)) for n, c in routes.items()}
+
+
 async def open_modal(
     client: AsyncWebClient,
     *,
     bridge: Bridge,
+    messenger: SlackMessenger,
     body: dict[str, Any],
     channel: str | None,
     text: str,
 ) -> None:
-    view = build_view(numbers=_numbers(bridge, channel), text=text)
+    numbers = _numbers(bridge, channel)
+    labels = (
+        await labels_of(numbers, bridge=bridge, messenger=messenger) if len(numbers) > 1 else {}
+    )
+    channel_of = {n: bridge.config.channel_for(n) or "" for n in numbers}
+    view = build_view(numbers=numbers, text=text, labels=labels, channel_of=channel_of)
     try:
         await client.views_open(trigger_id=str(body.get("trigger_id") or ""), view=view)
     except SlackApiError as exc:
@@ -266,7 +323,7 @@ async def _tell(client: AsyncWebClient, *, channel: str, user: str, text: str) -
     """The answer to a modal send, where /sms would have shown it: in the channel, to the
     sender only. ``text`` is already Slack markup (escaped)."""
     try:
-        await client.chat_postEphemeral(channel=channel, user=user, text=text)
+        await client.chat_postEphemeral(channel=channel, user=user, **answer(text))
     except SlackApiError as exc:
         log.warning("could not tell the sender error=%s", exc.response.get("error"))
 
@@ -279,6 +336,8 @@ __all__ = [
     "build_view",
     "closed",
     "confirmed",
+    "labels_of",
+    "number_label",
     "open_modal",
     "prefill",
     "submitted",

@@ -22,6 +22,7 @@ _STATUS_LABEL = {
     st.Phase.DELIVERED: ":white_check_mark: Delivered",
     st.Phase.FAILED: ":x: Failed",
     st.Phase.RECEIVED: ":incoming_envelope: Received",
+    st.Phase.CANCELLED: ":wastebasket: Cancelled (not sent)",
 }
 
 # Reactions that show the status of a person's thread reply that went out as SMS.
@@ -95,17 +96,26 @@ def thread_root(
     return Rendered(text=text, blocks=blocks)
 
 
+def contact(peer: str, name: str | None) -> str:
+    """Who is at the other end, as every SMS post shows it: ``Anna de Vries (+31 6 12345678)``
+    for a named contact, else the number; escaped."""
+    number = escape(format_international(peer))
+    return f"{escape(name)} ({number})" if name else number
+
+
 def outgoing(view: OutgoingView) -> Rendered:
-    peer = escape(format_international(view.peer))
+    """An SMS typed with /sms: who sent it, to whom (the contact's name and number, as on
+    received SMS), the text, and its status line (updated in place)."""
+    to = contact(view.peer, view.name)
     body = escape(view.text)
     line = status_line(view.status, view.note)
     blocks = [
-        _section(f"<@{view.author}> → *{peer}*\n{body}"),
+        _section(f"<@{view.author}> → *{to}*\n{body}"),
         _context(line),
     ]
     if view.message_id and st.phase(view.status) is st.Phase.FAILED:
         blocks.append(retry_button(view.message_id))
-    return Rendered(text=f"SMS from <@{view.author}> to {peer}: {body}", blocks=blocks)
+    return Rendered(text=f"SMS from <@{view.author}> to {to}: {body}", blocks=blocks)
 
 
 RETRY_ACTION = "sms_retry"
@@ -129,8 +139,7 @@ def retry_button(message_id: int) -> dict[str, Any]:
 
 def inbound(*, sender: str, text: str, name: str | None = None) -> Rendered:
     """A received SMS: the sender (contact name and number, or the number) and the text."""
-    number = escape(format_international(sender))
-    who = f"{escape(name)} ({number})" if name else number
+    who = contact(sender, name)
     body = escape(text)
     return Rendered(
         text=f"SMS from {who}: {body}",
@@ -157,6 +166,32 @@ def notice(
     if retry:
         blocks.append(retry_button(retry))
     return Rendered(text=line, blocks=blocks)
+
+
+SECTION_MAX = 3000  # Slack's limit on a section's text
+
+
+def answer(text: str) -> dict[str, Any]:
+    """An answer to a person (``ack``, ``respond``) as Block Kit with its ``text`` fallback:
+    ``text`` is mrkdwn that is already safe (escaped), cut into sections at line breaks."""
+    blocks: Blocks = []
+    current = ""
+    for line in text.split("\n"):
+        line = line if len(line) <= SECTION_MAX else line[: SECTION_MAX - 1] + "…"
+        if current and len(current) + 1 + len(line) > SECTION_MAX:
+            blocks.append(_section(current))
+            current = line
+        else:
+            current = f"{current}\n{line}" if current else line
+    if current.strip():
+        blocks.append(_section(current))
+    return {"text": text, "blocks": blocks} if blocks else {"text": text}
+
+
+def note(text: str) -> Rendered:
+    """A message only one person sees (an ephemeral note): ``text`` is plain text."""
+    body = escape(text)
+    return Rendered(text=body, blocks=[_section(body[:3000])])
 
 
 def rollup(*, source: str, items: list[AlertItem]) -> Rendered:

@@ -17,6 +17,7 @@ from bot.phone import format_international
 from bot.slack import prompts
 from bot.slack.commands import SetSignature
 from bot.slack.mrkdwn import escape
+from bot.slack.render import answer
 
 log = logging.getLogger(__name__)
 
@@ -55,10 +56,10 @@ class Outcome:
     refusal: Refusal | None = None
 
     def message(self) -> dict[str, Any]:
-        body: dict[str, Any] = {"text": self.text}
-        if self.blocks is not None:
-            body["blocks"] = self.blocks
-        return body
+        """The answer as Block Kit with its ``text`` fallback."""
+        if self.blocks is None:
+            return answer(self.text)
+        return {"text": self.text, "blocks": self.blocks}
 
 
 class Sender:

@@ -86,15 +86,22 @@ async def latest_messages(
 
 
 async def last_message_each(
-    conn: AsyncConnection, conversation_ids: Iterable[int], *, direction: str | None = None
+    conn: AsyncConnection,
+    conversation_ids: Iterable[int],
+    *,
+    direction: str | None = None,
+    skip_status: str | None = None,
 ) -> dict[int, Message]:
-    """Each conversation's newest message (of ``direction``), by conversation id."""
+    """Each conversation's newest message (of ``direction``; not one whose status is
+    ``skip_status``), by conversation id."""
     ids = sorted(set(conversation_ids))
     if not ids:
         return {}
     newest = select(func.max(messages.c.id)).where(messages.c.conversation_id.in_(ids))
     if direction is not None:
         newest = newest.where(messages.c.direction == direction)
+    if skip_status is not None:
+        newest = newest.where(messages.c.status != skip_status)
     newest = newest.group_by(messages.c.conversation_id)
     rows = (await conn.execute(select(messages).where(messages.c.id.in_(newest)))).mappings().all()
     return {int(row["conversation_id"]): Message(**dict(row)) for row in rows}

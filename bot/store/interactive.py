@@ -13,7 +13,14 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.jobs.queue import PENDING
 from bot.store.repo import Message, insert_ignore
-from bot.store.tables import alert_rollups, jobs, messages, pending_sends, user_settings
+from bot.store.tables import (
+    alert_rollups,
+    jobs,
+    messages,
+    pending_sends,
+    seen_events,
+    user_settings,
+)
 
 # -- sends held for confirmation -----------------------------------------------------------
 
@@ -128,6 +135,23 @@ async def cancel_unstarted_job(conn: AsyncConnection, key: str, now: float) -> b
 
 
 # -- alert roll-ups ------------------------------------------------------------------------
+
+
+async def claim_broadcast(
+    conn: AsyncConnection, channel: str, *, now: float, window: float
+) -> bool:
+    """Whether a failure in ``channel`` may also be shown in the channel now: True (and
+    remembered) when none was within the last ``window`` seconds. The check is in the write,
+    so of two failures at once exactly one is shown."""
+    key = f"broadcast:{channel}"
+    if await insert_ignore(conn, seen_events, {"key": key, "seen_at": now}):
+        return True
+    result = await conn.execute(
+        update(seen_events)
+        .where(seen_events.c.key == key, seen_events.c.seen_at <= now - window)
+        .values(seen_at=now)
+    )
+    return bool(result.rowcount)
 
 
 @dataclass(frozen=True, slots=True)

@@ -365,23 +365,28 @@ async def usage(
 ) -> tuple[int, int, int]:
     """What the sending quotas need, in one read of the audit log: segments sent since
     ``day`` by ``actor`` and by everyone, and SMS sent from ``our_number`` since ``minute``.
-    Pass ``actor=None`` / ``our_number=None`` for a rule that is off (its figure is 0)."""
+    Pass ``actor=None`` / ``our_number=None`` for a rule that is off (its figure is 0).
+    An ``unsent`` row (a reply deleted inside the undo window) takes its ``sent`` row back."""
 
     def total(condition: Any, value: Any) -> Any:
         return func.coalesce(func.sum(case((condition, value), else_=0)), 0)
 
+    # +1 for a send, -1 for one taken back before it went out.
+    sign = case((audit.c.action == "unsent", -1), else_=1)
     in_day = audit.c.at >= day
-    by_user = total(and_(in_day, audit.c.actor == actor), audit.c.segments) if actor else literal(0)
+    segments = audit.c.segments * sign
+    by_user = total(and_(in_day, audit.c.actor == actor), segments) if actor else literal(0)
     by_number = (
-        total(and_(audit.c.at >= minute, audit.c.our_number == our_number), 1)
+        total(and_(audit.c.at >= minute, audit.c.our_number == our_number), sign)
         if our_number
         else literal(0)
     )
-    query = select(by_user, total(in_day, audit.c.segments), by_number).where(
-        audit.c.action == "sent", audit.c.at >= min(day, minute)
+    query = select(by_user, total(in_day, segments), by_number).where(
+        audit.c.action.in_(("sent", "unsent")), audit.c.at >= min(day, minute)
     )
     row = (await conn.execute(query)).one()
-    return int(row[0]), int(row[1]), int(row[2])
+    # A send taken back just after the window opened was counted before it: never below 0.
+    return max(0, int(row[0])), max(0, int(row[1])), max(0, int(row[2]))
 
 
 @dataclass(frozen=True, slots=True)

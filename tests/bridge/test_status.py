@@ -21,6 +21,8 @@ from bot.bridge.status import Phase, phase, rank
         ("delivery_failed", Phase.FAILED),
         ("expired", Phase.FAILED),
         ("received", Phase.RECEIVED),
+        # a thread reply deleted inside the undo window: neither on its way nor failed
+        ("cancelled", Phase.CANCELLED),
     ],
 )
 def test_phase_of_raw_statuses(raw: str, expected: Phase) -> None:
@@ -33,3 +35,5 @@ def test_statuses_only_move_forward() -> None:
     # both final: neither replaces the other
     assert rank("delivered") == rank("failed") == rank("gw_timeout")
     assert rank("sent") > rank("scheduled")
+    # a cancelled reply is final: nothing can move it back to queued or on to sent
+    assert rank("cancelled") == rank("delivered") > rank("sent")

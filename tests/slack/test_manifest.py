@@ -35,6 +35,7 @@ METHOD_SCOPES = {
     "users_info": "users:read",
     "usergroups_users_list": "usergroups:read",
     "conversations_members": "channels:read",
+    "conversations_info": "channels:read",
     "chat_postEphemeral": "chat:write",
     "conversations_history": "channels:history",
     "conversations_replies": "channels:history",
