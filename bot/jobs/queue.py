@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, delete, exists, func, literal_column, or_, select, update
+from sqlalchemy import and_, delete, exists, func, literal_column, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bot.store.repo import insert_ignore
@@ -118,6 +118,9 @@ def _claimable(now: float, busy_channels: Iterable[str]) -> Any:
     return condition
 
 
+_ORDERED_WALK = text("SET LOCAL enable_bitmapscan = off")
+
+
 async def claim(
     engine: AsyncEngine,
     *,
@@ -132,6 +135,11 @@ async def claim(
         query = select(jobs).where(_claimable(now, busy_channels)).order_by(jobs.c.id).limit(limit)
         if conn.dialect.name == "postgresql":
             query = query.with_for_update(skip_locked=True, of=jobs)
+            # Walk the open jobs in id order and stop at the first runnable ones. With stale
+            # statistics (a young table, or a burst after a quiet hour) PostgreSQL expects a
+            # single open job and would rather fetch them all and sort them: 60 ms per claim
+            # with 20,000 jobs waiting, against well under a millisecond this way.
+            await conn.execute(_ORDERED_WALK)
         rows = (await conn.execute(query)).mappings().all()
         picked: list[Job] = []
         lanes: set[str] = set()

@@ -171,11 +171,16 @@ class JobRunner:
 
     async def _claim(self) -> int:
         pressed = self._pressure()
-        if pressed and time.monotonic() < self._next_pressed_claim:
-            return 0
         free = self._limit() - self._busy()
         if free <= 0:
             return 0
+        if pressed:
+            # Under pressure every request wakes the runner; one claim query per wake-up
+            # would cost the database (and this process) as much as the requests themselves.
+            # Look at most PRESSED_JOBS_PER_SECOND times, whether or not a job is found.
+            if time.monotonic() < self._next_pressed_claim:
+                return 0
+            self._next_pressed_claim = time.monotonic() + 1 / PRESSED_JOBS_PER_SECOND
         per_channel = Counter(job.channel for job, _ in self._inflight.values() if job.channel)
         busy = [ch for ch, n in per_channel.items() if n >= self._per_channel_limit]
         jobs = await queue.claim(
@@ -186,8 +191,6 @@ class JobRunner:
             lease_seconds=self._config.lease_seconds,
             busy_channels=busy,
         )
-        if pressed and jobs:
-            self._next_pressed_claim = time.monotonic() + 1 / PRESSED_JOBS_PER_SECOND
         for job in jobs:
             task = asyncio.create_task(self._execute(job), name=f"job-{job.id}-{job.kind}")
             self._inflight[job.id] = (job, task)

@@ -99,7 +99,6 @@ jobs = Table(
     Column("created_at", Float, nullable=False),
     Column("updated_at", Float, nullable=False),
 )
-Index("ix_jobs_state_run_after", jobs.c.state, jobs.c.run_after)
 # Only the jobs still to run: claims read these and skip the finished ones kept for dedup.
 _ACTIVE = text("state IN ('pending', 'running')")
 Index("ix_jobs_active", jobs.c.id, postgresql_where=_ACTIVE, sqlite_where=_ACTIVE)
