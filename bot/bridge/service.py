@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from cachetools import TTLCache
 from sqlalchemy.exc import NoResultFound
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -48,6 +49,9 @@ log = logging.getLogger(__name__)
 # little further back than the attempt's start.
 RECONCILE_SKEW_SECONDS = 120.0
 
+
+# How long a user's signature is kept in memory (see Bridge.signature).
+SIGNATURE_TTL_SECONDS = 10.0
 
 # The longest sender the store keeps (conversations.peer_number).
 PEER_WIDTH = 64
@@ -98,6 +102,9 @@ class Bridge:
         self._wake = wake
         self._clock = clock
         self._writer = JobWriter(engine)
+        self._signatures: TTLCache[str, str | None] = TTLCache(
+            maxsize=10_000, ttl=SIGNATURE_TTL_SECONDS
+        )
         self.directory = Directory(
             engine=engine,
             config=config,
@@ -1184,13 +1191,21 @@ class Bridge:
         return route
 
     async def signature(self, user: str) -> str | None:
+        """``user``'s signature. Read for every SMS a person sends, so it is kept for
+        ``SIGNATURE_TTL_SECONDS``: a change made through this process shows at once, one made
+        through another replica within that time."""
+        if user in self._signatures:
+            return self._signatures[user]
         async with self._engine.connect() as conn:
-            return await interactive.get_signature(conn, user)
+            found = await interactive.get_signature(conn, user)
+        self._signatures[user] = found
+        return found
 
     async def set_signature(self, user: str, signature: str | None) -> None:
         """Set (or with None, clear) the text appended to ``user``'s SMS."""
         async with self._engine.begin() as conn:
             await interactive.set_signature(conn, user, signature, self._clock())
+        self._signatures.pop(user, None)
 
     async def signed(self, user: str, text: str) -> str:
         """``text`` as it will be sent: with the user's signature on a line of its own."""
