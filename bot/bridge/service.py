@@ -192,6 +192,40 @@ class Bridge:
             )
         return refusal
 
+    async def _check_or_refuse(
+        self,
+        conn: AsyncConnection,
+        *,
+        route: NumberRoute,
+        channel: str,
+        user: str,
+        user_groups: set[str] | None,
+        peers: list[str],
+        text: str,
+        now: float,
+    ) -> policy.Refusal | None:
+        """``_check``, and when a rule refuses, its audit rows (``_refuse``)."""
+        refusal = await self._check(
+            conn,
+            route=route,
+            user=user,
+            user_groups=user_groups or set(),
+            peers=peers,
+            text=text,
+            now=now,
+        )
+        if refusal is not None:
+            await self._refuse(
+                conn,
+                refusal,
+                user=user,
+                channel=channel,
+                our_number=route.number,
+                peers=peers,
+                now=now,
+            )
+        return refusal
+
     async def _refuse(
         self,
         conn: AsyncConnection,
@@ -242,25 +276,17 @@ class Bridge:
         async with self._engine.begin() as conn:
             if claim is not None and not await claim(conn):
                 return []
-            refusal = await self._check(
+            refusal = await self._check_or_refuse(
                 conn,
                 route=route,
+                channel=channel,
                 user=user,
-                user_groups=user_groups or set(),
+                user_groups=user_groups,
                 peers=recipients,
                 text=text,
                 now=now,
             )
             if refusal is not None:
-                await self._refuse(
-                    conn,
-                    refusal,
-                    user=user,
-                    channel=channel,
-                    our_number=our_number,
-                    peers=recipients,
-                    now=now,
-                )
                 return refusal
             for peer in recipients:
                 conversation = await repo.get_or_create_conversation(
@@ -1227,25 +1253,17 @@ class Bridge:
         route = self.route_from(channel, our_number)
         now = self._clock()
         async with self._engine.begin() as conn:
-            refusal = await self._check(
+            refusal = await self._check_or_refuse(
                 conn,
                 route=route,
+                channel=channel,
                 user=user,
-                user_groups=user_groups or set(),
+                user_groups=user_groups,
                 peers=recipients,
                 text=text,
                 now=now,
             )
             if refusal is not None:
-                await self._refuse(
-                    conn,
-                    refusal,
-                    user=user,
-                    channel=channel,
-                    our_number=route.number,
-                    peers=recipients,
-                    now=now,
-                )
                 return refusal
             return await interactive.hold_send(
                 conn,
