@@ -407,6 +407,7 @@ def create_app(settings: Settings, config: AppConfig, *, run_jobs: bool = True) 
                 await parts.runner.stop()
             await parts.voipbin.aclose()
             await parts.close_slack_session()
+            await parts.bridge.aclose()
             await parts.engine.dispose()
             log.info("sms-bridge stopped")
 

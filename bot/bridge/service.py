@@ -115,6 +115,11 @@ class Bridge:
     def set_wake(self, wake: Callable[[], None]) -> None:
         self._wake = wake
 
+    async def aclose(self) -> None:
+        """Wait for deliveries handed to the shared writer (at shutdown, before the engine
+        goes)."""
+        await self._writer.aclose()
+
     async def _retire_if_idle(
         self, conn: AsyncConnection, conversation: repo.Conversation, now: float
     ) -> repo.Conversation:

@@ -101,6 +101,7 @@ class NoPublicUrlService:
                 drain_seconds=max(1.0, self.config.jobs.shutdown_grace_seconds / 2),
             )
             await migrate(parts.engine)
+            parts.open_slack_session()
             parts.runner.start()
             self._runner_started = True
             self.poller = Poller(
@@ -154,6 +155,8 @@ class NoPublicUrlService:
                 self._runner_started = False
                 await _quietly(parts.runner.stop(), "job runner")
             await _quietly(parts.voipbin.aclose(), "voipbin client")
+            await _quietly(parts.close_slack_session(), "slack session")
+            await _quietly(parts.bridge.aclose(), "job writer")
             await _quietly(parts.engine.dispose(), "database")
             log.info("sms-bridge stopped")
 
