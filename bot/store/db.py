@@ -14,6 +14,8 @@ from sqlalchemy import Connection, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from bot.store import onetrip
+
 log = logging.getLogger(__name__)
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -45,9 +47,14 @@ def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
     """
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
+        database = parsed.database or ":memory:"
+
+        async def one_trip_connection() -> Any:
+            return await onetrip.connect(database, timeout=30, check_same_thread=False)
+
         engine = create_async_engine(
             url,
-            connect_args={"timeout": 30},
+            async_creator=one_trip_connection,
             pool_size=1,
             max_overflow=0,
             pool_timeout=60,

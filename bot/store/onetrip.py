@@ -1,0 +1,120 @@
+"""aiosqlite with one trip to the database thread per statement.
+
+aiosqlite runs every call on its connection's own thread; SQLAlchemy's adapter makes four
+calls per statement (open a cursor, execute, fetch, close), each a hand-off to that thread
+and back. Counted on ``/sms``: 35 hand-offs per command, 19 of them opening and closing
+cursors. Here a statement is one hand-off: the cursor is opened, the statement run, its rows
+fetched and the cursor closed in the database thread together (the rows, the description,
+the row count and the last row id are kept for the caller).
+
+Used through ``create_async_engine(..., async_creator=...)`` (``bot.store.db``); the rest of
+the driver is aiosqlite's own.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+from aiosqlite.context import contextmanager
+
+
+@dataclass(frozen=True, slots=True)
+class _Done:
+    """What a statement left behind, read in the database thread before its cursor closed."""
+
+    rows: list[Any]
+    description: Any
+    rowcount: int
+    lastrowid: int | None
+    arraysize: int
+
+
+def _run(connection: sqlite3.Connection, method: str, sql: str, parameters: Any) -> _Done:
+    cursor = connection.cursor()
+    try:
+        getattr(cursor, method)(sql, parameters)
+        rows = cursor.fetchall() if cursor.description else []
+        return _Done(rows, cursor.description, cursor.rowcount, cursor.lastrowid, cursor.arraysize)
+    finally:
+        cursor.close()
+
+
+class Cursor(aiosqlite.Cursor):
+    """Opens, executes, fetches and closes in one hand-off; rows are kept until fetched."""
+
+    def __init__(self, conn: aiosqlite.Connection) -> None:
+        self._conn = conn
+        self._done: _Done | None = None  # the last statement's
+        self._rows: list[Any] = []
+        self.iter_chunk_size = conn._iter_chunk_size
+        self._arraysize = 1
+
+    async def _trip(self, method: str, sql: str, parameters: Any) -> Cursor:
+        run: Any = self._conn._execute
+        self._done = await run(_run, self._conn._conn, method, sql, parameters)
+        self._rows = list(self._done.rows)
+        return self
+
+    async def execute(self, sql: str, parameters: Any = None) -> Cursor:
+        return await self._trip("execute", sql, () if parameters is None else parameters)
+
+    async def executemany(self, sql: str, parameters: Iterable[Any]) -> Cursor:
+        return await self._trip("executemany", sql, parameters)
+
+    async def fetchone(self) -> Any:
+        return self._rows.pop(0) if self._rows else None
+
+    async def fetchmany(self, size: int | None = None) -> list[Any]:
+        count = self._arraysize if size is None else size
+        taken, self._rows = self._rows[:count], self._rows[count:]
+        return taken
+
+    async def fetchall(self) -> list[Any]:
+        taken, self._rows = self._rows, []
+        return taken
+
+    async def close(self) -> None:
+        self._rows = []
+
+    @property
+    def rowcount(self) -> int:
+        return self._done.rowcount if self._done is not None else -1
+
+    @property
+    def lastrowid(self) -> int | None:
+        return self._done.lastrowid if self._done is not None else None
+
+    @property
+    def arraysize(self) -> int:
+        return self._arraysize
+
+    @arraysize.setter
+    def arraysize(self, value: int) -> None:
+        self._arraysize = value
+
+    @property
+    def description(self) -> Any:
+        return self._done.description if self._done is not None else None
+
+
+class Connection(aiosqlite.Connection):
+    @contextmanager
+    async def cursor(self) -> Cursor:  # type: ignore[override]
+        """A cursor that is opened in the database thread with its first statement."""
+        return Cursor(self)
+
+
+def connect(database: str | Path, **kwargs: Any) -> Connection:
+    """As ``aiosqlite.connect``, with one hand-off per statement."""
+    location = str(database)
+
+    def connector() -> sqlite3.Connection:
+        connection: sqlite3.Connection = sqlite3.connect(location, **kwargs)
+        return connection
+
+    return Connection(connector, 64)

@@ -1,0 +1,70 @@
+"""The SQLite driver adapter: one hand-off to the database thread per statement, and the
+results SQLAlchemy reads (rows, row counts, RETURNING, executemany) as aiosqlite gives them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from sqlalchemy import Column, Integer, MetaData, String, Table, insert, select, update
+
+from bot.store import onetrip
+from bot.store.db import create_engine
+
+metadata = MetaData()
+items = Table(
+    "items",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(20), unique=True),
+)
+
+
+async def test_each_statement_is_one_trip_and_results_are_whole(
+    sqlite_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    trips: list[str] = []
+    original = onetrip.Connection._execute
+
+    async def counted(self: Any, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        trips.append(getattr(fn, "__name__", "?"))
+        return await original(self, fn, *args, **kwargs)
+
+    monkeypatch.setattr(onetrip.Connection, "_execute", counted)
+    engine = create_engine(sqlite_url)
+    try:
+        async with engine.begin() as conn:
+            await conn.run_sync(metadata.create_all)
+        async with engine.begin() as conn:
+            trips.clear()
+            result = await conn.execute(insert(items).returning(items.c.id), {"name": "a"})
+            assert result.scalar_one() == 1
+            assert trips == ["_run"], "insert … returning: open, execute, fetch, close in one"
+            result = await conn.execute(insert(items), [{"name": f"n{i}"} for i in range(50)])
+            assert result.rowcount == 50
+            result = await conn.execute(update(items).where(items.c.id > 40).values(name=None))
+            assert result.rowcount == 11
+            result = await conn.execute(insert(items), {"name": "last"})
+            assert result.inserted_primary_key == (52,)
+            rows = (await conn.execute(select(items.c.id).order_by(items.c.id))).scalars().all()
+            assert rows == list(range(1, 53))
+            assert trips.count("_run") == 5
+    finally:
+        await engine.dispose()
+
+
+async def test_errors_come_through_as_the_drivers(sqlite_url: str) -> None:
+    from sqlalchemy.exc import IntegrityError
+
+    engine = create_engine(sqlite_url)
+    try:
+        async with engine.begin() as conn:
+            await conn.run_sync(metadata.create_all)
+            await conn.execute(insert(items), {"name": "same"})
+        with pytest.raises(IntegrityError):
+            async with engine.begin() as conn:
+                await conn.execute(insert(items), {"name": "same"})
+        async with engine.connect() as conn:  # the failed transaction left nothing behind
+            assert (await conn.execute(select(items.c.name))).scalars().all() == ["same"]
+    finally:
+        await engine.dispose()
