@@ -8,8 +8,9 @@ everyone waiting. Under light load a batch is one row and nothing waits; under a
 of a commit is shared by the whole batch. No timer is involved, so a lone delivery is never
 delayed to fill a batch.
 
-A failed batch fails every request in it (each gets an error, and the sender retries); the
-jobs' unique keys make a retried or redelivered row a no-op, so nothing is written twice.
+When a batch fails, its rows are written one by one, so a row the database refuses fails
+only its own request (the sender gets an error and retries); the jobs' unique keys make a
+retried or redelivered row a no-op, so nothing is written twice.
 """
 
 from __future__ import annotations
@@ -59,19 +60,36 @@ class JobWriter:
             batch = self._waiting[: self._max_batch]
             del self._waiting[: len(batch)]
             try:
-                async with self._engine.begin() as conn:
-                    await conn.execute(self._insert, [row for row, _ in batch])
-            except Exception as exc:  # every waiter gets the error; each answers it alone
-                log.warning("job batch of %d not written: %s", len(batch), exc)
-                for _, done in batch:
-                    if not done.done():
-                        done.set_exception(exc)
-            else:
-                self.batches += 1
-                self.rows += len(batch)
-                for _, done in batch:
-                    if not done.done():
-                        done.set_result(None)
+                await self._commit(batch)
+            except Exception as exc:
+                if len(batch) == 1:
+                    self._fail(batch, exc)
+                    continue
+                # One row the database refuses must not fail the others with it (their
+                # senders would retry, meet the same row again, and fail forever): each is
+                # written alone, and only the row that fails is answered with its error.
+                log.warning("job batch of %d not written (%s); writing one by one", len(batch), exc)
+                for one in batch:
+                    try:
+                        await self._commit([one])
+                    except Exception as alone:
+                        self._fail([one], alone)
+
+    async def _commit(self, batch: list[tuple[dict[str, Any], asyncio.Future[None]]]) -> None:
+        async with self._engine.begin() as conn:
+            await conn.execute(self._insert, [row for row, _ in batch])
+        self.batches += 1
+        self.rows += len(batch)
+        for _, done in batch:
+            if not done.done():
+                done.set_result(None)
+
+    @staticmethod
+    def _fail(batch: list[tuple[dict[str, Any], asyncio.Future[None]]], exc: Exception) -> None:
+        log.warning("job row not written: %s", exc)
+        for _, done in batch:
+            if not done.done():
+                done.set_exception(exc)
 
     async def aclose(self) -> None:
         """Wait for rows already handed in (at shutdown)."""

@@ -145,6 +145,21 @@ async def test_a_failed_batch_fails_every_write_in_it(tmp_path: object) -> None:
     assert writer.rows == 0
 
 
+async def test_a_row_the_database_refuses_fails_alone(engine: AsyncEngine) -> None:
+    """One bad row in a shared batch: the others are written, only its request fails."""
+    writer = JobWriter(engine)
+    now = time.time()
+    good = [job_row(kind="k", key=f"g-{n}", payload={}, now=now) for n in range(6)]
+    bad = job_row(kind="k", key="bad", payload={}, now=now) | {"kind": None}  # NOT NULL
+    results = await asyncio.gather(
+        *(writer.write(row) for row in [*good[:3], bad, *good[3:]]), return_exceptions=True
+    )
+    assert [isinstance(r, Exception) for r in results] == [False] * 3 + [True] + [False] * 3
+    async with engine.connect() as conn:
+        keys = (await conn.execute(select(jobs.c.key))).scalars().all()
+    assert sorted(keys) == sorted(row["key"] for row in good)
+
+
 async def test_a_handed_back_job_waits_to_settle_before_it_is_taken_again(
     engine: AsyncEngine,
 ) -> None:
