@@ -19,9 +19,9 @@ import asyncio
 import logging
 from typing import Any
 
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bot.store.repo import ignore_conflicts
 from bot.store.tables import jobs
 
 log = logging.getLogger(__name__)
@@ -35,9 +35,8 @@ class JobWriter:
         self._max_batch = max_batch
         self._waiting: list[tuple[dict[str, Any], asyncio.Future[None]]] = []
         self._task: asyncio.Task[None] | None = None
-        dialect = postgresql if engine.dialect.name == "postgresql" else sqlite
         # ON CONFLICT DO NOTHING: a job whose key exists (a redelivery) is skipped, not an error.
-        self._insert = dialect.insert(jobs).on_conflict_do_nothing()
+        self._insert = ignore_conflicts(engine.dialect.name, jobs)
         self.batches = 0  # for tests and benchmarks: how many transactions were used
         self.rows = 0
 

@@ -56,14 +56,28 @@ def _message(row: RowMapping) -> Message:
 
 async def insert_ignore(conn: AsyncConnection, table: Table, values: dict[str, Any]) -> bool:
     """INSERT that does nothing when a unique key already exists; True when a row was added."""
-    if conn.dialect.name == "postgresql":
-        stmt: Any = postgresql.insert(table).values(**values).on_conflict_do_nothing()
-    elif conn.dialect.name == "sqlite":
-        stmt = sqlite.insert(table).values(**values).on_conflict_do_nothing()
-    else:  # pragma: no cover - only the two dialects above are supported
-        raise RuntimeError(f"unsupported database {conn.dialect.name}")
-    result = await conn.execute(stmt)
+    result = await conn.execute(ignore_conflicts(conn.dialect.name, table), values)
     return bool(result.rowcount)
+
+
+def ignore_conflicts(dialect: str, table: Table) -> Any:
+    """``INSERT … ON CONFLICT DO NOTHING`` into ``table`` for the dialect named ``dialect``.
+    The values are given at execution (one dict, or a list for executemany), so the statement
+    is built, and compiled, once per table and reused."""
+    cache = _IGNORE_CONFLICTS.setdefault(dialect, {})
+    stmt = cache.get(table.name)
+    if stmt is None:
+        if dialect == "postgresql":
+            stmt = postgresql.insert(table).on_conflict_do_nothing()
+        elif dialect == "sqlite":
+            stmt = sqlite.insert(table).on_conflict_do_nothing()
+        else:  # pragma: no cover - only the two dialects above are supported
+            raise RuntimeError(f"unsupported database {dialect}")
+        cache[table.name] = stmt
+    return stmt
+
+
+_IGNORE_CONFLICTS: dict[str, dict[str, Any]] = {}
 
 
 # -- conversations -------------------------------------------------------------------------
@@ -89,9 +103,8 @@ async def get_or_create_conversation(
             "created_at": now,
             "last_activity_at": now,
         }
-        found = (
-            await conn.execute(_upsert(conn, conversations).returning(conversations), values)
-        ).first()
+        insert = ignore_conflicts(conn.dialect.name, conversations).returning(conversations)
+        found = (await conn.execute(insert, values)).first()
         if found is None:  # created meanwhile by another transaction
             found = (
                 await conn.execute(_CONVERSATION_BY_KEY, _key(channel, our_number, peer_number))
@@ -109,20 +122,6 @@ _CONVERSATION_BY_KEY = select(conversations).where(
 
 def _key(channel: str, our_number: str, peer_number: str) -> dict[str, str]:
     return {"k_channel": channel, "k_our": our_number, "k_peer": peer_number}
-
-
-def _upsert(conn: AsyncConnection, table: Table) -> Any:
-    """``INSERT … ON CONFLICT DO NOTHING`` for the connection's dialect; values are given at
-    execution, so the statement is built (and compiled) once per table and reused."""
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    cache = _UPSERTS.setdefault(conn.dialect.name, {})
-    stmt = cache.get(table.name)
-    if stmt is None:
-        stmt = cache[table.name] = dialect.insert(table).on_conflict_do_nothing()
-    return stmt
-
-
-_UPSERTS: dict[str, dict[str, Any]] = {}
 
 
 async def get_conversation(conn: AsyncConnection, conversation_id: int) -> Conversation:
@@ -188,7 +187,7 @@ async def insert_message(
     """Record an SMS; None when a message with ``key`` already exists (a redelivery)."""
     row = (
         await conn.execute(
-            _upsert(conn, messages).returning(messages.c.id),
+            ignore_conflicts(conn.dialect.name, messages).returning(messages.c.id),
             {
                 "key": key,
                 "conversation_id": conversation_id,
@@ -444,6 +443,7 @@ __all__ = [
     "get_conversation",
     "get_message",
     "get_or_create_conversation",
+    "ignore_conflicts",
     "insert_ignore",
     "insert_message",
     "is_opted_out",
