@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import itertools
 import time
-from collections.abc import Callable
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -18,6 +17,8 @@ from bot.jobs.runner import PRESSED_JOBS_PER_SECOND, JobRunner
 from bot.jobs.writer import JobWriter
 from bot.store.db import create_engine
 from bot.store.tables import jobs
+
+from harness import wait_until
 
 
 async def _enqueue(
@@ -34,13 +35,6 @@ async def _enqueue(
                 channel=channel,
                 now=time.time(),
             )
-
-
-async def _until(check: Callable[[], bool], timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, "timed out"
-        await asyncio.sleep(0.01)
 
 
 async def test_under_pressure_jobs_run_one_at_a_time_and_no_faster_than_the_floor(
@@ -67,14 +61,14 @@ async def test_under_pressure_jobs_run_one_at_a_time_and_no_faster_than_the_floo
     )
     runner.start()
     try:
-        await _until(lambda: len(starts) >= 6)
+        await wait_until(lambda: len(starts) >= 6)
         assert peak == 1
         gaps = [b - a for a, b in itertools.pairwise(starts)]
         # Never faster than the floor's rate (slowness can only make the gaps longer).
         assert min(gaps) >= 0.9 / PRESSED_JOBS_PER_SECOND
         pressure = False
         runner.wake()
-        await _until(lambda: len(starts) == 12)
+        await wait_until(lambda: len(starts) == 12)
     finally:
         await runner.stop(grace=1)
     assert peak > 1, "without pressure, jobs run side by side again"
@@ -110,10 +104,10 @@ async def test_jobs_waiting_for_a_rate_limit_do_not_hold_the_slots(engine: Async
     )
     runner.start()
     try:
-        await _until(lambda: "other-0" in done)
+        await wait_until(lambda: "other-0" in done)
         assert waiters == 2, "the paced jobs are still waiting while the other one ran"
         release.set()
-        await _until(lambda: len(done) == 3)
+        await wait_until(lambda: len(done) == 3)
     finally:
         await runner.stop(grace=1)
 
