@@ -4,10 +4,10 @@ import contextlib
 import json
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.voipbin.webhook import WebhookError, parse_event, sign, signature_valid
+from bot.voipbin.webhook import WebhookError, _parse_slowly, parse_event, sign, signature_valid
 
 VECTOR_BODY = b'{"type":"message_created","data":{"id":"a5d2114a-8e84-48cd-8bb2-c406eeb08cd1"}}'
 VECTOR_SIG = "sha256=ce5545b1e75f55f749921439b79055954f56a8a57961a412c5577ca3dc194596"
@@ -125,3 +125,69 @@ json_values = st.recursive(
 def test_arbitrary_json_data_never_raises_anything_else(kind: str, data: object) -> None:
     with contextlib.suppress(WebhookError):
         parse_event(json.dumps({"type": kind, "data": data}).encode())
+
+
+def _outcome(parse: object, body: bytes) -> object:
+    try:
+        return parse(body)  # type: ignore[operator]
+    except WebhookError as exc:
+        return ("refused", str(exc))
+
+
+scalars = st.none() | st.booleans() | st.integers(-5, 5) | st.floats(allow_nan=False)
+
+
+def mostly(valid: st.SearchStrategy[object]) -> st.SearchStrategy[object]:
+    """Valid values three times in four, a wrong type otherwise."""
+    return st.one_of(valid, valid, valid, scalars)
+
+
+timestamps = mostly(
+    st.sampled_from(["2024-05-01T10:00:00Z", "2022-03-13 15:11:05.235717", "9999-01-01", "", "x"])
+    | st.none()
+)
+addresses = mostly(
+    st.fixed_dictionaries(
+        {},
+        optional={
+            "type": mostly(st.text(max_size=4)),
+            "target": mostly(st.sampled_from(["+31612345678", "", "Shop"])),
+            "name": mostly(st.text(max_size=4)),
+        },
+    )
+)
+targets = st.fixed_dictionaries(
+    {},
+    optional={
+        "destination": addresses,
+        "status": mostly(st.sampled_from(["sent", "delivered", "odd"])),
+        "parts": mostly(st.integers(-1, 3) | st.sampled_from(["2", "two", 1.0, 1.5])),
+        "tm_update": timestamps,
+    },
+)
+messages = st.fixed_dictionaries(
+    {
+        "id": mostly(st.sampled_from(["m-1", "", "7"])),
+        "direction": mostly(st.sampled_from(["inbound", "inbound", "outbound", ""])),
+    },
+    optional={
+        "source": addresses,
+        "targets": mostly(st.lists(targets, max_size=2)),
+        "text": mostly(st.text(max_size=8)),
+        "tm_create": timestamps,
+        "unknown": json_values,
+    },
+)
+
+
+@settings(max_examples=400)
+@given(
+    st.sampled_from(["message_created", "message_updated", "message_deleted", "call_created"]),
+    messages | json_values,
+)
+def test_the_one_pass_parse_agrees_with_the_long_way(kind: str, data: object) -> None:
+    """parse_event reads the usual delivery in one pass (pydantic-core from the bytes); the
+    long way (json.loads, then the envelope, then the message) decides everything else. Both
+    must accept the same bodies, with the same result, and refuse the same ones."""
+    body = json.dumps({"type": kind, "data": data}).encode()
+    assert _outcome(parse_event, body) == _outcome(_parse_slowly, body)
