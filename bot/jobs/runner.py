@@ -45,8 +45,13 @@ def backoff(attempt: int, *, base: float, cap: float) -> float:
     return random.uniform(base / 2, min(cap, base * (2**attempt)))
 
 
-# While requests queue at the front door, jobs start one at a time and at most this often.
-PRESSED_JOBS_PER_SECOND = 20
+# While requests queue at the front door, jobs start one at a time and take at most this
+# share of the process's time: after a claim and its job took t seconds, the next claim
+# waits t * (1 - share) / share, and never less than the first bound nor more than the
+# second (so a cheap job still waits a little, and jobs still move during a burst that
+# never ends).
+PRESSED_SHARE = 0.1
+PRESSED_PAUSE_SECONDS = (0.05, 1.0)
 
 
 class JobRunner:
@@ -75,9 +80,9 @@ class JobRunner:
         burst of webhooks or commands). Jobs then run one at a time, so the CPU goes to
         answering the requests: every request is recorded before its answer, so nothing
         waits but the jobs, which catch up when the burst is over (and Slack paces posts
-        to about one per second per channel anyway). Jobs still start, one at a time and
-        at most ``PRESSED_JOBS_PER_SECOND``, so a burst that never ends cannot starve
-        them.
+        to about one per second per channel anyway). Jobs still start, one at a time,
+        taking at most ``PRESSED_SHARE`` of the time, so a burst that never ends cannot
+        starve them.
         ``settle_seconds``: how long a job handed back at shutdown waits before it is taken
         again: a call it was making when it was stopped (a Slack post, a VoIPbin send) may
         still land, and the next attempt looks for it (reconciles) only after it had time to
@@ -87,6 +92,7 @@ class JobRunner:
         self._pressure = pressure
         self._settle_seconds = settle_seconds
         self._next_pressed_claim = 0.0
+        self._pressed_job: int | None = None  # the job claimed under pressure, until done
         self._observe = observe or (lambda kind, outcome: None)
         self._engine = engine
         self._handlers = dict(handlers)
@@ -154,7 +160,8 @@ class JobRunner:
                 if claimed == 0 or self._busy() >= self._limit():
                     timeout = self._config.poll_interval_seconds
                     if self._pressure():
-                        timeout = min(timeout, 1 / PRESSED_JOBS_PER_SECOND)
+                        left = self._next_pressed_claim - time.monotonic()
+                        timeout = min(timeout, max(left, PRESSED_PAUSE_SECONDS[0]))
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(self._wake.wait(), timeout=timeout)
         finally:
@@ -174,15 +181,14 @@ class JobRunner:
         free = self._limit() - self._busy()
         if free <= 0:
             return 0
-        if pressed:
-            # Under pressure every request wakes the runner; one claim query per wake-up
-            # would cost the database (and this process) as much as the requests themselves.
-            # Look at most PRESSED_JOBS_PER_SECOND times, whether or not a job is found.
-            if time.monotonic() < self._next_pressed_claim:
-                return 0
-            self._next_pressed_claim = time.monotonic() + 1 / PRESSED_JOBS_PER_SECOND
+        # Under pressure every request wakes the runner; one claim query per wake-up would
+        # cost the database (and this process) as much as the requests themselves. Look only
+        # when the last look (and the job it found) has had its pause (``_pause_after``).
+        if pressed and time.monotonic() < self._next_pressed_claim:
+            return 0
         per_channel = Counter(job.channel for job, _ in self._inflight.values() if job.channel)
         busy = [ch for ch, n in per_channel.items() if n >= self._per_channel_limit]
+        started = time.monotonic()
         jobs = await queue.claim(
             self._engine,
             owner=self.owner,
@@ -191,10 +197,22 @@ class JobRunner:
             lease_seconds=self._config.lease_seconds,
             busy_channels=busy,
         )
+        if pressed:
+            # The look pays for itself now; a job found pays for its own time when it is
+            # done (until then it holds the one slot, unless it only waits for pacing).
+            self._pause_after(time.monotonic() - started)
+            self._pressed_job = jobs[0].id if jobs else None
         for job in jobs:
             task = asyncio.create_task(self._execute(job), name=f"job-{job.id}-{job.kind}")
             self._inflight[job.id] = (job, task)
         return len(jobs)
+
+    def _pause_after(self, spent: float) -> None:
+        """Under pressure: no claim before the work just done has been paid for with
+        ``(1 - PRESSED_SHARE) / PRESSED_SHARE`` times its time for the requests."""
+        low, high = PRESSED_PAUSE_SECONDS
+        pause = min(max(spent * (1 - PRESSED_SHARE) / PRESSED_SHARE, low), high)
+        self._next_pressed_claim = max(self._next_pressed_claim, time.monotonic() + pause)
 
     async def _maintain(self) -> None:
         now = self._clock()
@@ -224,6 +242,7 @@ class JobRunner:
                 log.exception("lease renewal failed")
 
     async def _execute(self, job: Job) -> None:
+        started = time.monotonic()
         try:
             await self._attempt(job)
         except asyncio.CancelledError:
@@ -234,6 +253,9 @@ class JobRunner:
             log.exception("job bookkeeping failed job_id=%d kind=%s", job.id, job.kind)
         finally:
             self._inflight.pop(job.id, None)
+            if job.id == self._pressed_job:
+                self._pressed_job = None
+                self._pause_after(time.monotonic() - started)
             self._wake.set()
 
     async def _attempt(self, job: Job) -> None:

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from bot.config import JobsConfig
 from bot.jobs import queue
 from bot.jobs.queue import Job, job_row
-from bot.jobs.runner import PRESSED_JOBS_PER_SECOND, JobRunner
+from bot.jobs.runner import PRESSED_PAUSE_SECONDS, PRESSED_SHARE, JobRunner
 from bot.jobs.writer import JobWriter
 from bot.store.db import create_engine
 from bot.store.tables import jobs
@@ -37,20 +37,24 @@ async def _enqueue(
             )
 
 
-async def test_under_pressure_jobs_run_one_at_a_time_and_no_faster_than_the_floor(
+async def test_under_pressure_jobs_run_one_at_a_time_and_take_their_share_only(
     engine: AsyncEngine,
 ) -> None:
+    """A job of 40 ms, under pressure, is followed by a pause of 40 ms * (1 - share) / share
+    before the next claim: jobs take at most PRESSED_SHARE of the time while requests queue.
+    Without pressure they run side by side again at once."""
     await _enqueue(engine, 12)
     running = peak = 0
     starts: list[float] = []
     pressure = True
+    work = 0.04
 
     async def handler(job: Job) -> None:
         nonlocal running, peak
         running += 1
         peak = max(peak, running)
         starts.append(time.monotonic())
-        await asyncio.sleep(0.01)
+        await asyncio.sleep(work)
         running -= 1
 
     runner = JobRunner(
@@ -61,17 +65,47 @@ async def test_under_pressure_jobs_run_one_at_a_time_and_no_faster_than_the_floo
     )
     runner.start()
     try:
-        await wait_until(lambda: len(starts) >= 6)
+        await wait_until(lambda: len(starts) >= 4)
         assert peak == 1
         gaps = [b - a for a, b in itertools.pairwise(starts)]
-        # Never faster than the floor's rate (slowness can only make the gaps longer).
-        assert min(gaps) >= 0.9 / PRESSED_JOBS_PER_SECOND
+        pause = min(max(work * (1 - PRESSED_SHARE) / PRESSED_SHARE, PRESSED_PAUSE_SECONDS[0]), 1)
+        # Slowness can only make the gaps longer; the share bounds them from below.
+        assert min(gaps) >= 0.9 * (work + pause), gaps
         pressure = False
         runner.wake()
         await wait_until(lambda: len(starts) == 12)
     finally:
         await runner.stop(grace=1)
     assert peak > 1, "without pressure, jobs run side by side again"
+
+
+async def test_under_pressure_a_long_job_still_lets_the_next_one_start_within_the_cap(
+    engine: AsyncEngine,
+) -> None:
+    """The pause is capped (PRESSED_PAUSE_SECONDS[1]): a burst that never ends does not
+    stop the jobs, however long each one takes."""
+    await _enqueue(engine, 3)
+    starts: list[float] = []
+    work = 0.3  # its pause, uncapped, would be 2.7 s
+
+    async def handler(job: Job) -> None:
+        starts.append(time.monotonic())
+        await asyncio.sleep(work)
+
+    runner = JobRunner(
+        engine=engine,
+        handlers={"k": handler},
+        config=JobsConfig(concurrency=8, poll_interval_seconds=0.01),
+        pressure=lambda: True,
+    )
+    runner.start()
+    try:
+        await wait_until(lambda: len(starts) == 2, timeout=10)
+    finally:
+        await runner.stop(grace=1)
+    gap = starts[1] - starts[0]
+    assert gap >= work + PRESSED_PAUSE_SECONDS[1] * 0.9
+    assert gap < work * (1 - PRESSED_SHARE) / PRESSED_SHARE, "the pause was not capped"
 
 
 async def test_jobs_waiting_for_a_rate_limit_do_not_hold_the_slots(engine: AsyncEngine) -> None:
