@@ -8,6 +8,7 @@ import asyncio
 import os
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -37,27 +38,6 @@ SECRETS = (BOT_TOKEN, SIGNING_SECRET, ACCESSKEY, WEBHOOK_SECRET)
 CUSTOMER_FIELDS = ("name", "detail", "email", "phone_number", "address")
 
 
-def set_env(
-    monkeypatch: pytest.MonkeyPatch,
-    slack: FakeSlack,
-    voipbin: FakeVoipbin,
-    *,
-    webhook_secret: str | None = WEBHOOK_SECRET,
-    **overrides: str,
-) -> None:
-    env = {
-        "SLACK_BOT_TOKEN": BOT_TOKEN,
-        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
-        "SLACK_API_URL": slack.url,
-        "VOIPBIN_ACCESSKEY": ACCESSKEY,
-        "VOIPBIN_API_URL": voipbin.url,
-    } | overrides
-    if webhook_secret is not None:
-        env["VOIPBIN_WEBHOOK_SECRET"] = webhook_secret
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
-
-
 def put_customer(voipbin: FakeVoipbin, **fields: str) -> None:
     """Set the fake account's customer the way VoIPbin's admin would (all seven fields)."""
     body = {
@@ -79,17 +59,64 @@ def healthy(voipbin: FakeVoipbin) -> None:
     put_customer(voipbin)
 
 
-def check(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, list[str]]:
-    """Run ``sms-bridge check``; returns the exit code and the finding lines."""
-    code = main(["check", *argv])
-    captured = capsys.readouterr()
-    everything = captured.out + captured.err
-    for secret in (*SECRETS, "not-the-secret", "vb_wrong_key"):
-        assert secret not in everything
-    findings = [
-        line for line in captured.out.splitlines() if line.startswith(("ok ", "warn ", "FAIL "))
-    ]
-    return code, findings
+@dataclass
+class Doctor:
+    """``sms-bridge check --config <app.yaml>`` against the fakes, the environment of a working
+    set-up already in place (see the ``doctor`` fixture); a test changes only what it is about."""
+
+    monkeypatch: pytest.MonkeyPatch
+    capsys: pytest.CaptureFixture[str]
+    slack: FakeSlack
+    voipbin: FakeVoipbin
+    config: str  # the path of app.yaml (harness.write_config)
+
+    def env(self, **values: str | None) -> None:
+        """Set environment variables; ``None`` unsets one."""
+        for name, value in values.items():
+            if value is None:
+                self.monkeypatch.delenv(name)
+            else:
+                self.monkeypatch.setenv(name, value)
+
+    def healthy(self) -> None:
+        """The account owns OUR_NUMBER and its webhook points at the bridge."""
+        healthy(self.voipbin)
+
+    def run(self, *argv: str) -> tuple[int, pytest.CaptureResult[str]]:
+        """Run ``sms-bridge check``; returns the exit code and what it printed."""
+        code = main(["check", "--config", self.config, *argv])
+        return code, self.capsys.readouterr()
+
+    def check(self, *argv: str) -> tuple[int, list[str]]:
+        """Run ``sms-bridge check``; returns the exit code and the finding lines."""
+        code, captured = self.run(*argv)
+        everything = captured.out + captured.err
+        for secret in (*SECRETS, "not-the-secret", "vb_wrong_key"):
+            assert secret not in everything
+        findings = [
+            line for line in captured.out.splitlines() if line.startswith(("ok ", "warn ", "FAIL "))
+        ]
+        return code, findings
+
+
+@pytest.fixture
+def doctor(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    fake_slack: FakeSlack,
+    fake_voipbin: FakeVoipbin,
+) -> Doctor:
+    doctor = Doctor(monkeypatch, capsys, fake_slack, fake_voipbin, write_config(tmp_path))
+    doctor.env(
+        SLACK_BOT_TOKEN=BOT_TOKEN,
+        SLACK_SIGNING_SECRET=SIGNING_SECRET,
+        SLACK_API_URL=fake_slack.url,
+        VOIPBIN_ACCESSKEY=ACCESSKEY,
+        VOIPBIN_API_URL=fake_voipbin.url,
+        VOIPBIN_WEBHOOK_SECRET=WEBHOOK_SECRET,
+    )
+    return doctor
 
 
 def lines(findings: list[str], level: str) -> list[str]:
@@ -99,16 +126,9 @@ def lines(findings: list[str], level: str) -> list[str]:
 # -- a healthy set-up ---------------------------------------------------------------------
 
 
-def test_a_healthy_setup_is_all_ok(
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
-    fake_slack: FakeSlack,
-    fake_voipbin: FakeVoipbin,
-) -> None:
-    healthy(fake_voipbin)
-    set_env(monkeypatch, fake_slack, fake_voipbin)
-    code, findings = check(capsys, "--config", write_config(tmp_path))
+def test_a_healthy_setup_is_all_ok(doctor: Doctor) -> None:
+    doctor.healthy()
+    code, findings = doctor.check()
     assert code == 0
     assert findings and findings == lines(findings, "ok"), findings
     text = "\n".join(findings)
@@ -119,28 +139,21 @@ def test_a_healthy_setup_is_all_ok(
     assert f"POST {HOOK}" in text
     assert "VOIPBIN_WEBHOOK_SECRET matches" in text
     # every routed channel was asked about
-    asked = {c.params.get("channel") for c in fake_slack.calls("conversations.info")}
+    asked = {c.params.get("channel") for c in doctor.slack.calls("conversations.info")}
     assert asked == {CHANNEL, ALERTS}
     # listing numbers and reading the customer changed nothing
-    assert [r.method for r in fake_voipbin.requests if r.path == "/v1.0/customer"] == [
+    assert [r.method for r in doctor.voipbin.requests if r.path == "/v1.0/customer"] == [
         "PUT",
         "GET",
     ]
 
 
-def test_offline_only_validates_the_file(
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
-    fake_slack: FakeSlack,
-    fake_voipbin: FakeVoipbin,
-) -> None:
-    set_env(monkeypatch, fake_slack, fake_voipbin)
-    code = main(["check", "--config", write_config(tmp_path), "--offline"])
-    out = capsys.readouterr().out
+def test_offline_only_validates_the_file(doctor: Doctor) -> None:
+    code, captured = doctor.run("--offline")
+    out = captured.out
     assert code == 0
     assert "valid" in out and "online checks skipped (--offline)" in out
-    assert fake_slack.calls() == [] and fake_voipbin.requests == []
+    assert doctor.slack.calls() == [] and doctor.voipbin.requests == []
 
 
 def test_without_the_secrets_the_online_checks_are_skipped(
@@ -156,17 +169,10 @@ def test_without_the_secrets_the_online_checks_are_skipped(
 # -- Slack ----------------------------------------------------------------------------------
 
 
-def test_neither_a_signing_secret_nor_an_app_token_fails(
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
-    fake_slack: FakeSlack,
-    fake_voipbin: FakeVoipbin,
-) -> None:
-    healthy(fake_voipbin)
-    set_env(monkeypatch, fake_slack, fake_voipbin)
-    monkeypatch.delenv("SLACK_SIGNING_SECRET")
-    code, findings = check(capsys, "--config", write_config(tmp_path))
+def test_neither_a_signing_secret_nor_an_app_token_fails(doctor: Doctor) -> None:
+    doctor.healthy()
+    doctor.env(SLACK_SIGNING_SECRET=None)
+    code, findings = doctor.check()
     assert code == 1
     (failure,) = lines(findings, "FAIL")
     assert "neither SLACK_SIGNING_SECRET nor SLACK_APP_TOKEN is set" in failure
@@ -233,16 +239,11 @@ async def test_a_socket_mode_setup_needs_no_signing_secret_and_its_app_token_is_
             assert secret not in text
 
 
-def test_an_invalid_slack_token_fails(
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
-    fake_voipbin: FakeVoipbin,
-) -> None:
-    healthy(fake_voipbin)
+def test_an_invalid_slack_token_fails(doctor: Doctor) -> None:
+    doctor.healthy()
     with FakeSlack(bot_token="xoxb-another-token") as other:
-        set_env(monkeypatch, other, fake_voipbin)
-        code, findings = check(capsys, "--config", write_config(tmp_path))
+        doctor.env(SLACK_API_URL=other.url)
+        code, findings = doctor.check()
     assert code == 1
     (failure,) = lines(findings, "FAIL")
     assert "SLACK_BOT_TOKEN" in failure and "invalid_auth" in failure
@@ -289,22 +290,14 @@ CHANNEL_SETUPS: dict[str, tuple[Callable[[FakeSlack], None], str, str]] = {
 
 
 @pytest.mark.parametrize("setup", list(CHANNEL_SETUPS))
-def test_a_channel_the_bot_cannot_use_is_reported(
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
-    fake_slack: FakeSlack,
-    fake_voipbin: FakeVoipbin,
-    setup: str,
-) -> None:
+def test_a_channel_the_bot_cannot_use_is_reported(doctor: Doctor, setup: str) -> None:
     arrange, level, says = CHANNEL_SETUPS[setup]
-    healthy(fake_voipbin)
-    set_env(monkeypatch, fake_slack, fake_voipbin)
-    arrange(fake_slack)
+    doctor.healthy()
+    arrange(doctor.slack)
     # The alerts channel is a private one the bot was invited to: it stays fine, whatever
     # happened to the routed channel (unless the token cannot read public channels only).
-    fake_slack.add_channel(ALERTS, name="alerts", private=True)
-    code, findings = check(capsys, "--config", write_config(tmp_path))
+    doctor.slack.add_channel(ALERTS, name="alerts", private=True)
+    code, findings = doctor.check()
     assert code == (1 if level == "FAIL" else 0)
     (found,) = [f for f in findings if not f.startswith("ok ")]
     assert found.startswith(f"{level} ") and says in found, found
@@ -313,40 +306,21 @@ def test_a_channel_the_bot_cannot_use_is_reported(
     )
 
 
-def test_inviting_the_bot_fixes_the_membership_finding(
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
-    fake_slack: FakeSlack,
-    fake_voipbin: FakeVoipbin,
-) -> None:
-    healthy(fake_voipbin)
-    set_env(monkeypatch, fake_slack, fake_voipbin)
-    path = write_config(tmp_path)
-    fake_slack.add_channel(CHANNEL, name="support", bot_member=False)
-    assert check(capsys, "--config", path)[0] == 1
-    fake_slack.invite_bot(CHANNEL)
-    code, findings = check(capsys, "--config", path)
+def test_inviting_the_bot_fixes_the_membership_finding(doctor: Doctor) -> None:
+    doctor.healthy()
+    doctor.slack.add_channel(CHANNEL, name="support", bot_member=False)
+    assert doctor.check()[0] == 1
+    doctor.slack.invite_bot(CHANNEL)
+    code, findings = doctor.check()
     assert code == 0, findings
     where = f"({CHANNEL}, for numbers[0] {OUR_NUMBER})"
     assert f"ok    Slack channel #support {where}: the bot is a member" in findings
 
 
-def test_an_unreachable_slack_fails(
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
-    fake_slack: FakeSlack,
-    fake_voipbin: FakeVoipbin,
-) -> None:
-    healthy(fake_voipbin)
-    set_env(
-        monkeypatch,
-        fake_slack,
-        fake_voipbin,
-        SLACK_API_URL=f"http://127.0.0.1:{free_port()}/api/",
-    )
-    code, findings = check(capsys, "--config", write_config(tmp_path))
+def test_an_unreachable_slack_fails(doctor: Doctor) -> None:
+    doctor.healthy()
+    doctor.env(SLACK_API_URL=f"http://127.0.0.1:{free_port()}/api/")
+    code, findings = doctor.check()
     assert code == 1
     assert any("unreachable" in f and "SLACK_API_URL" in f for f in lines(findings, "FAIL"))
 
@@ -365,56 +339,38 @@ def test_an_unreachable_slack_fails(
     ],
 )
 def test_a_number_that_cannot_text_fails(
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
-    fake_slack: FakeSlack,
-    fake_voipbin: FakeVoipbin,
-    owned: dict[str, str] | None,
-    says: str,
+    doctor: Doctor, owned: dict[str, str] | None, says: str
 ) -> None:
     if owned is not None:
-        fake_voipbin.add_number(**owned)
-    put_customer(fake_voipbin)
-    set_env(monkeypatch, fake_slack, fake_voipbin)
-    code, findings = check(capsys, "--config", write_config(tmp_path))
+        doctor.voipbin.add_number(**owned)
+    put_customer(doctor.voipbin)
+    code, findings = doctor.check()
     assert code == 1
     (failure,) = lines(findings, "FAIL")
     assert f"{OUR_NUMBER} (numbers[0])" in failure and says in failure
 
 
-def test_numbers_are_found_on_any_page(
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
-    fake_slack: FakeSlack,
-    fake_voipbin: FakeVoipbin,
-) -> None:
-    fake_voipbin.add_number(OUR_NUMBER)  # the oldest: listed last, on the third page
+def test_numbers_are_found_on_any_page(doctor: Doctor) -> None:
+    doctor.voipbin.add_number(OUR_NUMBER)  # the oldest: listed last, on the third page
     for n in range(230):
-        fake_voipbin.add_number(f"+3120300{n:04d}")
-    put_customer(fake_voipbin)
-    set_env(monkeypatch, fake_slack, fake_voipbin)
-    code, findings = check(capsys, "--config", write_config(tmp_path))
+        doctor.voipbin.add_number(f"+3120300{n:04d}")
+    put_customer(doctor.voipbin)
+    code, findings = doctor.check()
     assert code == 0, findings
-    assert len([r for r in fake_voipbin.requests if r.path == "/v1.0/numbers"]) == 3
+    assert len([r for r in doctor.voipbin.requests if r.path == "/v1.0/numbers"]) == 3
 
 
-def test_a_refused_access_key_fails(
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
-    fake_slack: FakeSlack,
-    fake_voipbin: FakeVoipbin,
-) -> None:
-    healthy(fake_voipbin)
-    set_env(monkeypatch, fake_slack, fake_voipbin, VOIPBIN_ACCESSKEY="vb_wrong_key")
-    code, findings = check(capsys, "--config", write_config(tmp_path), "--fix-webhook", HOOK)
+def test_a_refused_access_key_fails(doctor: Doctor) -> None:
+    doctor.healthy()
+    doctor.env(VOIPBIN_ACCESSKEY="vb_wrong_key")
+    code, findings = doctor.check("--fix-webhook", HOOK)
     assert code == 1
     refused, not_fixed = lines(findings, "FAIL")
     assert "refused VOIPBIN_ACCESSKEY" in refused and "INVALID_CREDENTIALS" in refused
     assert "--fix-webhook: not changed" in not_fixed
-    assert [r.path for r in fake_voipbin.requests if r.answered_status == 401] == ["/v1.0/numbers"]
+    assert [r.path for r in doctor.voipbin.requests if r.answered_status == 401] == [
+        "/v1.0/numbers"
+    ]
 
 
 # -- VoIPbin webhook --------------------------------------------------------------------------
@@ -438,19 +394,11 @@ def test_a_refused_access_key_fails(
     ],
 )
 def test_a_wrong_webhook_is_reported(
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
-    fake_slack: FakeSlack,
-    fake_voipbin: FakeVoipbin,
-    customer: dict[str, str],
-    level: str,
-    says: str,
+    doctor: Doctor, customer: dict[str, str], level: str, says: str
 ) -> None:
-    fake_voipbin.add_number(OUR_NUMBER)
-    put_customer(fake_voipbin, **customer)
-    set_env(monkeypatch, fake_slack, fake_voipbin)
-    code, findings = check(capsys, "--config", write_config(tmp_path))
+    doctor.voipbin.add_number(OUR_NUMBER)
+    put_customer(doctor.voipbin, **customer)
+    code, findings = doctor.check()
     assert code == (1 if level == "FAIL" else 0)
     (found,) = [f for f in findings if not f.startswith("ok ")]
     assert found.startswith(f"{level} ") and says in found, found
@@ -474,32 +422,20 @@ def test_webhook_addresses() -> None:
     assert scheme.level == "FAIL"
 
 
-def test_a_mismatched_webhook_secret_fails_without_showing_either(
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
-    fake_slack: FakeSlack,
-    fake_voipbin: FakeVoipbin,
-) -> None:
-    healthy(fake_voipbin)
-    set_env(monkeypatch, fake_slack, fake_voipbin, webhook_secret="not-the-secret")
-    code, findings = check(capsys, "--config", write_config(tmp_path))  # checks no secret shows
+def test_a_mismatched_webhook_secret_fails_without_showing_either(doctor: Doctor) -> None:
+    doctor.healthy()
+    doctor.env(VOIPBIN_WEBHOOK_SECRET="not-the-secret")
+    code, findings = doctor.check()  # checks no secret shows
     assert code == 1
     (failure,) = lines(findings, "FAIL")
     assert "VOIPBIN_WEBHOOK_SECRET does not match" in failure
     assert "GET /v1.0/customer" in failure
 
 
-def test_an_unset_webhook_secret_is_a_warning(
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
-    fake_slack: FakeSlack,
-    fake_voipbin: FakeVoipbin,
-) -> None:
-    healthy(fake_voipbin)
-    set_env(monkeypatch, fake_slack, fake_voipbin, webhook_secret=None)
-    code, findings = check(capsys, "--config", write_config(tmp_path))
+def test_an_unset_webhook_secret_is_a_warning(doctor: Doctor) -> None:
+    doctor.healthy()
+    doctor.env(VOIPBIN_WEBHOOK_SECRET=None)
+    code, findings = doctor.check()
     assert code == 0
     (warning,) = lines(findings, "warn")
     assert "VOIPBIN_WEBHOOK_SECRET is not set" in warning and "unsigned" in warning
@@ -513,56 +449,42 @@ def customer_puts(voipbin: FakeVoipbin) -> list[dict[str, Any]]:
     return [r.json for r in voipbin.requests if (r.method, r.path) == ("PUT", "/v1.0/customer")]
 
 
-def test_fix_webhook_sets_it_and_keeps_the_other_fields(
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
-    fake_slack: FakeSlack,
-    fake_voipbin: FakeVoipbin,
-) -> None:
-    fake_voipbin.add_number(OUR_NUMBER)
-    put_customer(fake_voipbin, webhook_uri="https://old.example.com/hooks/sms", webhook_method="")
-    before = fake_voipbin.customer
-    set_env(monkeypatch, fake_slack, fake_voipbin)
-    code, findings = check(capsys, "--config", write_config(tmp_path), "--fix-webhook", HOOK)
+def test_fix_webhook_sets_it_and_keeps_the_other_fields(doctor: Doctor) -> None:
+    doctor.voipbin.add_number(OUR_NUMBER)
+    put_customer(doctor.voipbin, webhook_uri="https://old.example.com/hooks/sms", webhook_method="")
+    before = doctor.voipbin.customer
+    code, findings = doctor.check("--fix-webhook", HOOK)
     assert code == 0, findings
     assert findings == lines(findings, "ok"), findings
     assert any(
         f.startswith(f"ok    VoIPbin webhook set to POST {HOOK} and read back") for f in findings
     )
-    sent = customer_puts(fake_voipbin)[-1]
+    sent = customer_puts(doctor.voipbin)[-1]
     assert set(sent) == {*CUSTOMER_FIELDS, "webhook_method", "webhook_uri"}
     assert {name: sent[name] for name in CUSTOMER_FIELDS} == {
         name: before[name] for name in CUSTOMER_FIELDS
     }
     assert (sent["webhook_method"], sent["webhook_uri"]) == ("POST", HOOK)
-    after = fake_voipbin.customer
+    after = doctor.voipbin.customer
     assert (after["webhook_method"], after["webhook_uri"]) == ("POST", HOOK)
     assert {name: after[name] for name in CUSTOMER_FIELDS} == {
         name: before[name] for name in CUSTOMER_FIELDS
     }
     # set-up PUT; then --fix-webhook: GET, PUT of all seven, GET to read it back; then the check
-    calls = [r.method for r in fake_voipbin.requests if r.path == "/v1.0/customer"]
+    calls = [r.method for r in doctor.voipbin.requests if r.path == "/v1.0/customer"]
     assert calls == ["PUT", "GET", "PUT", "GET", "GET"]
 
 
-def test_fix_webhook_refuses_a_url_that_is_not_the_bridges(
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
-    fake_slack: FakeSlack,
-    fake_voipbin: FakeVoipbin,
-) -> None:
-    healthy(fake_voipbin)
-    puts = len(customer_puts(fake_voipbin))
-    set_env(monkeypatch, fake_slack, fake_voipbin)
+def test_fix_webhook_refuses_a_url_that_is_not_the_bridges(doctor: Doctor) -> None:
+    doctor.healthy()
+    puts = len(customer_puts(doctor.voipbin))
     wrong = "https://sms-bridge.example.com/"
-    code, findings = check(capsys, "--config", write_config(tmp_path), "--fix-webhook", wrong)
+    code, findings = doctor.check("--fix-webhook", wrong)
     assert code == 1
     (failure,) = lines(findings, "FAIL")
     assert failure.startswith("FAIL  --fix-webhook: not changed") and "/voipbin/webhook" in failure
-    assert len(customer_puts(fake_voipbin)) == puts
-    assert fake_voipbin.customer["webhook_uri"] == HOOK
+    assert len(customer_puts(doctor.voipbin)) == puts
+    assert doctor.voipbin.customer["webhook_uri"] == HOOK
 
 
 def test_fix_webhook_needs_the_online_checks(
