@@ -8,6 +8,9 @@ everyone waiting. Under light load a batch is one row and nothing waits; under a
 of a commit is shared by the whole batch. No timer is involved, so a lone delivery is never
 delayed to fill a batch.
 
+On PostgreSQL two batches may be in flight at once (the second gathers while the first
+waits for its WAL flush); on SQLite, with one writer, one.
+
 When a batch fails, its rows are written one by one, so a row the database refuses fails
 only its own request (the sender gets an error and retries); the jobs' unique keys make a
 retried or redelivered row a no-op, so nothing is written twice.
@@ -30,11 +33,16 @@ log = logging.getLogger(__name__)
 class JobWriter:
     """Writes job rows (``queue.job_row``) in shared transactions; one per process."""
 
-    def __init__(self, engine: AsyncEngine, *, max_batch: int = 500) -> None:
+    def __init__(
+        self, engine: AsyncEngine, *, max_batch: int = 500, commits: int | None = None
+    ) -> None:
         self._engine = engine
         self._max_batch = max_batch
+        # SQLite has one writer (one connection per process): one commit at a time. A
+        # server database takes a second batch while the first waits for its WAL flush.
+        self._commits = commits or (1 if engine.dialect.name == "sqlite" else 2)
         self._waiting: list[tuple[dict[str, Any], asyncio.Future[None]]] = []
-        self._task: asyncio.Task[None] | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
         # ON CONFLICT DO NOTHING: a job whose key exists (a redelivery) is skipped, not an error.
         self._insert = ignore_conflicts(engine.dialect.name, jobs)
         self.batches = 0  # for tests and benchmarks: how many transactions were used
@@ -45,8 +53,10 @@ class JobWriter:
         loop = asyncio.get_running_loop()
         done: asyncio.Future[None] = loop.create_future()
         self._waiting.append((row, done))
-        if self._task is None or self._task.done():
-            self._task = loop.create_task(self._commit_all(), name="job-writer")
+        if len(self._tasks) < self._commits:
+            task = loop.create_task(self._commit_all(), name="job-writer")
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
         # The commit goes on if the caller goes away (a client that hung up): its row is then
         # written anyway, and the sender's retry finds the key taken.
         await asyncio.shield(done)
@@ -57,6 +67,8 @@ class JobWriter:
             # batch instead of waiting for the next commit.
             await asyncio.sleep(0)
             batch = self._waiting[: self._max_batch]
+            if not batch:
+                break  # the other committer took them
             del self._waiting[: len(batch)]
             try:
                 await self._commit(batch)
@@ -75,8 +87,11 @@ class JobWriter:
                         self._fail([one], alone)
 
     async def _commit(self, batch: list[tuple[dict[str, Any], asyncio.Future[None]]]) -> None:
+        # In key order: two batches in flight that share keys (a redelivery racing the first
+        # delivery) then take the keys' locks in the same order and cannot deadlock.
+        rows = sorted((row for row, _ in batch), key=lambda row: str(row["key"]))
         async with self._engine.begin() as conn:
-            await conn.execute(self._insert, [row for row, _ in batch])
+            await conn.execute(self._insert, rows)
         self.batches += 1
         self.rows += len(batch)
         for _, done in batch:
@@ -92,5 +107,5 @@ class JobWriter:
 
     async def aclose(self) -> None:
         """Wait for rows already handed in (at shutdown)."""
-        if self._task is not None:
-            await asyncio.gather(self._task, return_exceptions=True)
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import logging
 import time
 
+import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -159,6 +161,29 @@ async def test_concurrent_writes_share_transactions_and_each_lands_once(
         keys = (await conn.execute(select(jobs.c.key))).scalars().all()
     assert sorted(keys) == sorted(row["key"] for row in rows)
     assert writer.rows == 400 and 1 <= writer.batches < 400
+
+
+async def test_batches_in_flight_together_with_the_same_keys_do_not_deadlock(
+    engine: AsyncEngine, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The second batch gathers while the first commits (PostgreSQL: both in flight), with
+    the same keys in the opposite order, as redeliveries racing their first delivery: each
+    key lands once and no batch fails (a deadlock would fail one and write it row by row)."""
+    writer = JobWriter(engine)
+    now = time.time()
+    rows = [job_row(kind="k", key=f"d-{n:03d}", payload={"n": n}, now=now) for n in range(150)]
+    first = [asyncio.ensure_future(writer.write(row)) for row in rows]
+    for _ in range(3):
+        await asyncio.sleep(0)  # the first batch is taken and on its way
+    second = [asyncio.ensure_future(writer.write(row)) for row in reversed(rows)]
+    with caplog.at_level(logging.WARNING, logger="bot.jobs.writer"):
+        await asyncio.gather(*first, *second)
+        await writer.aclose()
+    assert "one by one" not in caplog.text
+    assert writer.batches >= 2
+    async with engine.connect() as conn:
+        keys = (await conn.execute(select(jobs.c.key))).scalars().all()
+    assert sorted(keys) == sorted(row["key"] for row in rows)
 
 
 async def test_a_failed_batch_fails_every_write_in_it(tmp_path: object) -> None:
