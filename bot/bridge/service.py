@@ -40,6 +40,7 @@ from bot.jobs.writer import JobWriter
 from bot.metrics import Metrics
 from bot.phone import count_segments, format_international, mask
 from bot.store import interactive, repo, threads
+from bot.store.db import in_transaction
 from bot.store.directory import contact_names
 from bot.voipbin.webhook import WebhookEvent
 
@@ -276,9 +277,10 @@ class Bridge:
         route = self.route_from(channel, our_number)
         our_number = route.number
         now = self._clock()
-        queued: list[Queued] = []
         segments = count_segments(text).segments
-        async with self._engine.begin() as conn:
+
+        async def record(conn: AsyncConnection) -> list[Queued] | policy.Refusal:
+            queued: list[Queued] = []
             if claim is not None and not await claim(conn):
                 return []
             refusal = await self._check_or_refuse(
@@ -325,6 +327,14 @@ class Bridge:
                     detail=text,
                 )
                 queued.append(Queued(peer=peer, our_number=our_number, message_id=message_id))
+            return queued
+
+        # Run again on a new connection if the pooled one was dead: the message keys make
+        # a repeat harmless.
+        outcome = await in_transaction(self._engine, record)
+        if not isinstance(outcome, list) or not outcome:
+            return outcome
+        queued = outcome
         self._wake()
         log.info(
             "sms accepted origin=command channel=%s user=%s recipients=%s",

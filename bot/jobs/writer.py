@@ -22,8 +22,9 @@ import asyncio
 import logging
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from bot.store.db import in_transaction
 from bot.store.repo import ignore_conflicts
 from bot.store.tables import jobs
 
@@ -90,8 +91,11 @@ class JobWriter:
         # In key order: two batches in flight that share keys (a redelivery racing the first
         # delivery) then take the keys' locks in the same order and cannot deadlock.
         rows = sorted((row for row, _ in batch), key=lambda row: str(row["key"]))
-        async with self._engine.begin() as conn:
+
+        async def insert(conn: AsyncConnection) -> None:
             await conn.execute(self._insert, rows)
+
+        await in_transaction(self._engine, insert)
         self.batches += 1
         self.rows += len(batch)
         for _, done in batch:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
+import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from alembic import command
 from alembic.config import Config
@@ -12,11 +14,13 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, event, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.exc import DBAPIError, DisconnectionError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from bot.store import onetrip
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -76,7 +80,58 @@ def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
-    return create_async_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+    engine = create_async_engine(url, pool_size=pool_size, max_overflow=pool_size)
+    _ping_after_idle(engine)
+    return engine
+
+
+async def in_transaction(engine: AsyncEngine, work: Callable[[AsyncConnection], Awaitable[T]]) -> T:
+    """``work`` in one transaction, run again once if the connection turned out to be dead
+    (the database restarted while it sat in the pool): SQLAlchemy then discards the pool,
+    so the second run gets a new connection. ``work`` must be safe to repeat (its rows are
+    keyed), which it is when the first run's transaction never committed."""
+    try:
+        async with engine.begin() as conn:
+            return await work(conn)
+    except DBAPIError as exc:
+        if not exc.connection_invalidated:
+            raise
+        log.warning("database connection lost; running the transaction again")
+    async with engine.begin() as conn:
+        return await work(conn)
+
+
+# A pooled connection unused for this long is checked before it is handed out.
+PING_AFTER_IDLE_SECONDS = 1.0
+
+
+def _ping_after_idle(engine: AsyncEngine) -> None:
+    """Check a pooled connection before use only when it has been idle, instead of on every
+    checkout (``pool_pre_ping``): asyncpg's ping is a transaction, ``;`` and a rollback,
+    three round trips that under load cost each shared commit as much as the commit itself
+    (py-spy: a third of the writer's time with two replicas). A connection back in use
+    within a second is alive in all but the rare case of a database restart in that second;
+    then the statement fails, SQLAlchemy discards the whole pool, and the work is run again
+    (``in_transaction`` for the shared commits and ``/sms``; jobs are retried, Slack and
+    VoIPbin redeliver an event that got an error). Raising
+    ``DisconnectionError`` from ``checkout`` makes the pool connect afresh (SQLAlchemy's
+    documented pessimistic recipe)."""
+
+    pool = engine.sync_engine.pool
+
+    @event.listens_for(pool, "checkin")
+    def _checked_in(_: Any, record: Any) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(pool, "checkout")
+    def _checked_out(dbapi_connection: Any, record: Any, _: Any) -> None:
+        idle_since = record.info.get("idle_since")
+        if idle_since is None or time.monotonic() - idle_since < PING_AFTER_IDLE_SECONDS:
+            return
+        try:
+            dbapi_connection.ping()
+        except Exception as exc:
+            raise DisconnectionError(f"pooled connection lost: {exc}") from exc
 
 
 def _alembic_config(connection: Connection) -> Config:
