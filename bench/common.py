@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import json
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -570,10 +571,14 @@ async def closed_loop(
     concurrency: int,
     max_seconds: float,
     ok: Callable[[int, bytes], bool] = lambda status, _: status == 200,
+    think: Callable[[], float] | None = None,
 ) -> LoadResult:
     """``concurrency`` workers, each on its own kept-alive connection, send the next request
     as soon as their last is answered, until ``requests`` run out or ``max_seconds`` pass.
-    Worker ``i`` talks to ``targets[i % len(targets)]``. Requests are encoded beforehand."""
+    Worker ``i`` talks to ``targets[i % len(targets)]``. Requests are encoded beforehand.
+    With ``think``, a worker is a person: it waits ``think()`` seconds after each answer
+    (and a random part of one such wait before its first request, so that the workers do
+    not start in step)."""
     encoded = [encode(*r) for r in requests]
     queue = iter(encoded)
     latencies: list[float] = []
@@ -588,6 +593,8 @@ async def closed_loop(
         nonlocal good, sent, stopped
         conn = connection(port_of(targets[index % len(targets)]))
         try:
+            if think is not None:
+                await asyncio.sleep(random.uniform(0, think()))
             for raw in queue:
                 if time.perf_counter() > deadline:
                     stopped = True
@@ -603,6 +610,8 @@ async def closed_loop(
                 statuses.append(status)
                 if ok(status, body):
                     good += 1
+                if think is not None:
+                    await asyncio.sleep(think())
         finally:
             await conn.aclose()
 
