@@ -4,55 +4,55 @@ Intake methods run inside an HTTP request. They only validate and write: the sta
 the job that acts on it commit in one transaction, and the caller answers at once. The job
 handlers do the slow, fallible work (Slack posts, VoIPbin calls), each step recorded as it
 completes so a retried job resumes where the last attempt stopped.
+
+The feature groups that joined later are mixins in modules of their own, over the shared base
+``BridgeCore`` (``bot.bridge.core``): held sends, retries, reply edits and the undo window,
+alert roll-ups and signatures.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
-import time
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
 from typing import Any
 
-from cachetools import TTLCache
-from sqlalchemy.exc import NoResultFound
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.bridge import policy
 from bot.bridge import status as st
-from bot.bridge.directory import Directory
-from bot.bridge.ports import (
-    AlertItem,
-    Messenger,
-    OutgoingView,
-    RateLimited,
-    Rejected,
-    SmsArchive,
-    SmsGateway,
-    Unavailable,
-)
+from bot.bridge.core import SIGNATURE_TTL_SECONDS, BridgeCore, NotRouted, NotRoutedHere, Queued
+from bot.bridge.edits import ReplyEdits
+from bot.bridge.held import HELD_SEND_TTL_SECONDS, HeldSends
+from bot.bridge.ports import OutgoingView, RateLimited, Rejected, Unavailable
+from bot.bridge.retry import Retries
+from bot.bridge.rollups import AlertRollups
+from bot.bridge.signatures import Signatures
 from bot.bridge.threads import retire_if_idle
-from bot.config import AppConfig, NumberRoute
 from bot.jobs.queue import Job, enqueue, job_row
-from bot.jobs.runner import GiveUp, Handler, RetryLater
-from bot.jobs.writer import JobWriter
-from bot.metrics import Metrics
+from bot.jobs.runner import Handler, RetryLater
 from bot.phone import count_segments, format_international, mask
 from bot.store import interactive, repo, threads
 from bot.store.db import in_transaction
 from bot.store.directory import contact_names
 from bot.voipbin.webhook import WebhookEvent
 
+__all__ = [
+    "HELD_SEND_TTL_SECONDS",
+    "PEER_WIDTH",
+    "RECONCILE_SKEW_SECONDS",
+    "SIGNATURE_TTL_SECONDS",
+    "Bridge",
+    "NotRouted",
+    "NotRoutedHere",
+    "Queued",
+]
+
 log = logging.getLogger(__name__)
 
 # Clocks differ: when looking for an SMS that an earlier attempt may have created, look a
 # little further back than the attempt's start.
 RECONCILE_SKEW_SECONDS = 120.0
-
-
-# How long a user's signature is kept in memory (see Bridge.signature).
-SIGNATURE_TTL_SECONDS = 10.0
 
 # The longest sender the store keeps (conversations.peer_number).
 PEER_WIDTH = 64
@@ -62,56 +62,8 @@ def _digest(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:40]
 
 
-class NotRouted(Exception):
-    """The channel has no VoIPbin number routed to it."""
-
-
-class NotRoutedHere(NotRouted):
-    """The number asked for (``from:``) is not one of the channel's."""
-
-
-# A long message held for Send / Cancel can be confirmed for this long.
-HELD_SEND_TTL_SECONDS = 3600.0
-
-
-@dataclass(frozen=True, slots=True)
-class Queued:
-    peer: str
-    our_number: str
-    message_id: int
-
-
-class Bridge:
+class Bridge(HeldSends, Retries, ReplyEdits, AlertRollups, Signatures, BridgeCore):
     """One per process. ``wake`` tells the local job runner that work was written."""
-
-    def __init__(
-        self,
-        *,
-        engine: AsyncEngine,
-        config: AppConfig,
-        messenger: Messenger,
-        gateway: SmsGateway,
-        wake: Callable[[], None] = lambda: None,
-        clock: Callable[[], float] = time.time,
-        metrics: Metrics | None = None,
-    ) -> None:
-        self._metrics = metrics or Metrics()
-        self._engine = engine
-        self.config = config
-        self._messenger = messenger
-        self._gateway = gateway
-        self._wake = wake
-        self._clock = clock
-        self._writer = JobWriter(engine)
-        self._signatures: TTLCache[str, str | None] = TTLCache(
-            maxsize=10_000, ttl=SIGNATURE_TTL_SECONDS
-        )
-        self.directory = Directory(
-            engine=engine,
-            config=config,
-            archive=gateway if isinstance(gateway, SmsArchive) else None,
-            clock=clock,
-        )
 
     def set_wake(self, wake: Callable[[], None]) -> None:
         self._wake = wake
@@ -144,118 +96,6 @@ class Bridge:
         }
 
     # -- intake ----------------------------------------------------------------------------
-
-    def route_of(self, channel: str) -> NumberRoute:
-        """The number a channel sends from (its first). Raises NotRouted."""
-        numbers = self.config.numbers_for(channel)
-        route = self.config.route_for(numbers[0]) if numbers else None
-        if route is None:
-            raise NotRouted(channel)
-        return route
-
-    async def _check(
-        self,
-        conn: AsyncConnection,
-        *,
-        route: NumberRoute,
-        user: str,
-        user_groups: set[str],
-        peers: list[str],
-        text: str,
-        now: float,
-    ) -> policy.Refusal | None:
-        """Every rule of the sending policy, in the transaction that will record the send."""
-        refusal = policy.check_sender(route, user=user, user_groups=user_groups)
-        refusal = refusal or policy.check_text(self.config, text)
-        for peer in peers:
-            refusal = refusal or policy.check_destination(self.config, peer)
-            if refusal is None and await repo.is_opted_out(
-                conn, our_number=route.number, peer_number=peer
-            ):
-                refusal = policy.opted_out_refusal(peer)
-        rules = self.config.policy
-        quotas = (
-            rules.daily_segments_per_user,
-            rules.daily_segments_total,
-            rules.per_number_per_minute,
-        )
-        if refusal is None and any(limit is not None for limit in quotas):
-            per_user, total, last_minute = await repo.usage(
-                conn,
-                actor=user if rules.daily_segments_per_user is not None else None,
-                day=now - (now % 86400),
-                our_number=route.number if rules.per_number_per_minute is not None else None,
-                minute=now - 60,
-            )
-            usage = policy.Usage(
-                user_segments_today=per_user,
-                total_segments_today=total,
-                sends_last_minute=last_minute,
-            )
-            segments = count_segments(text).segments * len(peers)
-            refusal = policy.check_usage(
-                self.config, segments=segments, usage=usage, our_number=route.number
-            )
-        return refusal
-
-    async def _check_or_refuse(
-        self,
-        conn: AsyncConnection,
-        *,
-        route: NumberRoute,
-        channel: str,
-        user: str,
-        user_groups: set[str] | None,
-        peers: list[str],
-        text: str,
-        now: float,
-    ) -> policy.Refusal | None:
-        """``_check``, and when a rule refuses, its audit rows (``_refuse``)."""
-        refusal = await self._check(
-            conn,
-            route=route,
-            user=user,
-            user_groups=user_groups or set(),
-            peers=peers,
-            text=text,
-            now=now,
-        )
-        if refusal is not None:
-            await self._refuse(
-                conn,
-                refusal,
-                user=user,
-                channel=channel,
-                our_number=route.number,
-                peers=peers,
-                now=now,
-            )
-        return refusal
-
-    async def _refuse(
-        self,
-        conn: AsyncConnection,
-        refusal: policy.Refusal,
-        *,
-        user: str,
-        channel: str,
-        our_number: str,
-        peers: list[str],
-        now: float,
-    ) -> None:
-        for peer in peers or [""]:
-            await repo.add_audit(
-                conn,
-                actor=user,
-                action="refused",
-                now=now,
-                channel=channel,
-                our_number=our_number,
-                peer_number=peer or None,
-                detail=refusal.rule,
-            )
-        self._metrics.sms.labels(event="refused", reason=refusal.rule).inc()
-        log.info("sms refused rule=%s channel=%s user=%s", refusal.rule, channel, user)
 
     async def accept_send(
         self,
@@ -706,40 +546,6 @@ class Bridge:
 
     # -- job writing helpers ----------------------------------------------------------------
 
-    async def _enqueue_send(
-        self, conn: AsyncConnection, conversation: repo.Conversation, message_id: int, now: float
-    ) -> None:
-        await enqueue(
-            conn,
-            kind="send_sms",
-            key=f"send:{message_id}",
-            payload={"message_id": message_id},
-            lane=f"c{conversation.id}",
-            channel=conversation.channel,
-            now=now,
-        )
-        await repo.touch_conversation(conn, conversation.id, now)
-
-    async def _enqueue_show(
-        self,
-        conn: AsyncConnection,
-        message: repo.Message,
-        label: str,
-        now: float,
-        *,
-        force: bool = False,
-    ) -> None:
-        """Redraw a message's status. The job runs in the conversation's lane: two redraws of
-        one message never race, so an older status can never be drawn over a newer one."""
-        await enqueue(
-            conn,
-            kind="show_status",
-            key=f"show:{message.id}:{label}",
-            payload={"message_id": message.id, "force": force},
-            lane=f"c{message.conversation_id}",
-            now=now,
-        )
-
     async def _alert_channel_only(
         self, conn: AsyncConnection, *, key: str, text: str, now: float
     ) -> None:
@@ -751,39 +557,6 @@ class Bridge:
             key=f"alert:{key}",
             payload={"channel": self.config.alerts.channel, "text": text, "alert": True},
             channel=self.config.alerts.channel,
-            now=now,
-        )
-
-    async def _thread_notice(
-        self,
-        conn: AsyncConnection,
-        conversation: repo.Conversation,
-        *,
-        key: str,
-        text: str,
-        now: float,
-        broadcast: bool = False,
-        mention: str | None = None,
-        retry: int | None = None,
-    ) -> None:
-        """A notice in the conversation's thread, after everything already queued for it (it
-        runs in the conversation's lane, so it never lands before the message it is about).
-        ``retry``: a failed thread reply's message id, for a Retry button on the notice."""
-        await enqueue(
-            conn,
-            kind="notice",
-            key=f"notice:{key}",
-            payload={
-                "channel": conversation.channel,
-                "conversation_id": conversation.id,
-                "text": text,
-                "alert": False,
-                "broadcast": broadcast,
-                "mention": mention,
-                "retry": retry,
-            },
-            lane=f"c{conversation.id}",
-            channel=conversation.channel,
             now=now,
         )
 
@@ -834,17 +607,6 @@ class Bridge:
             message = await repo.get_message(conn, message_id)
             conversation = await repo.get_conversation(conn, message.conversation_id)
             return message, conversation
-
-    async def _slack(self, call: Any) -> Any:
-        """Run a Slack call, turning its errors into job outcomes."""
-        try:
-            return await call
-        except RateLimited as exc:
-            raise RetryLater(exc.message, after=exc.retry_after, count_attempt=False) from exc
-        except Unavailable as exc:
-            raise RetryLater(exc.message) from exc
-        except Rejected as exc:
-            raise GiveUp(f"Slack refused: {exc.message}") from exc
 
     async def _ensure_thread(self, conversation: repo.Conversation, job: Job) -> str:
         if conversation.thread_ts is not None:
@@ -1218,465 +980,6 @@ class Bridge:
                 else None
             ),
         )
-
-    # -- sending from buttons, shortcuts and settings (confirm, retry, undo, signature) -----
-
-    def route_from(self, channel: str, our_number: str | None = None) -> NumberRoute:
-        """The number a send from ``channel`` goes out from: ``our_number`` when it is one of
-        the channel's numbers (NotRoutedHere when it is not), else the channel's default."""
-        if our_number is None:
-            return self.route_of(channel)
-        route = self.config.route_for(our_number)
-        if route is None or route.channel != channel:
-            raise NotRoutedHere(our_number)
-        return route
-
-    async def signature(self, user: str) -> str | None:
-        """``user``'s signature. Read for every SMS a person sends, so it is kept for
-        ``SIGNATURE_TTL_SECONDS``: a change made through this process shows at once, one made
-        through another replica within that time."""
-        if user in self._signatures:
-            return self._signatures[user]
-        async with self._engine.connect() as conn:
-            found = await interactive.get_signature(conn, user)
-        self._signatures[user] = found
-        return found
-
-    async def set_signature(self, user: str, signature: str | None) -> None:
-        """Set (or with None, clear) the text appended to ``user``'s SMS."""
-        async with self._engine.begin() as conn:
-            await interactive.set_signature(conn, user, signature, self._clock())
-        self._signatures.pop(user, None)
-
-    async def signed(self, user: str, text: str) -> str:
-        """``text`` as it will be sent: with the user's signature on a line of its own."""
-        signature = await self.signature(user)
-        return f"{text}\n{signature}" if signature else text
-
-    async def hold_send(
-        self,
-        *,
-        channel: str,
-        user: str,
-        recipients: list[str],
-        text: str,
-        user_groups: set[str] | None = None,
-        our_number: str | None = None,
-    ) -> int | policy.Refusal:
-        """Keep a send until its sender confirms it; returns its id. The policy is checked
-        now (nobody is asked to confirm what would be refused) and again on confirmation."""
-        route = self.route_from(channel, our_number)
-        now = self._clock()
-        async with self._engine.begin() as conn:
-            refusal = await self._check_or_refuse(
-                conn,
-                route=route,
-                channel=channel,
-                user=user,
-                user_groups=user_groups,
-                peers=recipients,
-                text=text,
-                now=now,
-            )
-            if refusal is not None:
-                return refusal
-            return await interactive.hold_send(
-                conn,
-                channel=channel,
-                user=user,
-                our_number=route.number,
-                recipients=recipients,
-                text=text,
-                now=now,
-            )
-
-    async def held(self, pending_id: int) -> interactive.PendingSend | None:
-        async with self._engine.connect() as conn:
-            return await interactive.get_pending(conn, pending_id)
-
-    async def confirm_send(
-        self, *, pending_id: int, user: str, user_groups: set[str] | None = None
-    ) -> list[Queued] | policy.Refusal | str:
-        """Send a held send (the Send button): exactly once however often it is clicked.
-        Returns what was queued, the refusal (the policy is checked again), or the state it
-        was already in (``sent``, ``cancelled``, ``refused``, ``expired`` after an hour;
-        ``unknown`` for another user's or a missing one)."""
-        held = await self.held(pending_id)
-        if held is None or held.user_id != user:
-            return "unknown"
-        if held.state != "pending":
-            return held.state
-        now = self._clock()
-        if now - held.created_at > HELD_SEND_TTL_SECONDS:
-            # An old prompt left on screen: what it says may no longer be meant.
-            async with self._engine.begin() as conn:
-                await interactive.move_pending(
-                    conn, pending_id, from_state="pending", to_state="expired", now=now
-                )
-            return "expired"
-
-        async def claim(conn: AsyncConnection) -> bool:
-            return await interactive.move_pending(
-                conn, pending_id, from_state="pending", to_state="sent", now=now
-            )
-
-        result = await self.accept_send(
-            channel=held.channel,
-            user=user,
-            recipients=held.recipients,
-            text=held.text,
-            request_key=f"held:{pending_id}",
-            user_groups=user_groups,
-            our_number=held.our_number,
-            claim=claim,
-        )
-        if isinstance(result, policy.Refusal):
-            async with self._engine.begin() as conn:
-                await interactive.move_pending(
-                    conn, pending_id, from_state="sent", to_state="refused", now=now
-                )
-            return result
-        if not result:  # another click claimed it first
-            again = await self.held(pending_id)
-            return again.state if again is not None else "unknown"
-        return result
-
-    async def cancel_send(self, *, pending_id: int, user: str) -> str:
-        """Drop a held send (the Cancel button): ``cancelled``, or the state it was in."""
-        async with self._engine.begin() as conn:
-            held = await interactive.get_pending(conn, pending_id)
-            if held is None or held.user_id != user:
-                return "unknown"
-            if await interactive.move_pending(
-                conn, pending_id, from_state="pending", to_state="cancelled", now=self._clock()
-            ):
-                return "cancelled"
-            return held.state
-
-    async def sent_from(self, message_id: int) -> str | None:
-        """Our number an SMS went out from (None for an unknown message)."""
-        async with self._engine.connect() as conn:
-            try:
-                message = await repo.get_message(conn, message_id)
-            except NoResultFound:
-                return None
-            return (await repo.get_conversation(conn, message.conversation_id)).our_number
-
-    async def accept_retry(
-        self, *, message_id: int, user: str, user_groups: set[str] | None = None
-    ) -> Queued | policy.Refusal | None:
-        """Send a failed SMS again (the Retry button): a new SMS through the normal job path
-        and policy, audited, shown on the failed one's Slack message. None when it was
-        already retried (a second click) or has not failed."""
-        now = self._clock()
-        async with self._engine.begin() as conn:
-            failed = await interactive.find_message_by_key(conn, f"retry:{message_id}")
-            if failed is not None:
-                return None
-            try:
-                message = await repo.get_message(conn, message_id)
-            except NoResultFound:
-                return None
-            if message.direction != "outbound" or st.phase(message.status) is not st.Phase.FAILED:
-                return None
-            conversation = await repo.get_conversation(conn, message.conversation_id)
-            route = self.config.route_for(conversation.our_number)
-            refusal = (
-                policy.Refusal(
-                    "not-routed",
-                    f"{conversation.our_number} is no longer in the bridge's app.yaml, so it "
-                    "cannot send. Nothing was sent.",
-                )
-                if route is None
-                else await self._check(
-                    conn,
-                    route=route,
-                    user=user,
-                    user_groups=user_groups or set(),
-                    peers=[conversation.peer_number],
-                    text=message.text,
-                    now=now,
-                )
-            )
-            if refusal is not None:
-                await self._refuse(
-                    conn,
-                    refusal,
-                    user=user,
-                    channel=conversation.channel,
-                    our_number=conversation.our_number,
-                    peers=[conversation.peer_number],
-                    now=now,
-                )
-                return refusal
-            retry_id = await repo.insert_message(
-                conn,
-                key=f"retry:{message.id}",
-                conversation_id=conversation.id,
-                direction="outbound",
-                origin=message.origin,
-                text=message.text,
-                author=message.author,
-                slack_ts=message.slack_ts,
-                status="queued",
-                status_rank=0,
-                now=now,
-            )
-            if retry_id is None:
-                return None
-            # The same Slack message shows the new attempt. An earlier attempt whose outcome
-            # was never learned may have sent it: the new one looks for it before sending.
-            unknown_outcome = message.voipbin_id is None and message.send_started_at is not None
-            await repo.update_message(
-                conn,
-                retry_id,
-                now,
-                shown_status=message.shown_status,
-                send_started_at=message.send_started_at if unknown_outcome else None,
-            )
-            retry = await repo.get_message(conn, retry_id)
-            await self._enqueue_show(conn, retry, "retry", now)
-            await self._enqueue_send(conn, conversation, retry_id, now)
-            await repo.add_audit(
-                conn,
-                actor=user,
-                action="sent",
-                now=now,
-                channel=conversation.channel,
-                our_number=conversation.our_number,
-                peer_number=conversation.peer_number,
-                segments=count_segments(message.text).segments,
-                detail=f"retry of message {message.id}: {message.text}",
-            )
-        self._wake()
-        log.info("sms retry accepted message_id=%d retry_id=%d", message.id, retry_id)
-        return Queued(
-            peer=conversation.peer_number,
-            our_number=conversation.our_number,
-            message_id=retry_id,
-        )
-
-    async def _enqueue_reply_send(
-        self, conn: AsyncConnection, conversation: repo.Conversation, message_id: int, now: float
-    ) -> None:
-        """A thread reply's send, after the undo window (``policy.send_delay_seconds``)
-        when there is one. The wait is a job of its own outside the conversation's lane, so
-        inbound SMS are not held up behind it."""
-        delay = self.config.policy.send_delay_seconds
-        if delay <= 0:
-            await self._enqueue_send(conn, conversation, message_id, now)
-            return
-        await enqueue(
-            conn,
-            kind="release_reply",
-            key=f"release:{message_id}",
-            payload={"message_id": message_id},
-            lane=f"d{conversation.id}",
-            now=now,
-            run_after=now + delay,
-        )
-        await repo.touch_conversation(conn, conversation.id, now)
-
-    async def _job_release_reply(self, job: Job) -> None:
-        now = self._clock()
-        async with self._engine.begin() as conn:
-            message = await repo.get_message(conn, int(job.payload["message_id"]))
-            if st.phase(message.status) is st.Phase.CANCELLED:
-                return  # deleted inside the window
-            conversation = await repo.get_conversation(conn, message.conversation_id)
-            await self._enqueue_send(conn, conversation, message.id, now)
-        self._wake()
-
-    async def reply_changed(
-        self,
-        *,
-        team: str,
-        channel: str,
-        ts: str,
-        deleted: bool,
-        change_key: str,
-        event_key: str | None = None,
-    ) -> str:
-        """A person edited or deleted a thread reply. ``ignored``: not a reply we took.
-        ``unsent``: deleted before its send started (inside the undo window), so it is not
-        sent and the thread says so. ``noted``: its author is told that the SMS goes out as
-        first written and cannot be changed. ``change_key`` identifies this edit, and
-        ``event_key`` (the Slack event id) its delivery, so a redelivery does nothing."""
-        now = self._clock()
-        async with self._engine.begin() as conn:
-            if event_key is not None and not await repo.first_seen(conn, event_key, now):
-                return "ignored"
-            message = await interactive.find_message_by_key(conn, f"reply:{team}:{channel}:{ts}")
-            if message is None or message.author is None:
-                return "ignored"
-            conversation = await repo.get_conversation(conn, message.conversation_id)
-            if deleted and (
-                await interactive.cancel_unstarted_job(conn, f"release:{message.id}", now)
-                or await interactive.cancel_unstarted_job(conn, f"send:{message.id}", now)
-            ):
-                await repo.update_message(conn, message.id, now, error="deleted before sending")
-                await repo.raise_status(
-                    conn, message.id, status="cancelled", rank=st.rank("cancelled"), now=now
-                )
-                # Its segments are given back: the sending quotas subtract "unsent" rows.
-                await repo.add_audit(
-                    conn,
-                    actor=message.author,
-                    action="unsent",
-                    now=now,
-                    channel=channel,
-                    our_number=conversation.our_number,
-                    peer_number=conversation.peer_number,
-                    segments=count_segments(message.text).segments,
-                    detail="deleted before it was sent",
-                )
-                await self._thread_notice(
-                    conn,
-                    conversation,
-                    key=f"unsent:{message.id}",
-                    text="A reply was deleted before it went out, so it was not sent as SMS.",
-                    now=now,
-                    mention=message.author,
-                )
-                outcome = "unsent"
-            else:
-                text = _change_note(
-                    message,
-                    peer=format_international(conversation.peer_number),
-                    deleted=deleted,
-                    undo_window=self.config.policy.send_delay_seconds > 0,
-                )
-                await enqueue(
-                    conn,
-                    kind="tell",
-                    key=f"tell:{change_key}",
-                    payload={
-                        "channel": channel,
-                        "user": message.author,
-                        "thread_ts": conversation.thread_ts,
-                        "text": text,
-                    },
-                    now=now,
-                )
-                outcome = "noted"
-        self._wake()
-        return outcome
-
-    # -- alerts rolled up per channel ------------------------------------------------------
-
-    async def _enqueue_alert(
-        self,
-        conn: AsyncConnection,
-        *,
-        key: str,
-        conversation: repo.Conversation,
-        text: str,
-        now: float,
-    ) -> None:
-        """The alert-channel post of a failure. Failures of one channel within
-        ``alerts.rollup_seconds`` share one alert that lists them (updated in place), so a
-        bad minute is one post, not a stream. Its jobs share a lane: they run in order."""
-        alerts = self.config.alerts.channel
-        assert alerts is not None
-        if self.config.alerts.rollup_seconds <= 0:
-            await enqueue(
-                conn,
-                kind="notice",
-                key=f"alert:{key}",
-                payload={
-                    "channel": alerts,
-                    "conversation_id": conversation.id,
-                    "text": text,
-                    "alert": True,
-                },
-                channel=alerts,
-                now=now,
-            )
-            return
-        await enqueue(
-            conn,
-            kind="rollup_alert",
-            key=f"alert:{key}",
-            payload={
-                "source": conversation.channel,
-                "conversation_id": conversation.id,
-                "text": text,
-            },
-            lane=f"alerts:{conversation.channel}",
-            channel=alerts,
-            now=now,
-        )
-
-    async def _job_rollup_alert(self, job: Job) -> None:
-        alerts = self.config.alerts.channel
-        if alerts is None:
-            return
-        payload = job.payload
-        source = str(payload["source"])
-        link: str | None = None
-        async with self._engine.connect() as conn:
-            conversation = await repo.get_conversation(conn, int(payload["conversation_id"]))
-        if conversation.thread_ts is not None:
-            link = await self._messenger.permalink(
-                channel=conversation.channel, ts=conversation.thread_ts
-            )
-        item = {"key": job.key, "text": str(payload["text"]), "link": link}
-        now = self._clock()
-        async with self._engine.begin() as conn:
-            rollup = await interactive.open_rollup(
-                conn, channel=source, since=now - self.config.alerts.rollup_seconds
-            )
-            if rollup is None:
-                rollup_id = await interactive.start_rollup(conn, channel=source, item=item, now=now)
-                items, alert_ts = [item], None
-            else:
-                rollup_id, alert_ts, items = rollup.id, rollup.alert_ts, rollup.items
-                if all(i.get("key") != job.key for i in items):  # not a retry of this job
-                    items = [*items, item]
-                    await interactive.save_rollup(conn, rollup_id, now=now, items=items)
-        listed = [AlertItem(text=str(i["text"]), link=i.get("link")) for i in items]
-        if alert_ts is None:
-            ts: str = await self._slack(
-                self._messenger.post_rollup(
-                    channel=alerts,
-                    source=source,
-                    items=listed,
-                    key=f"rollup:{rollup_id}",
-                    reconcile=job.attempts > 1 or len(items) > 1,
-                )
-            )
-            async with self._engine.begin() as conn:
-                await interactive.save_rollup(conn, rollup_id, now=self._clock(), alert_ts=ts)
-        else:
-            await self._slack(
-                self._messenger.update_rollup(
-                    channel=alerts, ts=alert_ts, source=source, items=listed
-                )
-            )
-
-
-def _change_note(message: repo.Message, *, peer: str, deleted: bool, undo_window: bool) -> str:
-    """What the author of an edited or deleted thread reply is told (only they see it)."""
-    phase = st.phase(message.status)
-    if phase is st.Phase.FAILED:
-        return (
-            f"Your reply was not delivered to {peer}: its SMS failed. Changing it here sends "
-            "nothing; Retry on the failure notice sends it again as first written."
-        )
-    if not deleted and message.voipbin_id is None and message.send_started_at is None:
-        # An edit while the reply still waits (the undo window): say what will happen.
-        hint = (
-            " To change it, delete it before it goes out and write it again." if undo_window else ""
-        )
-        return (
-            f"Your reply goes out as SMS to {peer} as you first wrote it: an edit does not "
-            f"change an SMS.{hint}"
-        )
-    done = "deleting it here does not" if deleted else "your edit does not"
-    return (
-        f"Your reply was sent as SMS to {peer} as you first wrote it. An SMS cannot be "
-        f"changed or taken back once sent: {done} reach their phone."
-    )
 
 
 def _who(peer: str, name: str | None) -> str:

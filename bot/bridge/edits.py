@@ -1,0 +1,148 @@
+"""Edits and deletes of thread replies, and the undo window (``policy.send_delay_seconds``):
+a reply's send waits out the window, a reply deleted inside it is not sent, and the author of
+a reply changed after that is told that an SMS cannot be changed.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from bot.bridge import status as st
+from bot.bridge.core import BridgeCore
+from bot.jobs.queue import Job, enqueue
+from bot.phone import count_segments, format_international
+from bot.store import interactive, repo
+
+
+class ReplyEdits(BridgeCore):
+    """The undo window of thread replies, and their edits and deletes."""
+
+    async def _enqueue_reply_send(
+        self, conn: AsyncConnection, conversation: repo.Conversation, message_id: int, now: float
+    ) -> None:
+        """A thread reply's send, after the undo window (``policy.send_delay_seconds``)
+        when there is one. The wait is a job of its own outside the conversation's lane, so
+        inbound SMS are not held up behind it."""
+        delay = self.config.policy.send_delay_seconds
+        if delay <= 0:
+            await self._enqueue_send(conn, conversation, message_id, now)
+            return
+        await enqueue(
+            conn,
+            kind="release_reply",
+            key=f"release:{message_id}",
+            payload={"message_id": message_id},
+            lane=f"d{conversation.id}",
+            now=now,
+            run_after=now + delay,
+        )
+        await repo.touch_conversation(conn, conversation.id, now)
+
+    async def _job_release_reply(self, job: Job) -> None:
+        now = self._clock()
+        async with self._engine.begin() as conn:
+            message = await repo.get_message(conn, int(job.payload["message_id"]))
+            if st.phase(message.status) is st.Phase.CANCELLED:
+                return  # deleted inside the window
+            conversation = await repo.get_conversation(conn, message.conversation_id)
+            await self._enqueue_send(conn, conversation, message.id, now)
+        self._wake()
+
+    async def reply_changed(
+        self,
+        *,
+        team: str,
+        channel: str,
+        ts: str,
+        deleted: bool,
+        change_key: str,
+        event_key: str | None = None,
+    ) -> str:
+        """A person edited or deleted a thread reply. ``ignored``: not a reply we took.
+        ``unsent``: deleted before its send started (inside the undo window), so it is not
+        sent and the thread says so. ``noted``: its author is told that the SMS goes out as
+        first written and cannot be changed. ``change_key`` identifies this edit, and
+        ``event_key`` (the Slack event id) its delivery, so a redelivery does nothing."""
+        now = self._clock()
+        async with self._engine.begin() as conn:
+            if event_key is not None and not await repo.first_seen(conn, event_key, now):
+                return "ignored"
+            message = await interactive.find_message_by_key(conn, f"reply:{team}:{channel}:{ts}")
+            if message is None or message.author is None:
+                return "ignored"
+            conversation = await repo.get_conversation(conn, message.conversation_id)
+            if deleted and (
+                await interactive.cancel_unstarted_job(conn, f"release:{message.id}", now)
+                or await interactive.cancel_unstarted_job(conn, f"send:{message.id}", now)
+            ):
+                await repo.update_message(conn, message.id, now, error="deleted before sending")
+                await repo.raise_status(
+                    conn, message.id, status="cancelled", rank=st.rank("cancelled"), now=now
+                )
+                # Its segments are given back: the sending quotas subtract "unsent" rows.
+                await repo.add_audit(
+                    conn,
+                    actor=message.author,
+                    action="unsent",
+                    now=now,
+                    channel=channel,
+                    our_number=conversation.our_number,
+                    peer_number=conversation.peer_number,
+                    segments=count_segments(message.text).segments,
+                    detail="deleted before it was sent",
+                )
+                await self._thread_notice(
+                    conn,
+                    conversation,
+                    key=f"unsent:{message.id}",
+                    text="A reply was deleted before it went out, so it was not sent as SMS.",
+                    now=now,
+                    mention=message.author,
+                )
+                outcome = "unsent"
+            else:
+                text = _change_note(
+                    message,
+                    peer=format_international(conversation.peer_number),
+                    deleted=deleted,
+                    undo_window=self.config.policy.send_delay_seconds > 0,
+                )
+                await enqueue(
+                    conn,
+                    kind="tell",
+                    key=f"tell:{change_key}",
+                    payload={
+                        "channel": channel,
+                        "user": message.author,
+                        "thread_ts": conversation.thread_ts,
+                        "text": text,
+                    },
+                    now=now,
+                )
+                outcome = "noted"
+        self._wake()
+        return outcome
+
+
+def _change_note(message: repo.Message, *, peer: str, deleted: bool, undo_window: bool) -> str:
+    """What the author of an edited or deleted thread reply is told (only they see it)."""
+    phase = st.phase(message.status)
+    if phase is st.Phase.FAILED:
+        return (
+            f"Your reply was not delivered to {peer}: its SMS failed. Changing it here sends "
+            "nothing; Retry on the failure notice sends it again as first written."
+        )
+    if not deleted and message.voipbin_id is None and message.send_started_at is None:
+        # An edit while the reply still waits (the undo window): say what will happen.
+        hint = (
+            " To change it, delete it before it goes out and write it again." if undo_window else ""
+        )
+        return (
+            f"Your reply goes out as SMS to {peer} as you first wrote it: an edit does not "
+            f"change an SMS.{hint}"
+        )
+    done = "deleting it here does not" if deleted else "your edit does not"
+    return (
+        f"Your reply was sent as SMS to {peer} as you first wrote it. An SMS cannot be "
+        f"changed or taken back once sent: {done} reach their phone."
+    )

@@ -1,0 +1,120 @@
+"""Retry of a failed SMS (the Retry button): the same text sent again as a new SMS, through
+the normal job path and sending policy, shown on the failed one's Slack message.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy.exc import NoResultFound
+
+from bot.bridge import policy
+from bot.bridge import status as st
+from bot.bridge.core import BridgeCore, Queued, log
+from bot.phone import count_segments
+from bot.store import interactive, repo
+
+
+class Retries(BridgeCore):
+    """Sending a failed SMS again."""
+
+    async def sent_from(self, message_id: int) -> str | None:
+        """Our number an SMS went out from (None for an unknown message)."""
+        async with self._engine.connect() as conn:
+            try:
+                message = await repo.get_message(conn, message_id)
+            except NoResultFound:
+                return None
+            return (await repo.get_conversation(conn, message.conversation_id)).our_number
+
+    async def accept_retry(
+        self, *, message_id: int, user: str, user_groups: set[str] | None = None
+    ) -> Queued | policy.Refusal | None:
+        """Send a failed SMS again (the Retry button): a new SMS through the normal job path
+        and policy, audited, shown on the failed one's Slack message. None when it was
+        already retried (a second click) or has not failed."""
+        now = self._clock()
+        async with self._engine.begin() as conn:
+            failed = await interactive.find_message_by_key(conn, f"retry:{message_id}")
+            if failed is not None:
+                return None
+            try:
+                message = await repo.get_message(conn, message_id)
+            except NoResultFound:
+                return None
+            if message.direction != "outbound" or st.phase(message.status) is not st.Phase.FAILED:
+                return None
+            conversation = await repo.get_conversation(conn, message.conversation_id)
+            route = self.config.route_for(conversation.our_number)
+            refusal = (
+                policy.Refusal(
+                    "not-routed",
+                    f"{conversation.our_number} is no longer in the bridge's app.yaml, so it "
+                    "cannot send. Nothing was sent.",
+                )
+                if route is None
+                else await self._check(
+                    conn,
+                    route=route,
+                    user=user,
+                    user_groups=user_groups or set(),
+                    peers=[conversation.peer_number],
+                    text=message.text,
+                    now=now,
+                )
+            )
+            if refusal is not None:
+                await self._refuse(
+                    conn,
+                    refusal,
+                    user=user,
+                    channel=conversation.channel,
+                    our_number=conversation.our_number,
+                    peers=[conversation.peer_number],
+                    now=now,
+                )
+                return refusal
+            retry_id = await repo.insert_message(
+                conn,
+                key=f"retry:{message.id}",
+                conversation_id=conversation.id,
+                direction="outbound",
+                origin=message.origin,
+                text=message.text,
+                author=message.author,
+                slack_ts=message.slack_ts,
+                status="queued",
+                status_rank=0,
+                now=now,
+            )
+            if retry_id is None:
+                return None
+            # The same Slack message shows the new attempt. An earlier attempt whose outcome
+            # was never learned may have sent it: the new one looks for it before sending.
+            unknown_outcome = message.voipbin_id is None and message.send_started_at is not None
+            await repo.update_message(
+                conn,
+                retry_id,
+                now,
+                shown_status=message.shown_status,
+                send_started_at=message.send_started_at if unknown_outcome else None,
+            )
+            retry = await repo.get_message(conn, retry_id)
+            await self._enqueue_show(conn, retry, "retry", now)
+            await self._enqueue_send(conn, conversation, retry_id, now)
+            await repo.add_audit(
+                conn,
+                actor=user,
+                action="sent",
+                now=now,
+                channel=conversation.channel,
+                our_number=conversation.our_number,
+                peer_number=conversation.peer_number,
+                segments=count_segments(message.text).segments,
+                detail=f"retry of message {message.id}: {message.text}",
+            )
+        self._wake()
+        log.info("sms retry accepted message_id=%d retry_id=%d", message.id, retry_id)
+        return Queued(
+            peer=conversation.peer_number,
+            our_number=conversation.our_number,
+            message_id=retry_id,
+        )

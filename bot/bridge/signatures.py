@@ -1,0 +1,34 @@
+"""Signatures: the text a person has appended, on a line of its own, to every SMS they send
+(``/sms signature``).
+"""
+
+from __future__ import annotations
+
+from bot.bridge.core import BridgeCore
+from bot.store import interactive
+
+
+class Signatures(BridgeCore):
+    """Each person's signature, read through a short cache."""
+
+    async def signature(self, user: str) -> str | None:
+        """``user``'s signature. Read for every SMS a person sends, so it is kept for
+        ``SIGNATURE_TTL_SECONDS``: a change made through this process shows at once, one made
+        through another replica within that time."""
+        if user in self._signatures:
+            return self._signatures[user]
+        async with self._engine.connect() as conn:
+            found = await interactive.get_signature(conn, user)
+        self._signatures[user] = found
+        return found
+
+    async def set_signature(self, user: str, signature: str | None) -> None:
+        """Set (or with None, clear) the text appended to ``user``'s SMS."""
+        async with self._engine.begin() as conn:
+            await interactive.set_signature(conn, user, signature, self._clock())
+        self._signatures.pop(user, None)
+
+    async def signed(self, user: str, text: str) -> str:
+        """``text`` as it will be sent: with the user's signature on a line of its own."""
+        signature = await self.signature(user)
+        return f"{text}\n{signature}" if signature else text
