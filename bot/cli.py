@@ -66,7 +66,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
             await engine.dispose()
 
     asyncio.run(upgrade())
-    app = create_app(settings, config, run_jobs=not args.no_jobs)
+    app = create_app(settings, config, run_jobs=not args.no_jobs, settle_gc=True)
     server = _graceful_server_class()(
         uvicorn.Config(
             app,
