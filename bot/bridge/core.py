@@ -1,5 +1,6 @@
 """What the bridge's parts share: ``BridgeCore`` holds the bridge's state (``__init__``) and
-the helpers its feature mixins call (routing, the sending policy, job writing, Slack calls).
+the helpers its feature mixins call (routing, the sending policy, job writing, Slack calls),
+and the intake of a send (``accept_send``), which a confirmed held send goes through.
 
 ``Bridge`` (``bot.bridge.service``) is this base with the core bridge on top, and the feature
 mixins beside it: held sends (``held``), retries (``retry``), reply edits and the undo window
@@ -20,13 +21,15 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from bot.bridge import policy
 from bot.bridge.directory import Directory
 from bot.bridge.ports import Messenger, RateLimited, Rejected, SmsArchive, SmsGateway, Unavailable
+from bot.bridge.threads import retire_if_idle
 from bot.config import AppConfig, NumberRoute
 from bot.jobs.queue import enqueue
 from bot.jobs.runner import GiveUp, RetryLater
 from bot.jobs.writer import JobWriter
 from bot.metrics import Metrics
-from bot.phone import count_segments
+from bot.phone import count_segments, mask
 from bot.store import repo
+from bot.store.db import in_transaction
 
 # The bridge's log lines keep the logger they had before it was split into modules.
 log = logging.getLogger("bot.bridge.service")
@@ -288,7 +291,16 @@ class BridgeCore:
         except Rejected as exc:
             raise GiveUp(f"Slack refused: {exc.message}") from exc
 
-    # -- defined by Bridge (bot.bridge.service) --------------------------------------------
+    # -- the core intake the feature mixins build on (a held send, once confirmed, is
+    # sent through accept_send) ----------------------------------------------------------
+
+    async def _retire_if_idle(
+        self, conn: AsyncConnection, conversation: repo.Conversation, now: float
+    ) -> repo.Conversation:
+        """Thread lifecycle (``threads.idle_days``): see ``bot.bridge.threads``."""
+        return await retire_if_idle(
+            conn, conversation, idle_days=self.config.threads.idle_days, now=now
+        )
 
     async def accept_send(
         self,
@@ -302,5 +314,77 @@ class BridgeCore:
         our_number: str | None = None,
         claim: Callable[[AsyncConnection], Awaitable[bool]] | None = None,
     ) -> list[Queued] | policy.Refusal:
-        """See ``Bridge.accept_send``: a held send, once confirmed, is sent through it."""
-        raise NotImplementedError
+        """Record an SMS per recipient from ``/sms`` in ``channel``, sent from the channel's
+        number, or refuse them all with the rule that stops them. ``request_key`` identifies
+        this command, so repeating it adds nothing. ``our_number`` picks one of the channel's
+        numbers (``from:``; NotRouted if it is not routed here). ``claim`` runs first in the
+        same transaction; when it returns False nothing is recorded (``[]``)."""
+        route = self.route_from(channel, our_number)
+        our_number = route.number
+        now = self._clock()
+        segments = count_segments(text).segments
+
+        async def record(conn: AsyncConnection) -> list[Queued] | policy.Refusal:
+            queued: list[Queued] = []
+            if claim is not None and not await claim(conn):
+                return []
+            refusal = await self._check_or_refuse(
+                conn,
+                route=route,
+                channel=channel,
+                user=user,
+                user_groups=user_groups,
+                peers=recipients,
+                text=text,
+                now=now,
+            )
+            if refusal is not None:
+                return refusal
+            for peer in recipients:
+                conversation = await repo.get_or_create_conversation(
+                    conn, channel=channel, our_number=our_number, peer_number=peer, now=now
+                )
+                conversation = await self._retire_if_idle(conn, conversation, now)
+                message_id = await repo.insert_message(
+                    conn,
+                    key=f"cmd:{request_key}:{peer}",
+                    conversation_id=conversation.id,
+                    direction="outbound",
+                    origin="command",
+                    text=text,
+                    author=user,
+                    status="queued",
+                    status_rank=0,
+                    now=now,
+                )
+                if message_id is None:
+                    continue
+                await self._enqueue_send(conn, conversation, message_id, now)
+                await repo.add_audit(
+                    conn,
+                    actor=user,
+                    action="sent",
+                    now=now,
+                    channel=channel,
+                    our_number=our_number,
+                    peer_number=peer,
+                    segments=segments,
+                    detail=text,
+                )
+                queued.append(Queued(peer=peer, our_number=our_number, message_id=message_id))
+            return queued
+
+        # Run again on a new connection if the pooled one was dead: the message keys make
+        # a repeat harmless.
+        outcome = await in_transaction(self._engine, record)
+        if not isinstance(outcome, list) or not outcome:
+            return outcome
+        queued = outcome
+        self._wake()
+        log.info(
+            "sms accepted origin=command channel=%s user=%s recipients=%s",
+            channel,
+            user,
+            ",".join(mask(q.peer) for q in queued),
+        )
+        return queued

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -28,12 +28,10 @@ from bot.bridge.ports import OutgoingView, RateLimited, Rejected, Unavailable
 from bot.bridge.retry import Retries
 from bot.bridge.rollups import AlertRollups
 from bot.bridge.signatures import Signatures
-from bot.bridge.threads import retire_if_idle
 from bot.jobs.queue import Job, enqueue, job_row
 from bot.jobs.runner import Handler, RetryLater
 from bot.phone import count_segments, format_international, mask
 from bot.store import interactive, repo, threads
-from bot.store.db import in_transaction
 from bot.store.directory import contact_names
 from bot.voipbin.webhook import WebhookEvent
 
@@ -73,14 +71,6 @@ class Bridge(HeldSends, Retries, ReplyEdits, AlertRollups, Signatures, BridgeCor
         goes)."""
         await self._writer.aclose()
 
-    async def _retire_if_idle(
-        self, conn: AsyncConnection, conversation: repo.Conversation, now: float
-    ) -> repo.Conversation:
-        """Thread lifecycle (``threads.idle_days``): see ``bot.bridge.threads``."""
-        return await retire_if_idle(
-            conn, conversation, idle_days=self.config.threads.idle_days, now=now
-        )
-
     @property
     def handlers(self) -> Mapping[str, Handler]:
         return {
@@ -96,93 +86,6 @@ class Bridge(HeldSends, Retries, ReplyEdits, AlertRollups, Signatures, BridgeCor
         }
 
     # -- intake ----------------------------------------------------------------------------
-
-    async def accept_send(
-        self,
-        *,
-        channel: str,
-        user: str,
-        recipients: list[str],
-        text: str,
-        request_key: str,
-        user_groups: set[str] | None = None,
-        our_number: str | None = None,
-        claim: Callable[[AsyncConnection], Awaitable[bool]] | None = None,
-    ) -> list[Queued] | policy.Refusal:
-        """Record an SMS per recipient from ``/sms`` in ``channel``, sent from the channel's
-        number, or refuse them all with the rule that stops them. ``request_key`` identifies
-        this command, so repeating it adds nothing. ``our_number`` picks one of the channel's
-        numbers (``from:``; NotRouted if it is not routed here). ``claim`` runs first in the
-        same transaction; when it returns False nothing is recorded (``[]``)."""
-        route = self.route_from(channel, our_number)
-        our_number = route.number
-        now = self._clock()
-        segments = count_segments(text).segments
-
-        async def record(conn: AsyncConnection) -> list[Queued] | policy.Refusal:
-            queued: list[Queued] = []
-            if claim is not None and not await claim(conn):
-                return []
-            refusal = await self._check_or_refuse(
-                conn,
-                route=route,
-                channel=channel,
-                user=user,
-                user_groups=user_groups,
-                peers=recipients,
-                text=text,
-                now=now,
-            )
-            if refusal is not None:
-                return refusal
-            for peer in recipients:
-                conversation = await repo.get_or_create_conversation(
-                    conn, channel=channel, our_number=our_number, peer_number=peer, now=now
-                )
-                conversation = await self._retire_if_idle(conn, conversation, now)
-                message_id = await repo.insert_message(
-                    conn,
-                    key=f"cmd:{request_key}:{peer}",
-                    conversation_id=conversation.id,
-                    direction="outbound",
-                    origin="command",
-                    text=text,
-                    author=user,
-                    status="queued",
-                    status_rank=0,
-                    now=now,
-                )
-                if message_id is None:
-                    continue
-                await self._enqueue_send(conn, conversation, message_id, now)
-                await repo.add_audit(
-                    conn,
-                    actor=user,
-                    action="sent",
-                    now=now,
-                    channel=channel,
-                    our_number=our_number,
-                    peer_number=peer,
-                    segments=segments,
-                    detail=text,
-                )
-                queued.append(Queued(peer=peer, our_number=our_number, message_id=message_id))
-            return queued
-
-        # Run again on a new connection if the pooled one was dead: the message keys make
-        # a repeat harmless.
-        outcome = await in_transaction(self._engine, record)
-        if not isinstance(outcome, list) or not outcome:
-            return outcome
-        queued = outcome
-        self._wake()
-        log.info(
-            "sms accepted origin=command channel=%s user=%s recipients=%s",
-            channel,
-            user,
-            ",".join(mask(q.peer) for q in queued),
-        )
-        return queued
 
     async def accept_reply(
         self,
