@@ -89,7 +89,7 @@ FULL = Sizes(
     map_small=1_000,
     map_ops=2000,
     map_load=1000,
-    pg_requests=20_000,
+    pg_requests=50_000,
 )
 
 QUICK = Sizes(
