@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import and_, delete, exists, func, literal_column, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from bot.store.db import in_transaction
 from bot.store.repo import insert_ignore
 from bot.store.tables import jobs
 
@@ -64,6 +65,21 @@ async def enqueue(
             run_after=run_after,
         ),
     )
+
+
+# The columns ``job_row`` fills (JobWriter compiles its INSERT for exactly these).
+JOB_ROW_COLUMNS = (
+    "kind",
+    "key",
+    "lane",
+    "channel",
+    "payload",
+    "state",
+    "attempts",
+    "run_after",
+    "created_at",
+    "updated_at",
+)
 
 
 def job_row(
@@ -181,14 +197,21 @@ def _owned(job_id: int, owner: str) -> Any:
     return and_(jobs.c.id == job_id, jobs.c.lease_owner == owner, jobs.c.state == RUNNING)
 
 
+# finish, retry_later and bury run again once on a new connection if the pooled one was dead
+# (``in_transaction``): otherwise a job whose work is done would wait for its lease to
+# expire, and hold up its lane meanwhile, because the database restarted.
+
+
 async def finish(engine: AsyncEngine, job: Job, *, owner: str, now: float) -> bool:
-    async with engine.begin() as conn:
+    async def done(conn: AsyncConnection) -> bool:
         result = await conn.execute(
             update(jobs)
             .where(_owned(job.id, owner))
             .values(state=DONE, lease_until=None, updated_at=now)
         )
         return bool(result.rowcount)
+
+    return await in_transaction(engine, done)
 
 
 async def retry_later(
@@ -201,7 +224,7 @@ async def retry_later(
     error: str,
     count_attempt: bool = True,
 ) -> bool:
-    async with engine.begin() as conn:
+    async def later(conn: AsyncConnection) -> bool:
         result = await conn.execute(
             update(jobs)
             .where(_owned(job.id, owner))
@@ -217,6 +240,8 @@ async def retry_later(
         )
         return bool(result.rowcount)
 
+    return await in_transaction(engine, later)
+
 
 async def bury(
     engine: AsyncEngine,
@@ -229,7 +254,8 @@ async def bury(
 ) -> bool:
     """Give up on a job: it becomes a dead-letter row, and ``also`` (the alert) is written in
     the same transaction so giving up is never silent."""
-    async with engine.begin() as conn:
+
+    async def dead(conn: AsyncConnection) -> bool:
         result = await conn.execute(
             update(jobs)
             .where(_owned(job.id, owner))
@@ -245,6 +271,8 @@ async def bury(
         if also is not None:
             await also(conn)
         return True
+
+    return await in_transaction(engine, dead)
 
 
 async def renew(
