@@ -108,6 +108,23 @@ class Connection(aiosqlite.Connection):
         """A cursor that is opened in the database thread with its first statement."""
         return Cursor(self)
 
+    async def write_many(self, sql: str, rows: list[tuple[Any, ...]]) -> None:
+        """``BEGIN IMMEDIATE``, ``executemany`` and ``COMMIT`` in one hand-off (rolled back
+        if anything fails): the shared commit of ``JobWriter``. Only on a connection that is
+        not inside a transaction."""
+
+        def write(connection: sqlite3.Connection) -> None:
+            connection.execute("BEGIN IMMEDIATE")
+            try:
+                connection.executemany(sql, rows)
+            except BaseException:
+                connection.rollback()
+                raise
+            connection.commit()
+
+        run: Any = self._execute
+        await run(write, self._conn)
+
 
 def connect(database: str | Path, **kwargs: Any) -> Connection:
     """As ``aiosqlite.connect``, with one hand-off per statement."""
