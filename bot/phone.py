@@ -11,6 +11,7 @@ concatenation limits of 3GPP TS 23.040 (a 6-octet user data header per part).
 
 from __future__ import annotations
 
+import functools
 import unicodedata
 from dataclasses import dataclass
 from typing import Literal
@@ -342,8 +343,13 @@ def normalize_sender(raw: str, region: str) -> str:
 # -- presenting ------------------------------------------------------------------------------
 
 
+@functools.lru_cache(maxsize=4096)
 def _parse_e164(number: str) -> PhoneNumber | None:
-    """``number`` parsed when it is an E.164-like string of a possible number, else None."""
+    """``number`` parsed when it is an E.164-like string of a possible number, else None.
+
+    Remembered for the last 4,096 numbers: one ``/sms`` asks about its number four times
+    (country, type, and twice to show it), and libphonenumber's parse is the costly part.
+    Callers only read the result."""
     try:
         parsed = phonenumbers.parse(number, None)
     except NumberParseException:
