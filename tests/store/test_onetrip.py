@@ -68,3 +68,45 @@ async def test_errors_come_through_as_the_drivers(sqlite_url: str) -> None:
             assert (await conn.execute(select(items.c.name))).scalars().all() == ["same"]
     finally:
         await engine.dispose()
+
+
+async def test_a_transaction_is_its_statements_and_a_commit_and_still_immediate(
+    sqlite_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """BEGIN IMMEDIATE goes with the first statement, the commit is one trip, and the
+    rollback SQLAlchemy sends when the connection goes back to its pool costs none. The
+    write lock is still taken at the first statement, a read included."""
+    import sqlite3
+
+    trips: list[str] = []
+    original = onetrip.Connection._execute
+
+    async def counted(self: Any, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        trips.append(getattr(fn, "__name__", "?"))
+        return await original(self, fn, *args, **kwargs)
+
+    engine = create_engine(sqlite_url)
+    path = sqlite_url.split("///", 1)[1]
+    try:
+        async with engine.begin() as conn:
+            await conn.run_sync(metadata.create_all)
+        monkeypatch.setattr(onetrip.Connection, "_execute", counted)
+        async with engine.begin() as conn:
+            await conn.execute(insert(items), {"name": "a"})
+        assert trips == ["_run", "commit"]
+
+        trips.clear()
+        async with engine.begin():
+            pass  # nothing done: nothing to send
+        assert trips == []
+
+        async with engine.begin() as conn:
+            await conn.execute(select(items.c.id))
+            other = sqlite3.connect(path, timeout=0)
+            try:
+                with pytest.raises(sqlite3.OperationalError, match="locked"):
+                    other.execute("BEGIN IMMEDIATE")
+            finally:
+                other.close()
+    finally:
+        await engine.dispose()
