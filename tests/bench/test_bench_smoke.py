@@ -65,3 +65,20 @@ def test_quick_bench_runs_every_scenario(tmp_path: Path) -> None:
         assert scenario["target"], name
     assert "scenario" in completed.stdout, report
     assert "PASS" in completed.stdout or "FAIL" in completed.stdout, report
+
+
+@pytest.mark.timeout(120)
+def test_the_intake_microbenchmark_runs_and_counts_its_trips() -> None:
+    completed = subprocess.run(
+        [sys.executable, "-m", "bench.accept", "--calls", "50"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=100,
+    )
+    assert completed.returncode == 0, completed.stderr[-4000:]
+    line = completed.stdout.strip()
+    assert line.startswith("accept_send x 50: "), line
+    # Each /sms is a handful of statements and one commit, each one trip.
+    trips = float(line.split("; ", 1)[1].split(" trips", 1)[0])
+    assert 3 <= trips <= 12, line
