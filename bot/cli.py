@@ -107,6 +107,18 @@ def _graceful_server_class() -> type:
     return GracefulServer
 
 
+def cmd_worker(args: argparse.Namespace) -> int:
+    from bot.logs import setup_logging
+    from bot.worker import serve_worker
+
+    # A worker takes no requests: it needs the Slack bot token and VoIPbin's key, not the
+    # signing secret or the app token.
+    settings = load_settings(slack=None)
+    config = load_config(_config_path(args))
+    setup_logging(settings.secrets())
+    return serve_worker(settings, config)
+
+
 def cmd_check(args: argparse.Namespace) -> int:
     path = _config_path(args)
     config = load_config(path)
@@ -283,7 +295,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="0.0.0.0")  # noqa: S104 - a server listens on all
     serve.add_argument("--port", type=int, default=8080)
     serve.add_argument(
-        "--no-jobs", action="store_true", help="answer requests only; a worker runs the jobs"
+        "--no-jobs",
+        action="store_true",
+        help="answer requests only; `sms-bridge worker` runs the jobs",
     )
     serve.add_argument(
         "--no-public-url",
@@ -294,6 +308,12 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--inbound", choices=["websocket", "poll"], default="websocket")
     serve.add_argument("--poll-interval", type=float, default=5.0)
     serve.set_defaults(func=cmd_serve)
+
+    worker = sub.add_parser(
+        "worker", help="run the jobs only, beside `serve --no-jobs` (same database)"
+    )
+    worker.add_argument("--config", help="path to app.yaml")
+    worker.set_defaults(func=cmd_worker)
 
     check = sub.add_parser(
         "check",

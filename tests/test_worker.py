@@ -1,0 +1,111 @@
+"""``sms-bridge serve --no-jobs`` beside ``sms-bridge worker`` (DESIGN.md "Storage"): the
+first answers Slack and VoIPbin and only records; the second, another process on the same
+database, does the work. Both are real subprocesses; Slack and VoIPbin are the fakes."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+
+from bot.fakes.slack import FakeSlack
+from bot.fakes.voipbin import FakeVoipbin
+
+from harness import (
+    ACCESSKEY,
+    BOT_TOKEN,
+    CHANNEL,
+    WEBHOOK_SECRET,
+    Service,
+    ServiceProcess,
+    wait_for,
+    write_config,
+)
+
+pytestmark = pytest.mark.slow
+
+PEER = "+31612345678"
+
+
+def start_worker(
+    slack: FakeSlack, voipbin: FakeVoipbin, database_url: str, config: str, log: Path
+) -> subprocess.Popen[bytes]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "VOIPBIN_"))}
+    # No SLACK_SIGNING_SECRET: a worker takes no requests and must not need one.
+    env |= {
+        "SLACK_BOT_TOKEN": BOT_TOKEN,
+        "SLACK_API_URL": slack.url,
+        "VOIPBIN_ACCESSKEY": ACCESSKEY,
+        "VOIPBIN_API_URL": voipbin.url,
+        "VOIPBIN_WEBHOOK_SECRET": WEBHOOK_SECRET,
+        "DATABASE_URL": database_url,
+        "LOG_LEVEL": "INFO",
+    }
+    with log.open("ab") as out:
+        return subprocess.Popen(
+            [sys.executable, "-m", "bot.cli", "worker", "--config", config],
+            env=env,
+            stdout=out,
+            stderr=out,
+        )
+
+
+@pytest.mark.timeout(120)
+async def test_serve_without_jobs_records_and_the_worker_does_the_work(
+    fake_slack: FakeSlack, fake_voipbin: FakeVoipbin, database_url: str, tmp_path: Path
+) -> None:
+    config = write_config(tmp_path, "jobs:\n  poll_interval_seconds: 0.1\n")
+    front = ServiceProcess(
+        slack=fake_slack,
+        voipbin=fake_voipbin,
+        database_url=database_url,
+        config_path=config,
+        log_path=str(tmp_path / "serve.log"),
+        args=["--no-jobs"],
+    )
+    front.start()
+    worker: subprocess.Popen[bytes] | None = None
+    try:
+        await front.wait_ready()
+        async with httpx.AsyncClient(base_url=front.url, trust_env=False) as http:
+            service = Service(http=http, slack=fake_slack, voipbin=fake_voipbin, app=None)
+            response = await service.slash(f"{PEER} sent by the worker")
+            assert response.status_code == 200
+            assert "Sending" in response.json()["text"]
+            await service.inbound(PEER, "taken in by the worker")
+
+            # Recorded, and nothing done: no job runs in the serving process (its jobs would
+            # have run within the 0.1 s poll).
+            await asyncio.sleep(1.0)
+            assert fake_voipbin.sends() == []
+            assert fake_slack.posts(CHANNEL) == []
+
+            worker = start_worker(
+                fake_slack, fake_voipbin, database_url, config, tmp_path / "worker.log"
+            )
+            await wait_for(fake_voipbin, lambda v: len(v.sends()) == 1, timeout=30)
+            assert fake_voipbin.sends()[0]["text"].startswith("sent by the worker")
+            await wait_for(
+                fake_slack,
+                lambda s: any("taken in by the worker" in p["text"] for p in s.posts(CHANNEL)),
+                timeout=30,
+            )
+            # Still one SMS, one thread for the number.
+            await asyncio.sleep(0.5)
+            assert len(fake_voipbin.sends()) == 1
+            roots = [p for p in fake_slack.posts(CHANNEL) if not p.get("thread_ts")]
+            assert len(roots) == 1
+
+        worker.send_signal(signal.SIGTERM)
+        assert worker.wait(timeout=60) == 0, (tmp_path / "worker.log").read_text()[-3000:]
+        assert "sms-bridge worker stopped" in (tmp_path / "worker.log").read_text()
+    finally:
+        if worker is not None and worker.poll() is None:
+            worker.kill()
+        front.terminate()
