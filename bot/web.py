@@ -183,6 +183,16 @@ class Components:
         if session is not None:
             await session.close()
 
+    async def aclose(self, *, runner_started: bool) -> None:
+        """Stop the job runner (when it was started: it hands back what is unfinished), then
+        close the clients, the job writer and the database, in that order."""
+        if runner_started:
+            await self.runner.stop()
+        await self.voipbin.aclose()
+        await self.close_slack_session()
+        await self.bridge.aclose()
+        await self.engine.dispose()
+
 
 def build_components(settings: Settings, config: AppConfig) -> Components:
     metrics = Metrics()
@@ -443,12 +453,7 @@ def create_app(
         try:
             yield
         finally:
-            if run_jobs:
-                await parts.runner.stop()
-            await parts.voipbin.aclose()
-            await parts.close_slack_session()
-            await parts.bridge.aclose()
-            await parts.engine.dispose()
+            await parts.aclose(runner_started=run_jobs)
             log.info("sms-bridge stopped")
 
     app = Starlette(

@@ -30,20 +30,18 @@ async def run_worker(
     """Run the jobs until ``stop`` is set, then hand back what is unfinished and close.
     ``settle_gc`` as for ``create_app`` (the CLI sets it)."""
     parts = build_components(settings, config)
+    started = False
     try:
         await migrate(parts.engine)
         parts.open_slack_session()
         parts.runner.start()
+        started = True
         if settle_gc:
             settle_garbage_collector()
         log.info("sms-bridge worker started numbers=%d", len(config.numbers))
         await stop.wait()
     finally:
-        await parts.runner.stop()
-        await parts.voipbin.aclose()
-        await parts.close_slack_session()
-        await parts.bridge.aclose()
-        await parts.engine.dispose()
+        await parts.aclose(runner_started=started)
         log.info("sms-bridge worker stopped")
 
 

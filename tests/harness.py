@@ -245,6 +245,24 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def process_env(slack: FakeSlack, voipbin: FakeVoipbin, database_url: str) -> dict[str, str]:
+    """The environment of an ``sms-bridge`` subprocess talking to the fakes: this one's,
+    without any SLACK_/VOIPBIN_ variable of the machine, plus the test identities."""
+    import os
+
+    return {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "VOIPBIN_"))},
+        "SLACK_BOT_TOKEN": BOT_TOKEN,
+        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+        "SLACK_API_URL": slack.url,
+        "VOIPBIN_ACCESSKEY": ACCESSKEY,
+        "VOIPBIN_API_URL": voipbin.url,
+        "VOIPBIN_WEBHOOK_SECRET": WEBHOOK_SECRET,
+        "DATABASE_URL": database_url,
+        "LOG_LEVEL": "INFO",
+    }
+
+
 class ServiceProcess:
     """``sms-bridge serve`` as a real subprocess, for the tests that kill it. ``args`` are
     added to the command line; ``env`` overrides the environment (None unsets a name)."""
@@ -260,7 +278,6 @@ class ServiceProcess:
         args: Sequence[str] = (),
         env: Mapping[str, str | None] | None = None,
     ) -> None:
-        import os
         import sys
 
         self.port = free_port()
@@ -279,17 +296,7 @@ class ServiceProcess:
             str(self.port),
             *args,
         ]
-        base = {
-            **{k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "VOIPBIN_"))},
-            "SLACK_BOT_TOKEN": BOT_TOKEN,
-            "SLACK_SIGNING_SECRET": SIGNING_SECRET,
-            "SLACK_API_URL": slack.url,
-            "VOIPBIN_ACCESSKEY": ACCESSKEY,
-            "VOIPBIN_API_URL": voipbin.url,
-            "VOIPBIN_WEBHOOK_SECRET": WEBHOOK_SECRET,
-            "DATABASE_URL": database_url,
-            "LOG_LEVEL": "INFO",
-        }
+        base: dict[str, str | None] = {**process_env(slack, voipbin, database_url)}
         merged: dict[str, str | None] = {**base, **(env or {})}
         self._env = {k: v for k, v in merged.items() if v is not None}
         self.process: Any = None

@@ -5,7 +5,6 @@ database, does the work. Both are real subprocesses; Slack and VoIPbin are the f
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import subprocess
 import sys
@@ -17,16 +16,7 @@ import pytest
 from bot.fakes.slack import FakeSlack
 from bot.fakes.voipbin import FakeVoipbin
 
-from harness import (
-    ACCESSKEY,
-    BOT_TOKEN,
-    CHANNEL,
-    WEBHOOK_SECRET,
-    Service,
-    ServiceProcess,
-    wait_for,
-    write_config,
-)
+from harness import CHANNEL, Service, ServiceProcess, process_env, wait_for, write_config
 
 pytestmark = pytest.mark.slow
 
@@ -36,17 +26,9 @@ PEER = "+31612345678"
 def start_worker(
     slack: FakeSlack, voipbin: FakeVoipbin, database_url: str, config: str, log: Path
 ) -> subprocess.Popen[bytes]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "VOIPBIN_"))}
-    # No SLACK_SIGNING_SECRET: a worker takes no requests and must not need one.
-    env |= {
-        "SLACK_BOT_TOKEN": BOT_TOKEN,
-        "SLACK_API_URL": slack.url,
-        "VOIPBIN_ACCESSKEY": ACCESSKEY,
-        "VOIPBIN_API_URL": voipbin.url,
-        "VOIPBIN_WEBHOOK_SECRET": WEBHOOK_SECRET,
-        "DATABASE_URL": database_url,
-        "LOG_LEVEL": "INFO",
-    }
+    env = process_env(slack, voipbin, database_url)
+    # A worker takes no requests and must not need the signing secret.
+    del env["SLACK_SIGNING_SECRET"]
     with log.open("ab") as out:
         return subprocess.Popen(
             [sys.executable, "-m", "bot.cli", "worker", "--config", config],
