@@ -373,6 +373,26 @@ async def test_the_mapping_survives_a_restart(
         assert fake_slack.posts(CHANNEL)[3]["thread_ts"] == thread
 
 
+async def test_a_reply_in_a_thread_whose_number_left_app_yaml_is_refused(
+    fake_slack: FakeSlack, fake_voipbin: FakeVoipbin, database_url: str
+) -> None:
+    async with serve(fake_slack, fake_voipbin, database_url) as service:
+        await service.inbound(PEER, "before the number moved")
+        await wait_for(fake_slack, lambda s: len(s.posts(CHANNEL)) == 2)
+    thread = root_ts(fake_slack)
+    other = make_config(numbers=[{"number": "+31201234999", "channel": CHANNEL}])
+    async with serve(fake_slack, fake_voipbin, database_url, config=other) as service:
+        await service.reply(thread, "still here?")
+        await wait_for(fake_slack, lambda s: len(s.calls("chat.postEphemeral")) == 1)
+        told = fake_slack.calls("chat.postEphemeral")[0].params
+        assert told["text"] == (
+            f"{OUR_NUMBER} is no longer in the bridge's app.yaml, so this thread cannot "
+            "send. Nothing was sent."
+        )
+        await asyncio.sleep(0.3)
+        assert fake_voipbin.sends() == []
+
+
 # -- statuses ----------------------------------------------------------------------------
 
 

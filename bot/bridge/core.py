@@ -150,6 +150,37 @@ class BridgeCore:
             )
         return refusal
 
+    async def _check_conversation(
+        self,
+        conn: AsyncConnection,
+        conversation: repo.Conversation,
+        *,
+        user: str,
+        user_groups: set[str] | None,
+        text: str,
+        now: float,
+        sender: str,
+    ) -> policy.Refusal | None:
+        """``_check`` for an SMS to ``conversation``'s number from its own number (a thread
+        reply, a retry), which may have left app.yaml since: then it is refused as
+        not-routed. ``sender`` names what cannot send in that message."""
+        route = self.config.route_for(conversation.our_number)
+        if route is None:
+            return policy.Refusal(
+                "not-routed",
+                f"{conversation.our_number} is no longer in the bridge's app.yaml, so "
+                f"{sender} cannot send. Nothing was sent.",
+            )
+        return await self._check(
+            conn,
+            route=route,
+            user=user,
+            user_groups=user_groups or set(),
+            peers=[conversation.peer_number],
+            text=text,
+            now=now,
+        )
+
     async def _check_or_refuse(
         self,
         conn: AsyncConnection,

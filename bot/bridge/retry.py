@@ -43,23 +43,14 @@ class Retries(BridgeCore):
             if message.direction != "outbound" or st.phase(message.status) is not st.Phase.FAILED:
                 return None
             conversation = await repo.get_conversation(conn, message.conversation_id)
-            route = self.config.route_for(conversation.our_number)
-            refusal = (
-                policy.Refusal(
-                    "not-routed",
-                    f"{conversation.our_number} is no longer in the bridge's app.yaml, so it "
-                    "cannot send. Nothing was sent.",
-                )
-                if route is None
-                else await self._check(
-                    conn,
-                    route=route,
-                    user=user,
-                    user_groups=user_groups or set(),
-                    peers=[conversation.peer_number],
-                    text=message.text,
-                    now=now,
-                )
+            refusal = await self._check_conversation(
+                conn,
+                conversation,
+                user=user,
+                user_groups=user_groups,
+                text=message.text,
+                now=now,
+                sender="it",
             )
             if refusal is not None:
                 await self._refuse(

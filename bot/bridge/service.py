@@ -114,23 +114,14 @@ class Bridge(HeldSends, Retries, ReplyEdits, AlertRollups, Signatures, BridgeCor
             if conversation is None:
                 return "ignored"
             key = f"reply:{team}:{channel}:{ts}"
-            route = self.config.route_for(conversation.our_number)
-            refusal = (
-                policy.Refusal(
-                    "not-routed",
-                    f"{conversation.our_number} is no longer in the bridge's app.yaml, so this "
-                    "thread cannot send. Nothing was sent.",
-                )
-                if route is None
-                else await self._check(
-                    conn,
-                    route=route,
-                    user=user,
-                    user_groups=user_groups or set(),
-                    peers=[conversation.peer_number],
-                    text=text,
-                    now=now,
-                )
+            refusal = await self._check_conversation(
+                conn,
+                conversation,
+                user=user,
+                user_groups=user_groups,
+                text=text,
+                now=now,
+                sender="this thread",
             )
             if refusal is not None:
                 if not await repo.first_seen(conn, f"refused:{key}", now):
