@@ -14,7 +14,18 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, delete, exists, func, literal_column, or_, select, text, update
+from sqlalchemy import (
+    and_,
+    bindparam,
+    delete,
+    exists,
+    func,
+    literal_column,
+    or_,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bot.store.db import in_transaction
@@ -180,17 +191,39 @@ async def claim(
             )
         if picked:
             await conn.execute(
-                update(jobs)
-                .where(jobs.c.id.in_([job.id for job in picked]))
-                .values(
-                    state=RUNNING,
-                    attempts=jobs.c.attempts + 1,
-                    lease_owner=owner,
-                    lease_until=now + lease_seconds,
-                    updated_at=now,
-                )
+                _TAKE,
+                {
+                    "j_ids": [job.id for job in picked],
+                    "j_owner": owner,
+                    "j_until": now + lease_seconds,
+                    "j_now": now,
+                },
             )
         return picked
+
+
+# The statements every job runs are built once (their values bound at execution): building
+# one per call costs its construction and its cache key each time.
+_TAKE = (
+    update(jobs)
+    .where(jobs.c.id.in_(bindparam("j_ids", expanding=True)))
+    .values(
+        state=RUNNING,
+        attempts=jobs.c.attempts + 1,
+        lease_owner=bindparam("j_owner"),
+        lease_until=bindparam("j_until"),
+        updated_at=bindparam("j_now"),
+    )
+)
+_FINISH = (
+    update(jobs)
+    .where(
+        jobs.c.id == bindparam("j_id"),
+        jobs.c.lease_owner == bindparam("j_owner"),
+        jobs.c.state == RUNNING,
+    )
+    .values(state=DONE, lease_until=None, updated_at=bindparam("j_now"))
+)
 
 
 def _owned(job_id: int, owner: str) -> Any:
@@ -204,11 +237,7 @@ def _owned(job_id: int, owner: str) -> Any:
 
 async def finish(engine: AsyncEngine, job: Job, *, owner: str, now: float) -> bool:
     async def done(conn: AsyncConnection) -> bool:
-        result = await conn.execute(
-            update(jobs)
-            .where(_owned(job.id, owner))
-            .values(state=DONE, lease_until=None, updated_at=now)
-        )
+        result = await conn.execute(_FINISH, {"j_id": job.id, "j_owner": owner, "j_now": now})
         return bool(result.rowcount)
 
     return await in_transaction(engine, done)
