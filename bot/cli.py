@@ -116,7 +116,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
     settings = load_settings(slack=None)
     config = load_config(_config_path(args))
     setup_logging(settings.secrets())
-    return serve_worker(settings, config)
+    return serve_worker(settings, config, host=args.host, port=args.port)
 
 
 def cmd_check(args: argparse.Namespace) -> int:
@@ -313,6 +313,13 @@ def build_parser() -> argparse.ArgumentParser:
         "worker", help="run the jobs only, beside `serve --no-jobs` (same database)"
     )
     worker.add_argument("--config", help="path to app.yaml")
+    worker.add_argument(
+        "--port",
+        type=int,
+        default=None,
+        help="also answer /healthz, /readyz and /metrics on this port (default: no listener)",
+    )
+    worker.add_argument("--host", default="127.0.0.1", help="address for --port")
     worker.set_defaults(func=cmd_worker)
 
     check = sub.add_parser(

@@ -320,6 +320,40 @@ class Readiness:
         return {"ready": ready, "database": database, "slack": slack, "voipbin": voipbin}
 
 
+def health_routes(parts: Components) -> list[Route]:
+    """``/healthz`` (the process answers), ``/readyz`` (``Readiness``) and ``/metrics``
+    (Prometheus; the job queue's depth and age are read on each scrape) of one process:
+    ``sms-bridge serve``, or ``sms-bridge worker --port``, whose job counters exist only in
+    the worker's own process."""
+    readiness = Readiness(parts)
+    metrics = parts.metrics
+
+    async def healthz(_: Request) -> Response:
+        return JSONResponse({"ok": True})
+
+    async def readyz(_: Request) -> Response:
+        report = await readiness.check()
+        return JSONResponse(report, status_code=200 if report["ready"] else 503)
+
+    async def metrics_endpoint(_: Request) -> Response:
+        try:
+            depth = await queue.depth(parts.engine)
+            oldest = await queue.oldest_pending(parts.engine)
+        except Exception:
+            log.warning("metrics: the job queue could not be read")
+        else:
+            for state in ("pending", "running", "dead"):
+                metrics.queue_depth.labels(state=state).set(depth.get(state, 0))
+            metrics.queue_age.set(max(0.0, time.time() - oldest) if oldest else 0.0)
+        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    return [
+        Route("/healthz", healthz, methods=["GET"]),
+        Route("/readyz", readyz, methods=["GET"]),
+        Route("/metrics", metrics_endpoint, methods=["GET"]),
+    ]
+
+
 # Collect the youngest generation after this many new container objects instead of 700.
 GC_YOUNG_THRESHOLD = 20_000
 
@@ -358,7 +392,6 @@ def create_app(
         else None
     )
     metrics = parts.metrics
-    readiness = Readiness(parts)
 
     async def slack_events(request: Request) -> Response:
         started = time.perf_counter()
@@ -422,25 +455,6 @@ def create_app(
         count_webhook(outcome)
         return accepted_answer(outcome)
 
-    async def healthz(_: Request) -> Response:
-        return JSONResponse({"ok": True})
-
-    async def readyz(_: Request) -> Response:
-        report = await readiness.check()
-        return JSONResponse(report, status_code=200 if report["ready"] else 503)
-
-    async def metrics_endpoint(_: Request) -> Response:
-        try:
-            depth = await queue.depth(parts.engine)
-            oldest = await queue.oldest_pending(parts.engine)
-        except Exception:
-            log.warning("metrics: the job queue could not be read")
-        else:
-            for state in ("pending", "running", "dead"):
-                metrics.queue_depth.labels(state=state).set(depth.get(state, 0))
-            metrics.queue_age.set(max(0.0, time.time() - oldest) if oldest else 0.0)
-        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
-
     @contextlib.asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
         await migrate(parts.engine)
@@ -460,9 +474,7 @@ def create_app(
         routes=[
             Route("/slack/events", slack_events, methods=["POST"]),
             Route("/voipbin/webhook", voipbin_webhook, methods=["POST"]),
-            Route("/healthz", healthz, methods=["GET"]),
-            Route("/readyz", readyz, methods=["GET"]),
-            Route("/metrics", metrics_endpoint, methods=["GET"]),
+            *health_routes(parts),
         ],
         lifespan=lifespan,
     )

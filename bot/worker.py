@@ -8,6 +8,10 @@ may share one PostgreSQL database; on SQLite they share the file's one write loc
 
 A worker is not woken by the requests of another process: it finds new jobs by polling,
 every ``jobs.poll_interval_seconds``.
+
+With ``--port`` a worker also answers ``/healthz``, ``/readyz`` and ``/metrics`` (the same
+routes as ``serve``, ``bot.web.health_routes``): its job counters exist only in its own
+process, so it is scraped on its own, and an orchestrator can probe it.
 """
 
 from __future__ import annotations
@@ -16,36 +20,91 @@ import asyncio
 import contextlib
 import logging
 import signal
+import socket
+from collections.abc import Iterator
+
+import uvicorn
+from starlette.applications import Starlette
 
 from bot.config import AppConfig, Settings
 from bot.store.db import migrate
-from bot.web import build_components, settle_garbage_collector
+from bot.web import Components, build_components, health_routes, settle_garbage_collector
 
 log = logging.getLogger(__name__)
 
 
+class ListenError(Exception):
+    """The health routes' port could not be opened (taken, or not allowed)."""
+
+
+class _HealthServer(uvicorn.Server):
+    """uvicorn inside the worker's loop, for the health routes only. The worker handles
+    SIGINT and SIGTERM itself (``stop``), so uvicorn must not take them over."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+def _health_server(parts: Components, host: str, port: int) -> _HealthServer:
+    app = Starlette(routes=health_routes(parts))
+    return _HealthServer(
+        uvicorn.Config(app, host=host, port=port, lifespan="off", log_config=None, access_log=False)
+    )
+
+
 async def run_worker(
-    settings: Settings, config: AppConfig, *, stop: asyncio.Event, settle_gc: bool = False
+    settings: Settings,
+    config: AppConfig,
+    *,
+    stop: asyncio.Event,
+    settle_gc: bool = False,
+    host: str = "127.0.0.1",
+    port: int | None = None,
 ) -> None:
     """Run the jobs until ``stop`` is set, then hand back what is unfinished and close.
-    ``settle_gc`` as for ``create_app`` (the CLI sets it)."""
+    ``settle_gc`` as for ``create_app`` (the CLI sets it). With ``port``, also answer the
+    health routes on ``host:port`` until then."""
     parts = build_components(settings, config)
     started = False
+    health: _HealthServer | None = None
+    serving: asyncio.Task[None] | None = None
     try:
         await migrate(parts.engine)
         parts.open_slack_session()
+        if port is not None:
+            # Opened here, not by uvicorn, whose failure to bind would end the process
+            # with its own exit status before the worker could close.
+            try:
+                listener = socket.create_server((host, port))
+            except OSError as exc:
+                raise ListenError(f"cannot listen on {host}:{port}: {exc.strerror}") from exc
+            health = _health_server(parts, host, port)
+            serving = asyncio.create_task(health.serve([listener]), name="worker-health")
         parts.runner.start()
         started = True
         if settle_gc:
             settle_garbage_collector()
-        log.info("sms-bridge worker started numbers=%d", len(config.numbers))
+        log.info(
+            "sms-bridge worker started numbers=%d health=%s",
+            len(config.numbers),
+            f"{host}:{port}" if port is not None else "off",
+        )
         await stop.wait()
     finally:
-        await parts.aclose(runner_started=started)
+        # The health routes answer until the jobs are handed back; then the rest closes.
+        if started:
+            await parts.runner.stop()
+        if health is not None and serving is not None:
+            health.should_exit = True
+            await asyncio.gather(serving, return_exceptions=True)
+        await parts.aclose(runner_started=False)
         log.info("sms-bridge worker stopped")
 
 
-def serve_worker(settings: Settings, config: AppConfig) -> int:
+def serve_worker(
+    settings: Settings, config: AppConfig, *, host: str = "127.0.0.1", port: int | None = None
+) -> int:
     """The blocking form for the CLI: until SIGINT or SIGTERM; 0 after a clean stop."""
 
     async def main() -> int:
@@ -54,7 +113,11 @@ def serve_worker(settings: Settings, config: AppConfig) -> int:
         for sig in (signal.SIGINT, signal.SIGTERM):
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.add_signal_handler(sig, stop.set)
-        await run_worker(settings, config, stop=stop, settle_gc=True)
+        try:
+            await run_worker(settings, config, stop=stop, settle_gc=True, host=host, port=port)
+        except ListenError as exc:
+            log.error("sms-bridge worker: %s", exc)
+            return 1
         return 0
 
     return asyncio.run(main())

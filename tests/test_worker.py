@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -16,7 +17,15 @@ import pytest
 from bot.fakes.slack import FakeSlack
 from bot.fakes.voipbin import FakeVoipbin
 
-from harness import CHANNEL, Service, ServiceProcess, process_env, wait_for, write_config
+from harness import (
+    CHANNEL,
+    Service,
+    ServiceProcess,
+    free_port,
+    process_env,
+    wait_for,
+    write_config,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -24,14 +33,21 @@ PEER = "+31612345678"
 
 
 def start_worker(
-    slack: FakeSlack, voipbin: FakeVoipbin, database_url: str, config: str, log: Path
+    slack: FakeSlack,
+    voipbin: FakeVoipbin,
+    database_url: str,
+    config: str,
+    log: Path,
+    *,
+    port: int | None = None,
 ) -> subprocess.Popen[bytes]:
     env = process_env(slack, voipbin, database_url)
     # A worker takes no requests and must not need the signing secret.
     del env["SLACK_SIGNING_SECRET"]
     with log.open("ab") as out:
         return subprocess.Popen(
-            [sys.executable, "-m", "bot.cli", "worker", "--config", config],
+            [sys.executable, "-m", "bot.cli", "worker", "--config", config]
+            + ([] if port is None else ["--port", str(port)]),
             env=env,
             stdout=out,
             stderr=out,
@@ -68,8 +84,14 @@ async def test_serve_without_jobs_records_and_the_worker_does_the_work(
             assert fake_voipbin.sends() == []
             assert fake_slack.posts(CHANNEL) == []
 
+            health = f"http://127.0.0.1:{free_port()}"
             worker = start_worker(
-                fake_slack, fake_voipbin, database_url, config, tmp_path / "worker.log"
+                fake_slack,
+                fake_voipbin,
+                database_url,
+                config,
+                tmp_path / "worker.log",
+                port=int(health.rsplit(":", 1)[1]),
             )
             await wait_for(fake_voipbin, lambda v: len(v.sends()) == 1, timeout=30)
             assert fake_voipbin.sends()[0]["text"].startswith("sent by the worker")
@@ -84,6 +106,17 @@ async def test_serve_without_jobs_records_and_the_worker_does_the_work(
             roots = [p for p in fake_slack.posts(CHANNEL) if not p.get("thread_ts")]
             assert len(roots) == 1
 
+            # The worker's own health routes: its job counters live only in its process.
+            async with httpx.AsyncClient(base_url=health, trust_env=False) as probe:
+                assert (await probe.get("/healthz")).json() == {"ok": True}
+                ready = await probe.get("/readyz")
+                assert ready.status_code == 200 and ready.json()["database"] == "ok"
+                metrics = (await probe.get("/metrics")).text
+                assert 'sms_bridge_jobs_total{kind="send_sms",outcome="done"} 1.0' in metrics
+                assert 'sms_bridge_job_queue_depth{state="pending"}' in metrics, metrics
+                # Not the front door: no Slack or VoIPbin requests are taken here.
+                assert (await probe.post("/voipbin/webhook", content=b"{}")).status_code == 404
+
         worker.send_signal(signal.SIGTERM)
         assert worker.wait(timeout=60) == 0, (tmp_path / "worker.log").read_text()[-3000:]
         assert "sms-bridge worker stopped" in (tmp_path / "worker.log").read_text()
@@ -91,3 +124,28 @@ async def test_serve_without_jobs_records_and_the_worker_does_the_work(
         if worker is not None and worker.poll() is None:
             worker.kill()
         front.terminate()
+
+
+@pytest.mark.timeout(60)
+def test_a_worker_whose_health_port_is_taken_says_so_and_exits_1(
+    fake_slack: FakeSlack, fake_voipbin: FakeVoipbin, tmp_path: Path
+) -> None:
+    config = write_config(tmp_path)
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        worker = start_worker(
+            fake_slack,
+            fake_voipbin,
+            f"sqlite+aiosqlite:///{tmp_path / 'taken.db'}",
+            config,
+            tmp_path / "worker.log",
+            port=port,
+        )
+        try:
+            assert worker.wait(timeout=45) == 1
+        finally:
+            if worker.poll() is None:
+                worker.kill()
+    log = (tmp_path / "worker.log").read_text()
+    assert f"cannot listen on 127.0.0.1:{port}" in log
+    assert "sms-bridge worker stopped" in log

@@ -12,6 +12,8 @@ from __future__ import annotations
 import functools
 import json
 import re
+import shutil
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -356,3 +358,98 @@ def test_the_secret_template_lists_exactly_the_required_secrets() -> None:
         assert "REPLACE" in value or "PASSWORD" in value, f"{name} is not a placeholder"
     text = (K8S / SECRET_TEMPLATE).read_text(encoding="utf-8")
     assert "never commit" in text.lower()
+
+
+# ---- manifests/k8s-split: serve --no-jobs beside a worker Deployment ----------------------
+
+SPLIT = ROOT / "manifests" / "k8s-split"
+KUBECTL = shutil.which("kubectl")
+needs_kubectl = pytest.mark.skipif(
+    KUBECTL is None, reason="kubectl (its kustomize) renders the overlay; not installed here"
+)
+
+
+@functools.cache
+def split_objects() -> tuple[dict[str, Any], ...]:
+    """The overlay as `kubectl apply -k manifests/k8s-split` would send it."""
+    assert KUBECTL is not None
+    rendered = subprocess.run(
+        [KUBECTL, "kustomize", str(SPLIT)], capture_output=True, text=True, check=True, timeout=60
+    ).stdout
+    return tuple(doc for doc in yaml.safe_load_all(rendered) if doc)
+
+
+def split_object(kind: str, name: str) -> dict[str, Any]:
+    (found,) = [d for d in split_objects() if d["kind"] == kind and d["metadata"]["name"] == name]
+    return found
+
+
+def only_container(dep: dict[str, Any]) -> dict[str, Any]:
+    (c,) = dep["spec"]["template"]["spec"]["containers"]
+    return dict(c)
+
+
+@needs_kubectl
+def test_the_split_overlay_is_the_base_plus_a_worker_and_valid() -> None:
+    base = sorted(
+        (d["kind"], d["metadata"]["name"])
+        for name, d in kubernetes_objects()
+        if not name.startswith(SECRET_TEMPLATE)
+    )
+    split = sorted((d["kind"], d["metadata"]["name"]) for d in split_objects())
+    assert split == sorted([*base, ("Deployment", "sms-bridge-worker")])
+    for doc in split_objects():
+        kubernetes_validate.validate(doc, KUBERNETES_VERSION, strict=True)
+    # Only the serving Deployment's arguments change; the Service, PDB and ConfigMap do not.
+    for kind in ("Service", "PodDisruptionBudget", "ConfigMap"):
+        assert split_object(kind, only(kind)["metadata"]["name"]) == only(kind)
+    serve = split_object("Deployment", "sms-bridge")
+    assert only_container(serve)["args"] == [*SERVE_ARGS, "--no-jobs"]
+    unpatched = json.loads(json.dumps(serve))
+    unpatched["spec"]["template"]["spec"]["containers"][0]["args"] = SERVE_ARGS
+    assert unpatched == deployment()
+
+
+@needs_kubectl
+def test_the_worker_runs_the_jobs_with_its_health_routes_on_its_container_port() -> None:
+    from bot.cli import build_parser
+
+    worker = split_object("Deployment", "sms-bridge-worker")
+    c = only_container(worker)
+    args = build_parser().parse_args(c["args"])
+    assert args.func.__name__ == "cmd_worker" and args.config == "/config/app.yaml"
+    assert args.host == "0.0.0.0"
+    ports = {p["name"]: p["containerPort"] for p in c["ports"]}
+    assert list(ports.values()) == [args.port]
+    for probe, path in (
+        ("readinessProbe", "/readyz"),
+        ("livenessProbe", "/healthz"),
+        ("startupProbe", "/healthz"),
+    ):
+        http = c[probe]["httpGet"]
+        assert http["path"] == path and ports.get(http["port"], http["port"]) == args.port
+    annotations = worker["spec"]["template"]["metadata"]["annotations"]
+    assert annotations["prometheus.io/port"] == str(args.port)
+
+
+@needs_kubectl
+def test_the_worker_pods_are_set_up_like_the_serving_pods_but_take_no_traffic(
+    tmp_path: Path,
+) -> None:
+    worker = split_object("Deployment", "sms-bridge-worker")
+    spec, serve_spec = worker["spec"]["template"]["spec"], pod_spec()
+    c, serve = only_container(worker), container()
+    # Same image, Secret, configuration, volumes and restrictions as the serving pods.
+    for key in ("image", "envFrom", "env", "volumeMounts", "securityContext", "resources"):
+        assert c[key] == serve[key], key
+    for key in ("volumes", "securityContext", "automountServiceAccountToken"):
+        assert spec[key] == serve_spec[key], key
+    # Its own labels: neither the Service nor the PDB selects a worker pod.
+    labels = worker["spec"]["template"]["metadata"]["labels"]
+    assert selects(worker["spec"]["selector"], labels)
+    assert not only("Service")["spec"]["selector"].items() <= labels.items()
+    assert not selects(only("PodDisruptionBudget")["spec"]["selector"], labels)
+    # Rolls without a gap, and a stop (finish, hand back) fits in the grace period.
+    assert worker["spec"]["strategy"]["rollingUpdate"]["maxUnavailable"] == 0
+    config = configmap_app_config(tmp_path)
+    assert config.jobs.shutdown_grace_seconds + 5 < spec["terminationGracePeriodSeconds"]
