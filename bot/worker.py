@@ -76,7 +76,8 @@ async def run_worker(
             # Opened here, not by uvicorn, whose failure to bind would end the process
             # with its own exit status before the worker could close.
             try:
-                listener = socket.create_server((host, port))
+                family = socket.AF_INET6 if ":" in host else socket.AF_INET
+                listener = socket.create_server((host, port), family=family)
             except OSError as exc:
                 raise ListenError(f"cannot listen on {host}:{port}: {exc.strerror}") from exc
             health = _health_server(parts, host, port)
