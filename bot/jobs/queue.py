@@ -215,19 +215,16 @@ _TAKE = (
         updated_at=bindparam("j_now"),
     )
 )
-_FINISH = (
-    update(jobs)
-    .where(
-        jobs.c.id == bindparam("j_id"),
-        jobs.c.lease_owner == bindparam("j_owner"),
-        jobs.c.state == RUNNING,
-    )
-    .values(state=DONE, lease_until=None, updated_at=bindparam("j_now"))
+# The fence of finish, retry_later and bury: only the attempt holding the lease may end it.
+# Its values are bound at execution ({"j_id": ..., "j_owner": ...}).
+_OWNED = and_(
+    jobs.c.id == bindparam("j_id"),
+    jobs.c.lease_owner == bindparam("j_owner"),
+    jobs.c.state == RUNNING,
 )
-
-
-def _owned(job_id: int, owner: str) -> Any:
-    return and_(jobs.c.id == job_id, jobs.c.lease_owner == owner, jobs.c.state == RUNNING)
+_FINISH = (
+    update(jobs).where(_OWNED).values(state=DONE, lease_until=None, updated_at=bindparam("j_now"))
+)
 
 
 # finish, retry_later and bury run again once on a new connection if the pooled one was dead
@@ -256,7 +253,7 @@ async def retry_later(
     async def later(conn: AsyncConnection) -> bool:
         result = await conn.execute(
             update(jobs)
-            .where(_owned(job.id, owner))
+            .where(_OWNED)
             .values(
                 state=PENDING,
                 attempts=job.attempts if count_attempt else job.attempts - 1,
@@ -265,7 +262,8 @@ async def retry_later(
                 lease_until=None,
                 last_error=error[:2000],
                 updated_at=now,
-            )
+            ),
+            {"j_id": job.id, "j_owner": owner},
         )
         return bool(result.rowcount)
 
@@ -287,13 +285,14 @@ async def bury(
     async def dead(conn: AsyncConnection) -> bool:
         result = await conn.execute(
             update(jobs)
-            .where(_owned(job.id, owner))
+            .where(_OWNED)
             .values(
                 state=DEAD,
                 lease_until=None,
                 last_error=error[:2000],
                 updated_at=now,
-            )
+            ),
+            {"j_id": job.id, "j_owner": owner},
         )
         if not result.rowcount:
             return False

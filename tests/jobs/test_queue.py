@@ -50,8 +50,12 @@ async def test_an_expired_lease_is_claimed_again_and_the_old_owner_is_fenced(
     assert await queue.claim(engine, owner="w", now=120, limit=10, lease_seconds=30) == []
     (again,) = await queue.claim(engine, owner="w", now=132, limit=10, lease_seconds=30)
     assert again.id == job.id and again.attempts == 2
-    # the worker that lost its lease cannot finish the job any more
+    # the worker that lost its lease cannot finish, retry or bury the job any more
     assert not await queue.finish(engine, job, owner="dead", now=133)
+    assert not await queue.retry_later(
+        engine, job, owner="dead", now=133, run_after=200, error="late"
+    )
+    assert not await queue.bury(engine, job, owner="dead", now=133, error="late")
     assert await queue.finish(engine, again, owner="w", now=133)
 
 
