@@ -28,11 +28,26 @@ class RateLimited(Unavailable):
 
 
 class Rejected(DeliveryError):
-    """Refused for good (an invalid request, a channel the bot is not in, ...)."""
+    """Refused for good (an invalid request, a channel the bot is not in, ...). ``status``
+    and ``detail``: the provider's HTTP status and its own words, when it gave them."""
 
-    def __init__(self, message: str, *, code: str = "") -> None:
+    def __init__(self, message: str, *, code: str = "", status: int = 0, detail: str = "") -> None:
         super().__init__(message)
         self.code = code
+        self.status = status
+        self.detail = detail
+
+
+class MaybeRefused(Unavailable):
+    """An SMS send answered with the provider's internal error. VoIPbin refuses a send this
+    way (the account's balance, an unverified identity: 500 INTERNAL), but the same answer
+    can come after it created the SMS, so it is a refusal only once a look-up finds no SMS.
+    ``status`` and ``detail``: the HTTP status and the provider's words."""
+
+    def __init__(self, message: str, *, status: int, detail: str = "") -> None:
+        super().__init__(message)
+        self.status = status
+        self.detail = detail
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,11 +58,13 @@ class SentSms:
 
 class SmsGateway(Protocol):
     async def send(self, *, source: str, destination: str, text: str) -> SentSms:
-        """Send one SMS. Raises Rejected, RateLimited or Unavailable (outcome unknown)."""
+        """Send one SMS. Raises Rejected, RateLimited or Unavailable (outcome unknown; its
+        MaybeRefused: refused, unless a look-up finds the SMS)."""
         ...
 
     async def status(self, sms_id: str) -> str:
-        """The current status of a sent SMS."""
+        """The current status of a sent SMS, ``dispatched`` (``status.DISPATCHED``) when the
+        provider handed it to a carrier without a status of its own."""
         ...
 
     async def find_sent(

@@ -24,7 +24,7 @@ from bot.bridge import status as st
 from bot.bridge.core import SIGNATURE_TTL_SECONDS, BridgeCore, NotRouted, NotRoutedHere, Queued
 from bot.bridge.edits import ReplyEdits
 from bot.bridge.held import HELD_SEND_TTL_SECONDS, HeldSends
-from bot.bridge.ports import OutgoingView, RateLimited, Rejected, Unavailable
+from bot.bridge.ports import MaybeRefused, OutgoingView, RateLimited, Rejected, Unavailable
 from bot.bridge.retry import Retries
 from bot.bridge.rollups import AlertRollups
 from bot.bridge.signatures import Signatures
@@ -54,6 +54,10 @@ RECONCILE_SKEW_SECONDS = 120.0
 
 # The longest sender the store keeps (conversations.peer_number).
 PEER_WIDTH = 64
+
+# The status note of an SMS VoIPbin has not dispatched by ``alerts.stuck_after``; cleared when
+# it is dispatched after all.
+NOT_DISPATCHED_NOTE = "VoIPbin has not handed it to a carrier"
 
 
 def _digest(text: str) -> str:
@@ -252,7 +256,10 @@ class Bridge(HeldSends, Retries, ReplyEdits, AlertRollups, Signatures, BridgeCor
         if message.direction == "inbound" and event.type == "message_created":
             return await self._accept_inbound(event)
         if message.direction == "outbound":
-            return await self._accept_status(message.id, message.status)
+            # A Telnyx-path SMS stays "queued" after its dispatch: the update itself (or
+            # tm_update) says it reached a carrier.
+            status = st.reported(message.status, dispatched=event.dispatched)
+            return await self._accept_status(message.id, status)
         return "ignored"
 
     async def _accept_inbound(self, event: WebhookEvent) -> str:
@@ -431,6 +438,9 @@ class Bridge(HeldSends, Retries, ReplyEdits, AlertRollups, Signatures, BridgeCor
                 return "status-early"
             changed = await repo.raise_status(conn, found.id, status=raw_status, rank=rank, now=now)
             if changed:
+                if (found.error or "").startswith(NOT_DISPATCHED_NOTE):
+                    # Alerted as not dispatched, and dispatched after all: the note is wrong now.
+                    await repo.update_message(conn, found.id, now, error=None)
                 await self._enqueue_show(conn, found, raw_status, now)
         if changed:
             self._wake()
@@ -540,6 +550,8 @@ class Bridge(HeldSends, Retries, ReplyEdits, AlertRollups, Signatures, BridgeCor
         now (a status redraw after ``/sms name`` shows the new one)."""
         names = await self.directory.names([conversation.peer_number])
         note = message.error or ""
+        if _unconfirmed_refusal(note):
+            note = UNCONFIRMED_REFUSAL.strip()  # what may follow is not known yet
         if not note and st.phase(message.status) is st.Phase.FAILED:
             # A failed status line always says why, in words (VoIPbin's webhook only
             # carries the status itself).
@@ -574,17 +586,30 @@ class Bridge(HeldSends, Retries, ReplyEdits, AlertRollups, Signatures, BridgeCor
             message, conversation = await self._load(message.id)
         settled = st.phase(message.status) in (st.Phase.FAILED, st.Phase.CANCELLED)
         if message.voipbin_id is None and not settled:
-            await self._send(message, conversation)
+            last = job.attempts >= self.config.jobs.max_attempts
+            await self._send(message, conversation, last_attempt=last)
         # Show the status reached so far (a webhook may have moved it on already).
         await self._show(message.id)
 
-    async def _send(self, message: repo.Message, conversation: repo.Conversation) -> None:
+    async def _send(
+        self, message: repo.Message, conversation: repo.Conversation, *, last_attempt: bool
+    ) -> None:
+        """Send the SMS once. An earlier attempt that did not learn the outcome is looked up
+        first (``_reconcile``) so the person is not texted twice. A send VoIPbin answered with
+        500 INTERNAL (how it refuses one for the balance or the identity check, and also what
+        a failure after storing it looks like) is tried again like any unknown outcome; on
+        the ``last_attempt`` it is not sent again: when the look-up after the last 500 finds
+        nothing, it was refused, and the person is told so in words."""
         source, destination = conversation.our_number, conversation.peer_number
         sent = None
         if message.send_started_at is not None:
             # An earlier attempt called VoIPbin and did not learn the outcome: the SMS may
             # exist. Sending blindly could text the person twice.
             sent = await self._reconcile(message, source, destination)
+            if sent is None and last_attempt and _unconfirmed_refusal(message.error):
+                assert message.error is not None
+                await self._fail(message, conversation, _refusal(message.error))
+                return
         if sent is None:
             now = self._clock()
             async with self._engine.begin() as conn:
@@ -594,7 +619,8 @@ class Bridge(HeldSends, Retries, ReplyEdits, AlertRollups, Signatures, BridgeCor
                     source=source, destination=destination, text=message.text
                 )
             except Rejected as exc:
-                await self._fail(message, conversation, f"VoIPbin refused the SMS: {exc.message}")
+                words = refusal_words(exc.status, exc.detail, reason=exc.code)
+                await self._fail(message, conversation, words)
                 return
             except RateLimited as exc:
                 # A 429 is an answer: VoIPbin did not create the message. Clear the marker
@@ -602,12 +628,31 @@ class Bridge(HeldSends, Retries, ReplyEdits, AlertRollups, Signatures, BridgeCor
                 async with self._engine.begin() as conn:
                     await repo.update_message(conn, message.id, self._clock(), send_started_at=None)
                 raise RetryLater(exc.message, after=exc.retry_after, count_attempt=False) from exc
+            except MaybeRefused as exc:
+                # Remembered on the message (its note while it is retried): the last
+                # attempt needs to know what the last send was answered.
+                async with self._engine.begin() as conn:
+                    await repo.update_message(
+                        conn,
+                        message.id,
+                        self._clock(),
+                        error=UNCONFIRMED_REFUSAL + refusal_words(exc.status, exc.detail),
+                    )
+                raise RetryLater(
+                    f"VoIPbin answered the send {exc.status}; looking for it before sending "
+                    f"again: {exc.message}"
+                ) from exc
             except Unavailable as exc:
+                if _unconfirmed_refusal(message.error):
+                    async with self._engine.begin() as conn:
+                        await repo.update_message(conn, message.id, self._clock(), error=None)
                 raise RetryLater(f"VoIPbin send outcome unknown: {exc.message}") from exc
+        # Found, or sent this time: an earlier 500 was not a refusal after all.
+        cleared = {"error": None} if _unconfirmed_refusal(message.error) else {}
         now = self._clock()
         async with self._engine.begin() as conn:
             await repo.lock_voipbin_id(conn, sent.id)
-            await repo.update_message(conn, message.id, now, voipbin_id=sent.id)
+            await repo.update_message(conn, message.id, now, voipbin_id=sent.id, **cleared)
             await repo.raise_status(
                 conn, message.id, status=sent.status or "queued", rank=st.rank(sent.status), now=now
             )
@@ -704,11 +749,13 @@ class Bridge(HeldSends, Retries, ReplyEdits, AlertRollups, Signatures, BridgeCor
     ) -> None:
         if st.phase(message.status) is not st.Phase.FAILED or message.alerted:
             return
-        reason = message.error or st.describe_failure(message.status)
-        text = (
-            f"SMS to {await self._who(conversation.peer_number)} failed: {reason}. "
-            "It was not delivered."
-        )
+        who = await self._who(conversation.peer_number)
+        if message.voipbin_id is None and message.error:
+            # Refused at the send: the reason says so, and that it was not sent.
+            text = f"SMS to {who}: {message.error}"
+        else:
+            reason = message.error or st.describe_failure(message.status)
+            text = f"SMS to {who} failed: {reason}. It was not delivered."
         await self._raise_alert_once(message, conversation, kind="failed", text=text)
 
     async def _raise_alert_once(
@@ -755,6 +802,11 @@ class Bridge(HeldSends, Retries, ReplyEdits, AlertRollups, Signatures, BridgeCor
         self._metrics.end_to_end.labels(direction="inbound").observe(now - message.created_at)
 
     async def _job_check_stuck(self, job: Job) -> None:
+        """``alerts.stuck_after`` after a send: is the SMS still not dispatched? One that
+        VoIPbin handed to a carrier is not stuck, even when no status came (its Telnyx path
+        leaves it "queued"; nothing reports delivery on either path). Only one VoIPbin never
+        dispatched (``tm_update`` null: every provider failed, or it is very late) is
+        alerted, once (this job's key is the message's)."""
         message, conversation = await self._load(int(job.payload["message_id"]))
         if st.phase(message.status) is not st.Phase.PENDING or message.voipbin_id is None:
             return
@@ -765,6 +817,7 @@ class Bridge(HeldSends, Retries, ReplyEdits, AlertRollups, Signatures, BridgeCor
         except (Unavailable, Rejected) as exc:
             raise RetryLater(f"cannot read the SMS status: {exc.message}") from exc
         if st.phase(current) is not st.Phase.PENDING:
+            # The webhook that said so was lost or is late: take the status from here.
             await self._accept_status(message.voipbin_id, current)
             return
         minutes = max(1, round(self.config.alerts.stuck_after / 60))
@@ -774,13 +827,15 @@ class Bridge(HeldSends, Retries, ReplyEdits, AlertRollups, Signatures, BridgeCor
                 conn,
                 message.id,
                 now,
-                error=f"no delivery report after {minutes} min; VoIPbin still shows it queued",
+                error=f"{NOT_DISPATCHED_NOTE} after {minutes} min",
             )
             await self._enqueue_show(conn, message, "stuck", now, force=True)
         text = (
-            f"SMS to {await self._who(conversation.peer_number)} has had no delivery "
-            f"report for {minutes} min and VoIPbin still shows it as queued: it was probably "
-            "not delivered. Check the VoIPbin account (balance, number) and send it again."
+            f"SMS to {await self._who(conversation.peer_number)} has not been handed to a "
+            f"carrier {minutes} min after it was sent: VoIPbin still shows it queued and never "
+            "dispatched it, which happens when none of its SMS providers took it. It may still "
+            "arrive if VoIPbin dispatches it late. Check the VoIPbin account (balance, numbers) "
+            "before sending it again: if this one does arrive, the person gets it twice."
         )
         await self._raise_alert_once(message, conversation, kind="stuck", text=text)
 
@@ -887,3 +942,43 @@ def _retry_on_notice(message: repo.Message, kind: str) -> int | None:
     """A failed thread reply has no status message of its own (its status is reactions on
     the person's message), so the failure notice carries its Retry button."""
     return message.id if message.origin == "reply" and kind == "failed" else None
+
+
+# The note of an SMS whose send VoIPbin answered with a refusal-like 500, until a look-up
+# settles it; what follows it is the refusal, in words, should none find the SMS.
+UNCONFIRMED_REFUSAL = "VoIPbin answered the send with an error; checking whether it was sent. "
+
+# How much of VoIPbin's own error text a person is shown.
+PROVIDER_WORDS = 200
+
+
+def _unconfirmed_refusal(error: str | None) -> bool:
+    return error is not None and error.startswith(UNCONFIRMED_REFUSAL)
+
+
+def _refusal(error: str) -> str:
+    return error.removeprefix(UNCONFIRMED_REFUSAL)
+
+
+def refusal_words(status: int, detail: str, *, reason: str = "") -> str:
+    """Why VoIPbin refused a send, in words: its HTTP status, what it usually means, and
+    VoIPbin's own text, cut to ``PROVIDER_WORDS`` characters (plain text: the notices and
+    status lines escape it). VoIPbin refuses for the balance with 402 or 500, and for an
+    unverified identity with 500 or 403 (reference §2.1, bin-api-manager/server/
+    error_translate.go)."""
+    said = " ".join(detail.split())
+    if len(said) > PROVIDER_WORDS:
+        said = said[: PROVIDER_WORDS - 1].rstrip() + "…"
+    if status in (402, 500) or reason == "IDENTITY_VERIFICATION_REQUIRED":
+        words = (
+            f"VoIPbin refused the SMS ({status}); this usually means the account's balance "
+            "or verification. It was not sent."
+        )
+    else:
+        code = " ".join(str(part) for part in (status or "", reason) if part)
+        words = (
+            f"VoIPbin refused the SMS ({code}). It was not sent."
+            if code
+            else ("VoIPbin refused the SMS. It was not sent.")
+        )
+    return f"{words} VoIPbin said: {said}" if said else words

@@ -5,7 +5,9 @@ VoIPbin's WebSocket frames come in two shapes (reference §4.6): wrapped like a 
 ``{"type": "message_created", "data": {...message...}}``, or unwrapped, the message object
 itself with no event type. An unwrapped message is read as the delivery its state implies:
 ``message_deleted`` when ``tm_delete`` is set, else ``message_created`` for an inbound message
-and ``message_updated`` (a status) for an outbound one. The bridge is idempotent for both
+and for an outbound one VoIPbin has not updated since (``tm_update`` null: not dispatched), and
+``message_updated`` for an outbound one it has (handed to a provider; the bridge tells that
+from a message no provider took, reference §3.2). The bridge is idempotent for both
 (keyed by the VoIPbin message id; statuses only move forward), so reading the same message
 twice, or as "updated" when it was just created, is harmless.
 """
@@ -21,11 +23,14 @@ from bot.voipbin.models import Message
 from bot.voipbin.webhook import WebhookError, WebhookEvent, parse_event
 
 
-def event_kind(direction: str, *, deleted: bool) -> str:
-    """The webhook type a message in this state would have been delivered with."""
+def event_kind(direction: str, *, deleted: bool, dispatched: bool = False) -> str:
+    """The webhook type a message in this state would have been delivered with (the last
+    one): ``dispatched``, the message was updated after it was created."""
     if deleted:
         return "message_deleted"
-    return "message_created" if direction == "inbound" else "message_updated"
+    if direction == "inbound" or not dispatched:
+        return "message_created"
+    return "message_updated"
 
 
 def _wrap(kind: str, data: Any) -> WebhookEvent:
@@ -35,7 +40,9 @@ def _wrap(kind: str, data: Any) -> WebhookEvent:
 def event_for_message(message: Message) -> WebhookEvent:
     """The delivery for a message read from ``GET /messages`` (raises WebhookError for an
     inbound message that names no sender or no number, as a webhook would)."""
-    kind = event_kind(message.direction, deleted=message.tm_delete is not None)
+    kind = event_kind(
+        message.direction, deleted=message.tm_delete is not None, dispatched=message.dispatched
+    )
     return _wrap(kind, message.model_dump(mode="json"))
 
 
@@ -58,5 +65,7 @@ def parse_frame(data: str | bytes) -> WebhookEvent | None:
         message = Message.model_validate(raw)
     except ValidationError:
         raise WebhookError("the frame looks like a message but is not a valid one") from None
-    kind = event_kind(message.direction, deleted=message.tm_delete is not None)
+    kind = event_kind(
+        message.direction, deleted=message.tm_delete is not None, dispatched=message.dispatched
+    )
     return _wrap(kind, raw)

@@ -55,9 +55,11 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def _key(message: Message) -> tuple[str, str, str]:
-    """A message in one state: a new status (or its deletion) is a new delivery."""
-    return (message.id, message.direction, f"{message.status}|{message.tm_delete}")
+def delivery_key(message: Message) -> tuple[str, str, str]:
+    """A message in one state: a new status, its dispatch (VoIPbin's Telnyx path changes
+    ``tm_update`` alone, reference §3.2) or its deletion is a new delivery."""
+    state = f"{message.status}|{message.tm_update}|{message.tm_delete}"
+    return (message.id, message.direction, state)
 
 
 class Poller:
@@ -121,7 +123,7 @@ class Poller:
                 continue
             if message.direction not in ("inbound", "outbound"):
                 continue
-            key = _key(message)
+            key = delivery_key(message)
             if key in self._handed:
                 continue
             try:
@@ -153,7 +155,7 @@ class Poller:
     def note_handed(self, message: Message) -> None:
         """``message``, in this state, reached the bridge another way (a WebSocket frame):
         the next poll need not hand it over again."""
-        self._remember(_key(message))
+        self._remember(delivery_key(message))
 
     def _remember(self, key: tuple[str, str, str]) -> None:
         self._handed[key] = None

@@ -11,7 +11,8 @@ runs every ``safety_poll_interval`` seconds while connected; and while the socke
 (refused, unreachable), a poll runs every ``fallback_poll_interval`` seconds. A frame the
 bridge could not record (the database is down, say) ends the connection: the catch-up after
 reconnecting picks it up. Reconnects back off exponentially with jitter, up to
-``max_backoff``.
+``max_backoff``. VoIPbin sends every message event twice to this subscription (reference
+§4.6): the second copy of a frame (the same message in the same state) is dropped here.
 
 The access key is in the URL, so no URL and no aiohttp error text (which can quote the URL)
 reaches a log line unscrubbed.
@@ -37,6 +38,7 @@ import logging
 import random
 import re
 import time
+from collections import OrderedDict
 from datetime import UTC, datetime
 from typing import Protocol
 from urllib.parse import urlsplit, urlunsplit
@@ -45,7 +47,7 @@ import aiohttp
 
 from bot.nopublic.background import BackgroundTask
 from bot.nopublic.frames import parse_frame
-from bot.nopublic.poller import Acceptor, Poller
+from bot.nopublic.poller import Acceptor, Poller, delivery_key
 from bot.voipbin.client import VoipbinError
 from bot.voipbin.models import Customer
 from bot.voipbin.webhook import WebhookError
@@ -53,6 +55,10 @@ from bot.voipbin.webhook import WebhookError
 log = logging.getLogger(__name__)
 
 _QUERY = re.compile(r"\?[^\s'\"]*")
+
+# Frames remembered to drop VoIPbin's second copy of each (it publishes every message event
+# on two topics that one subscription matches, reference §4.6); the copies come together.
+SEEN_FRAMES = 2_048
 
 
 class CustomerSource(Protocol):
@@ -139,6 +145,8 @@ class VoipbinSubscriber:
         self.connected = asyncio.Event()
         self.connects = 0  # successful subscriptions, for tests and logs
         self.frames_handled = 0
+        self.frames_repeated = 0  # second copies dropped
+        self._seen: OrderedDict[tuple[str, str, str], None] = OrderedDict()
 
     @property
     def task(self) -> asyncio.Task[None] | None:
@@ -329,6 +337,10 @@ class VoipbinSubscriber:
             keys = ",".join(sorted(_keys(data)))
             log.debug("voipbin websocket: frame ignored, not a message (keys %s)", keys)
             return
+        key = delivery_key(event.message) if event.message is not None else None
+        if key is not None and key in self._seen:
+            self.frames_repeated += 1
+            return
         try:
             outcome = await self._bridge.accept_webhook(event)
         except asyncio.CancelledError:
@@ -340,6 +352,10 @@ class VoipbinSubscriber:
                 f"a {event.type} frame could not be recorded ({type(exc).__name__})", created
             ) from None
         self.frames_handled += 1
+        if key is not None:
+            self._seen[key] = None
+            while len(self._seen) > SEEN_FRAMES:
+                self._seen.popitem(last=False)
         if self._catch_up is not None and event.message is not None:
             self._catch_up.note_handed(event.message)
         log.debug("voipbin websocket: frame type=%s result=%s", event.type, outcome)

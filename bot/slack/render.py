@@ -18,6 +18,8 @@ Blocks = list[dict[str, Any]]
 
 _STATUS_LABEL = {
     st.Phase.PENDING: ":hourglass_flowing_sand: Queued",
+    # VoIPbin handed it to a carrier that reports nothing back (reference §3.2).
+    st.Phase.DISPATCHED: ":outbox_tray: Sent to the carrier · no delivery receipt",
     st.Phase.SENT: ":outbox_tray: Sent",
     st.Phase.DELIVERED: ":white_check_mark: Delivered",
     st.Phase.FAILED: ":x: Failed",
@@ -28,6 +30,7 @@ _STATUS_LABEL = {
 # Reactions that show the status of a person's thread reply that went out as SMS.
 REACTION = {
     st.Phase.PENDING: "hourglass_flowing_sand",
+    st.Phase.DISPATCHED: "outbox_tray",
     st.Phase.SENT: "outbox_tray",
     st.Phase.DELIVERED: "white_check_mark",
     st.Phase.FAILED: "x",

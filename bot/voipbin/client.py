@@ -47,12 +47,15 @@ class VoipbinError(Exception):
         http_status: int | None = None,
         reason: str = "",
         request_id: str = "",
+        detail: str = "",
     ) -> None:
+        """``detail``: the ``message`` of VoIPbin's error envelope, as it wrote it."""
         super().__init__(message)
         self.message = message
         self.http_status = http_status
         self.reason = reason
         self.request_id = request_id
+        self.detail = detail
 
 
 class VoipbinRejected(VoipbinError):
@@ -100,6 +103,7 @@ def _error_from(method: str, path: str, response: httpx.Response) -> VoipbinErro
         "http_status": response.status_code,
         "reason": body_reason,
         "request_id": request_id,
+        "detail": body_message,
     }
     if response.status_code == 429:
         return VoipbinRateLimited(text, retry_after=_retry_after(response), **kwargs)

@@ -72,6 +72,15 @@ class Message(_Lenient):
         return self.targets[0].status if self.targets else ""
 
     @property
+    def dispatched(self) -> bool:
+        """For an outbound message: VoIPbin handed it to a provider. VoIPbin updates a
+        message (``tm_update``) only after a provider took it or when it is deleted, which
+        stamps ``tm_update`` and ``tm_delete`` alike (bin-message-manager/pkg/messagehandler/
+        send.go, db.go; pkg/dbhandler/message.go ``MessageUpdate``). A message every provider
+        failed is never updated: ``tm_update`` stays null (reference §3.2)."""
+        return self.tm_update is not None and self.tm_update != self.tm_delete
+
+    @property
     def our_number_inbound(self) -> str:
         """For an inbound message: our number, the one it was sent to."""
         return self.targets[0].destination.target if self.targets else ""

@@ -55,6 +55,15 @@ class WebhookEvent(BaseModel):
     type: str
     message: Message | None = None
 
+    @property
+    def dispatched(self) -> bool:
+        """VoIPbin handed the (outbound) message to a provider: ``message_updated`` is sent
+        only then (bin-message-manager/pkg/messagehandler/db.go ``dbUpdateTargets``), and a
+        message read from the API or a WebSocket frame shows it by its ``tm_update``."""
+        if self.message is None:
+            return False
+        return self.type == "message_updated" or self.message.dispatched
+
 
 def parse_event(body: bytes) -> WebhookEvent:
     """Parse a delivery body. Raises WebhookError for anything that is not a valid envelope or,

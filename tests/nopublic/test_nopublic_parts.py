@@ -54,7 +54,10 @@ def message(
     deleted: bool = False,
     text: str = "hi",
     message_id: str | None = None,
+    updated: bool = False,
 ) -> dict[str, Any]:
+    """A message as VoIPbin shows it; ``updated``: VoIPbin updated it after creating it (an
+    outbound one was handed to a provider), so ``tm_update`` is set."""
     when = (created or datetime.now(UTC)).isoformat().replace("+00:00", "Z")
     ours = {"type": "tel", "target": OUR_NUMBER}
     theirs = {"type": "tel", "target": PEER}
@@ -74,7 +77,7 @@ def message(
         "text": text,
         "direction": direction,
         "tm_create": when,
-        "tm_update": None,
+        "tm_update": when if updated or deleted else None,
         "tm_delete": when if deleted else None,
     }
 
@@ -110,9 +113,15 @@ def test_frames_wrapped_and_unwrapped_become_webhook_events() -> None:
     assert unwrapped is not None and unwrapped.type == "message_created"
     assert unwrapped.message == wrapped.message
 
-    outbound = parse_frame(json.dumps(message(direction="outbound", status="sent")))
+    outbound = parse_frame(json.dumps(message(direction="outbound", status="sent", updated=True)))
     assert outbound is not None and outbound.type == "message_updated"
     assert outbound.message is not None and outbound.message.status == "sent"
+    # VoIPbin's Telnyx path: still queued, but updated, so dispatched
+    telnyx = parse_frame(json.dumps(message(direction="outbound", status="queued", updated=True)))
+    assert telnyx is not None and (telnyx.type, telnyx.dispatched) == ("message_updated", True)
+    # as created (no provider took it yet, or none ever will): not dispatched
+    created = parse_frame(json.dumps(message(direction="outbound", status="queued")))
+    assert created is not None and (created.type, created.dispatched) == ("message_created", False)
 
     deleted = parse_frame(json.dumps(message(deleted=True)))
     assert deleted is not None and deleted.type == "message_deleted"
@@ -127,9 +136,22 @@ def test_frames_wrapped_and_unwrapped_become_webhook_events() -> None:
 
 
 def test_a_listed_message_is_the_delivery_its_state_implies() -> None:
+    # bin-message-manager/pkg/messagehandler/db.go: message_created at create, message_updated
+    # once a provider took it (which stamps tm_update, pkg/dbhandler/message.go)
     listed = Message.model_validate(message(direction="outbound", status="queued"))
-    assert event_for_message(listed).type == "message_updated"
+    assert (event_for_message(listed).type, event_for_message(listed).dispatched) == (
+        "message_created",
+        False,
+    )
+    handed = Message.model_validate(message(direction="outbound", status="queued", updated=True))
+    assert (event_for_message(handed).type, event_for_message(handed).dispatched) == (
+        "message_updated",
+        True,
+    )
     assert event_for_message(Message.model_validate(message())).type == "message_created"
+    # a deletion stamps tm_update too: that alone is no dispatch
+    deleted = Message.model_validate(message(direction="outbound", status="queued", deleted=True))
+    assert not deleted.dispatched
 
 
 # -- URLs, backoff, log safety ----------------------------------------------------------------
@@ -311,7 +333,7 @@ async def test_poller_lookback_overlap_and_pending_statuses() -> None:
     )
     assert await poller.poll_once() == 2  # "recent" and the outbound status
     assert recorder.texts() == ["recent", "out"]
-    assert recorder.events[1].type == "message_updated"
+    assert (recorder.events[1].type, recorder.events[1].dispatched) == ("message_created", False)
 
     # Newer messages move the mark on; the queued SMS, now older than the overlap, is still
     # looked at until its status is final or status_window has passed.
@@ -319,8 +341,24 @@ async def test_poller_lookback_overlap_and_pending_statuses() -> None:
     listed.add(text="newer", created=clock[0] - timedelta(seconds=1))
     assert await poller.poll_once() == 1
     assert poller.mark == clock[0] - timedelta(seconds=1)
+    # VoIPbin's Telnyx path: still queued, only tm_update tells the dispatch; handed over
     listed.add(
-        direction="outbound", status="sent", created=sms.tm_create, text="out", message_id=sms.id
+        direction="outbound",
+        status="queued",
+        created=sms.tm_create,
+        text="out",
+        message_id=sms.id,
+        updated=True,
+    )
+    assert await poller.poll_once() == 1
+    assert (recorder.events[-1].type, recorder.events[-1].dispatched) == ("message_updated", True)
+    listed.add(
+        direction="outbound",
+        status="sent",
+        created=sms.tm_create,
+        text="out",
+        message_id=sms.id,
+        updated=True,
     )
     assert await poller.poll_once() == 1
     assert recorder.events[-1].type == "message_updated"
@@ -331,7 +369,12 @@ async def test_poller_lookback_overlap_and_pending_statuses() -> None:
 
     # delivered is final: after it, the poll no longer reaches back for this SMS
     listed.add(
-        direction="outbound", status="delivered", created=sms.tm_create, text="o", message_id=sms.id
+        direction="outbound",
+        status="delivered",
+        created=sms.tm_create,
+        text="o",
+        message_id=sms.id,
+        updated=True,
     )
     assert await poller.poll_once() == 1
     await poller.poll_once()
