@@ -1,9 +1,25 @@
 """A fake VoIPbin API on 127.0.0.1 that behaves like VoIPbin's source code, not its docs
-(``shared/reference/voipbin-api.md``). That means:
+(``shared/reference/voipbin-api.md``; ``voipbin/monorepo`` paths below). That means:
 
 - the access key is read from ``?accesskey=`` (§1.1), and a JWT is never valid here;
-- ``POST /messages`` answers 200 with every target ``queued`` (§2.1, §3.5);
+- ``POST /messages`` answers 200 with every target ``queued``, ``parts`` 0 and ``tm_update``
+  null (§2.1, §3.5), after the identity gate and the balance check, which refuse a send with
+  ``500 INTERNAL`` (bin-message-manager/pkg/messagehandler/send.go returns plain errors, which
+  pkg/listenhandler/main.go answers 500 and bin-api-manager/server/error_translate.go turns
+  into INTERNAL);
+- the send then goes to a provider (``dispatch``), as send.go's background loop does:
+  MessageBird rebuilds the targets from its answer (status ``sent``, ``parts`` set), Telnyx
+  leaves them ``queued`` with ``parts`` 0; either way the message's ``tm_update`` is set and
+  ``message_updated`` is sent (db.go ``dbUpdateTargets``). When every provider fails nothing
+  more happens;
+- webhooks go to the customer's ``webhook_uri`` as bin-webhook-manager/pkg/webhookhandler/
+  message.go sends them: ``{"type","data"}``, the ``X-Voipbin-Signature`` header as Go's
+  ``Header.Set`` writes ``X-VoIPBIN-Signature`` (canonical MIME case), up to 3 attempts, the
+  next one only after a transport error or a status >= 500. ``message_created`` is published
+  before the POST is answered (db.go ``dbCreate``), so it can arrive first. Unlike VoIPbin,
+  which refuses loopback addresses, this fake delivers only to 127.0.0.1 and ::1;
 - lists are newest first, paged by a ``tm_create`` cursor, and include deleted messages (§2.2);
+  a non-UUID id is 400 ``INVALID_ID``, an unknown one 404 ``MESSAGE_NOT_FOUND`` (§2.3);
 - errors use VoIPbin's envelope and ``X-Request-Id`` (§6.1);
 - timestamps are Go's RFC 3339 with trailing zeros trimmed (§3.4).
 
@@ -22,18 +38,24 @@ import copy
 import hashlib
 import hmac
 import json
+import queue
+import random
 import re
 import signal
 import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from http.cookies import CookieError, SimpleCookie
-from typing import Any
+from typing import Any, Self
+from urllib.parse import urlsplit
+
+import httpx
 
 from bot.fakes._server import Answer, FakeServer, Fault, Request
+from bot.phone import count_segments
 
 NIL_UUID = "00000000-0000-0000-0000-000000000000"
 ROUTES = frozenset(
@@ -71,6 +93,17 @@ _CUSTOMER_FIELDS = (
 )
 _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
+# Where a send goes after it is stored (``FakeVoipbin.dispatch``): a provider, "none" (every
+# provider failed: nothing more happens), or "random" (MessageBird or Telnyx, as VoIPbin's
+# iteration over a Go map picks them). None: nothing happens by itself; the test moves the
+# message on with ``set_status``.
+DISPATCH_MODES = frozenset({"messagebird", "telnyx", "none", "random"})
+# bin-webhook-manager/pkg/webhookhandler/message.go: ``for i := 0; i < 3; i++``.
+WEBHOOK_ATTEMPTS = 3
+# Go's net/http default; webhook-manager sets none of its own.
+GO_USER_AGENT = "Go-http-client/1.1"
+_LOOPBACK = frozenset({"127.0.0.1", "::1", "localhost"})
+
 
 @dataclass(frozen=True)
 class VoipbinRequest:
@@ -84,6 +117,20 @@ class VoipbinRequest:
     json: Any | None
     at: float
     answered_status: int
+
+
+@dataclass
+class WebhookDelivery:
+    """One webhook VoIPbin sent: its event type, the message id, the body as sent, and the
+    HTTP status each attempt got (0: a transport error; none when the URI was refused)."""
+
+    type: str
+    message_id: str
+    body: bytes
+    attempts: list[int] = field(default_factory=list)
+    done: bool = False
+    uri: str = ""  # the customer's webhook when the event was published
+    method: str = "POST"
 
 
 class _Unbindable(ValueError):
@@ -188,6 +235,18 @@ class FakeVoipbin(FakeServer):
         self.accesskey = accesskey
         self.webhook_secret = webhook_secret
         self.customer_id = customer_id
+        self._dispatch_mode: str | None = None
+        self.random = random.Random()  # picks a provider; seed it for a repeatable mix
+        # SMS the account can still pay for (one per target), None for no limit.
+        self.balance: int | None = None
+        # Deliver message_created before answering the POST, as can happen in VoIPbin.
+        self.created_before_answer = False
+        # webhook-manager sleeps 1 s between attempts; tests shorten it.
+        self.retry_delay = 1.0
+        self._providers: dict[str, str] = {}  # message id -> the provider that took it
+        self._deliveries: list[WebhookDelivery] = []
+        self._outbox: queue.Queue[WebhookDelivery | None] = queue.Queue()
+        self._sender: threading.Thread | None = None
         self._requests: list[VoipbinRequest] = []
         self._sends: list[Any] = []
         self._messages: dict[str, dict[str, Any]] = {}
@@ -220,6 +279,31 @@ class FakeVoipbin(FakeServer):
     def url(self) -> str:
         """The API base URL, ``/v1.0`` included."""
         return f"{self.base}/v1.0"
+
+    @property
+    def dispatch(self) -> str | None:
+        """What happens to a send after it is stored: one of DISPATCH_MODES, or None (the
+        test moves it on with ``set_status``)."""
+        return self._dispatch_mode
+
+    @dispatch.setter
+    def dispatch(self, mode: str | None) -> None:
+        if mode is not None and mode not in DISPATCH_MODES:
+            raise ValueError(f"unknown dispatch {mode!r}; one of {sorted(DISPATCH_MODES)}")
+        self._dispatch_mode = mode
+
+    def start(self) -> Self:
+        super().start()
+        self._sender = threading.Thread(target=self._send_webhooks, daemon=True)
+        self._sender.start()
+        return self
+
+    def stop(self) -> None:
+        if self._sender is not None:
+            self._outbox.put(None)
+            self._sender.join(timeout=10)
+            self._sender = None
+        super().stop()
 
     # -- test-side set-up -------------------------------------------------------------------
 
@@ -267,6 +351,23 @@ class FakeVoipbin(FakeServer):
         with self.lock:
             return self._store("inbound", sender, [destination], text, status="received", parts=1)
 
+    def set_identity(self, status: str) -> None:
+        """The customer's ``identity_verification_status`` (none, pending, verified,
+        rejected): a send is refused unless it is ``verified``."""
+        with self.lock:
+            self._customer["identity_verification_status"] = status
+
+    def set_webhook(self, uri: str, method: str = "POST") -> None:
+        """Point the customer's webhook at ``uri`` (as ``PUT /customer`` does); "" stops it."""
+        with self.lock:
+            self._customer["webhook_uri"] = uri
+            self._customer["webhook_method"] = method
+
+    def provider_of(self, message_id: str) -> str | None:
+        """The provider that took a sent message (messagebird, telnyx), or None."""
+        with self.lock:
+            return self._providers.get(message_id)
+
     def set_status(self, message_id: str, status: str, parts: int = 1) -> dict[str, Any]:
         """Give every target of a stored message ``status`` and ``parts`` and stamp
         ``tm_update``; returns the whole message (the ``data`` of a ``message_updated``)."""
@@ -290,6 +391,73 @@ class FakeVoipbin(FakeServer):
         """The ``X-VoIPBIN-Signature`` for ``body``: ``sha256=<hex HMAC-SHA256>``."""
         digest = hmac.new(self.webhook_secret.encode(), body, hashlib.sha256).hexdigest()
         return f"sha256={digest}"
+
+    def deliver(self, type: str, message: dict[str, Any]) -> WebhookDelivery | None:
+        """Send ``{"type": type, "data": message}`` to the customer's webhook, in the
+        background, as webhook-manager does; None when no webhook is set."""
+        with self.lock:
+            # Read when the event is published (webhookhandler/webhook.go
+            # SendWebhookToCustomer), sent afterwards.
+            uri = self._customer["webhook_uri"]
+            method = self._customer["webhook_method"] or "GET"  # Go: "" is GET
+        if not uri:
+            return None
+        body = self.event(type, message)
+        delivery = WebhookDelivery(type, str(message.get("id", "")), body, uri=uri, method=method)
+        with self.lock:
+            self._deliveries.append(delivery)
+        self._outbox.put(delivery)
+        return delivery
+
+    def deliveries(self) -> list[WebhookDelivery]:
+        """Every webhook sent or being sent, in the order they were published."""
+        with self.lock:
+            return [
+                WebhookDelivery(
+                    d.type, d.message_id, d.body, list(d.attempts), d.done, d.uri, d.method
+                )
+                for d in self._deliveries
+            ]
+
+    def _send_webhooks(self) -> None:
+        with httpx.Client(trust_env=False, timeout=30.0) as http:
+            while True:
+                delivery = self._outbox.get()
+                if delivery is None:
+                    return
+                self._post_webhook(http, delivery)
+
+    def _post_webhook(self, http: httpx.Client, delivery: WebhookDelivery) -> None:
+        """webhookhandler/message.go ``sendMessage``: up to 3 attempts, the next only after a
+        transport error or a status >= 500, a pause after each failure."""
+        uri, method, secret = delivery.uri, delivery.method, self.webhook_secret
+        if urlsplit(uri).hostname not in _LOOPBACK:
+            self._record_attempt(delivery, None)
+            return
+        # Go's Header.Set writes the canonical MIME form of "X-VoIPBIN-Signature".
+        headers = {"Content-Type": "application/json", "User-Agent": GO_USER_AGENT}
+        if secret:
+            headers["X-Voipbin-Signature"] = self.sign(delivery.body)
+        for _ in range(WEBHOOK_ATTEMPTS):
+            try:
+                status = http.request(method, uri, content=delivery.body, headers=headers)
+                code = status.status_code
+            except httpx.TransportError:
+                code = 0
+            self._record_attempt(delivery, code)
+            if 0 < code < 500:
+                break
+            time.sleep(self.retry_delay)
+        self._record_attempt(delivery, None)
+
+    def _record_attempt(self, delivery: WebhookDelivery, status: int | None) -> None:
+        """Note an attempt's status, or (None) that the delivery is over."""
+        with self.lock:
+            if status is None:
+                delivery.done = True
+            else:
+                delivery.attempts.append(status)
+            self.lock.notify_all()
 
     # -- test-side queries ------------------------------------------------------------------
 
@@ -433,10 +601,50 @@ class FakeVoipbin(FakeServer):
         if not addresses:
             return self._error(400, "INVALID_ARGUMENT", "The destinations must not be empty.")
         with self.lock:
+            # send.go: the identity gate, then the balance check (one per target), each a
+            # plain error that reaches the client as 500 INTERNAL.
+            if self._customer["identity_verification_status"] != "verified":
+                return self._error(500, "INTERNAL", "An internal error occurred.")
+            if self.balance is not None:
+                if self.balance < len(addresses):
+                    return self._error(500, "INTERNAL", "An internal error occurred.")
+                self.balance -= len(addresses)
             message = self._store(
                 "outbound", source, addresses, text or "", status="queued", parts=0
             )
+            dispatched = self._dispatch(message["id"])
+        created = self.deliver("message_created", message)
+        if created is not None and self.created_before_answer:
+            self.wait_for(lambda _: created.done, timeout=60)
+        if dispatched is not None:
+            self.deliver("message_updated", dispatched)
         return Answer(200, message)
+
+    def _dispatch(self, message_id: str) -> dict[str, Any] | None:
+        """send.go's provider loop (call with the lock held); returns the updated message
+        (the ``data`` of its ``message_updated``), or None when nothing happened."""
+        mode = self.dispatch
+        if mode is None or mode == "none":
+            return None
+        provider = self.random.choice(["messagebird", "telnyx"]) if mode == "random" else mode
+        message = self._messages[message_id]
+        if provider == "messagebird":
+            # models/messagebird/recipient.go ConvertTartget: type, "+" + the recipient's
+            # digits, MessageBird's status verbatim, its part count; nothing else.
+            parts = count_segments(message["text"]).segments
+            message["targets"] = [
+                {
+                    "destination": {"type": "tel", "target": t["destination"].get("target", "")},
+                    "status": "sent",
+                    "parts": parts,
+                    "tm_update": None,
+                }
+                for t in message["targets"]
+            ]
+        self._providers[message_id] = provider
+        message["tm_update"] = rfc3339(self._now())
+        self.lock.notify_all()
+        return copy.deepcopy(message)
 
     def _store(
         self,
@@ -606,8 +814,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--accesskey", default="vb_test_key")
     parser.add_argument("--webhook-secret", default="test-secret")
     parser.add_argument("--number", action="append", default=[], help="an owned number")
+    parser.add_argument(
+        "--dispatch", choices=sorted(DISPATCH_MODES), help="what happens to a send after it"
+    )
     args = parser.parse_args(argv)
     fake = FakeVoipbin(port=args.port, accesskey=args.accesskey, webhook_secret=args.webhook_secret)
+    fake.dispatch = args.dispatch
     for number in args.number:
         fake.add_number(number)
     fake.start()

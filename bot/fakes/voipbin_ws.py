@@ -12,9 +12,14 @@
   no acknowledgement; every subscribe frame is recorded. As in VoIPbin, a frame with a topic
   the key may not read (not ``customer_id:<this customer's id>[:...]``) ends the connection;
 - a test pushes frames to the connections subscribed to a matching topic (topics match by
-  prefix; a message's topic is ``customer_id:<id>:message:<message id>``), wrapped like a
-  webhook (``push_event``) or unwrapped (``push_message``), can drop every connection, and can
-  make the next connection attempts fail (``refuse``) to see the client back off.
+  prefix), wrapped like a webhook (``push_event``) or unwrapped (``push_message``), can drop
+  every connection, and can make the next connection attempts fail (``refuse``) to see the
+  client back off. As in VoIPbin, a message event is published on two topics, the old
+  ``customer_id:<id>:message:<message id>`` and the service-namespaced
+  ``customer_id:<id>:message:<event type>:<message id>``
+  (bin-api-manager/pkg/subscribehandler/webhookmanager.go ``createTopics``), and a connection
+  gets the frame once per topic it matches: a ``customer_id:<id>:message`` subscriber gets
+  every message event twice (reference §4.6).
 
 The REST API stays in ``FakeVoipbin``; give this fake the same access key and customer id, and
 ``forward_to=fake_voipbin.base`` to serve both at ``api_url``, as VoIPbin does.
@@ -63,7 +68,7 @@ class FakeVoipbinWs(WebSocketFake):
         self.attempts = 0  # upgrade requests, refused ones included
         self.refused = 0  # attempts not upgraded (a bad key, ``refuse``, ``agents_only``)
         self.subscribes: list[dict[str, Any]] = []  # every subscribe frame, in order
-        self.pushed = 0  # frames delivered to a subscriber
+        self.pushed = 0  # frames delivered to subscribers (each copy counts)
 
     def routes(self, app: web.Application) -> None:
         app.router.add_get("/v1.0/ws", self._ws)
@@ -145,27 +150,44 @@ class FakeVoipbinWs(WebSocketFake):
         topic = f"customer_id:{self.customer_id}:message"
         return f"{topic}:{message_id}" if message_id else topic
 
-    async def push(self, frame: Any, *, topic: str | None = None) -> int:
-        """Send ``frame`` (JSON-encoded unless it is a str) to every open connection that
-        subscribed to a prefix of ``topic``; returns how many got it."""
-        topic = topic or self.message_topic()
+    def event_topics(self, kind: str, message_id: str) -> list[str]:
+        """The topics VoIPbin publishes a message event on (``createTopics``)."""
+        base = f"customer_id:{self.customer_id}:message"
+        return [f"{base}:{message_id}", f"{base}:{kind}:{message_id}"]
+
+    async def push(self, frame: Any, *, topic: str | list[str] | None = None) -> int:
+        """Publish ``frame`` (JSON-encoded unless it is a str) on ``topic`` (or each of a
+        list): every open connection gets it once per topic that one of its subscriptions is
+        a prefix of. Returns how many connections got it."""
+        topics = [topic or self.message_topic()] if not isinstance(topic, list) else topic
         text = frame if isinstance(frame, str) else json.dumps(frame)
-        sent = 0
+        reached = 0
         for ws in self.open_sockets():
-            if any(topic.startswith(t) for t in self._topics.get(ws, ())):
+            subscribed = self._topics.get(ws, ())
+            copies = sum(1 for t in topics if any(t.startswith(s) for s in subscribed))
+            for _ in range(copies):
                 await ws.send_str(text)
-                sent += 1
-        self.pushed += sent
-        return sent
+            self.pushed += copies
+            reached += 1 if copies else 0
+        return reached
 
     async def push_event(self, kind: str, message: dict[str, Any]) -> int:
-        """A wrapped frame, like a webhook: ``{"type": kind, "data": message}``."""
+        """A wrapped frame, like a webhook: ``{"type": kind, "data": message}``, on both of
+        the event's topics."""
         frame = {"type": kind, "data": message}
-        return await self.push(frame, topic=self.message_topic(str(message.get("id", ""))))
+        return await self.push(frame, topic=self.event_topics(kind, str(message.get("id", ""))))
 
     async def push_message(self, message: dict[str, Any]) -> int:
-        """An unwrapped frame: the message object itself."""
-        return await self.push(message, topic=self.message_topic(str(message.get("id", ""))))
+        """An unwrapped frame: the message object itself, on both of its event's topics
+        (the event a message in this state was last published with)."""
+        if message.get("tm_delete"):
+            kind = "message_deleted"
+        elif message.get("direction") == "outbound" and message.get("tm_update"):
+            kind = "message_updated"
+        else:
+            kind = "message_created"
+        topics = self.event_topics(kind, str(message.get("id", "")))
+        return await self.push(message, topic=topics)
 
     async def drop(
         self, code: int = WSCloseCode.SERVICE_RESTART, message: bytes = b"server going away"

@@ -8,16 +8,20 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+import aiohttp
 import httpx
 import pytest
 
 from bot.fakes.voipbin import FakeVoipbin, page_token, rfc3339
+from bot.fakes.voipbin_ws import FakeVoipbinWs
 
 KEY = "vb_test_key"
 OURS = {"type": "tel", "target": "+15551234567"}
@@ -307,3 +311,225 @@ def test_standalone_process_with_its_control_api() -> None:
     finally:
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=5) == 0
+
+
+# -- what happens after a send: the providers (voipbin/monorepo bin-message-manager) --------
+
+
+def test_a_send_is_stored_queued_then_dispatched_as_the_provider_leaves_it(
+    voipbin: FakeVoipbin, api: httpx.Client
+) -> None:
+    # pkg/messagehandler/send.go: stored with every target queued, parts 0, tm_update null;
+    # then the provider loop. MessageBird rebuilds the targets from its answer
+    # (models/messagebird/recipient.go: status verbatim, messagePartCount); Telnyx returns
+    # them unchanged (pkg/messagehandler/provider_telnyx.go); either way db.go
+    # dbUpdateTargets stamps tm_update (pkg/dbhandler/message.go MessageUpdate).
+    seen: dict[str, dict[str, Any]] = {}
+    for mode in ("messagebird", "telnyx", "none"):
+        voipbin.dispatch = mode
+        answer = send(api, f"via {mode} " + "x" * 170)  # two GSM-7 parts
+        assert answer["targets"][0] | {"destination": None} == {
+            "destination": None,
+            "status": "queued",
+            "parts": 0,
+            "tm_update": None,
+        }
+        assert answer["tm_update"] is None
+        seen[mode] = api.get(f"/messages/{answer['id']}").json()
+        assert voipbin.provider_of(answer["id"]) == (None if mode == "none" else mode)
+    bird, telnyx, failed = seen["messagebird"], seen["telnyx"], seen["none"]
+    assert [(t["status"], t["parts"], t["tm_update"]) for t in bird["targets"]] == [
+        ("sent", 2, None)
+    ]
+    assert bird["targets"][0]["destination"] == {"type": "tel", "target": "+15559876543"}
+    assert STAMP.match(bird["tm_update"]) and bird["tm_update"] > bird["tm_create"]
+    assert [(t["status"], t["parts"]) for t in telnyx["targets"]] == [("queued", 0)]
+    assert STAMP.match(telnyx["tm_update"])
+    # every provider failed: nothing more happens, ever
+    assert [(t["status"], t["parts"]) for t in failed["targets"]] == [("queued", 0)]
+    assert failed["tm_update"] is None
+    with pytest.raises(ValueError, match="unknown dispatch"):
+        voipbin.dispatch = "twilio"
+
+
+def test_random_dispatch_picks_either_provider(voipbin: FakeVoipbin, api: httpx.Client) -> None:
+    # send.go ranges over a Go map of the two providers: the order is random.
+    voipbin.dispatch = "random"
+    voipbin.random.seed(7)
+    sent = [send(api, f"sms {n}")["id"] for n in range(16)]
+    providers = {voipbin.provider_of(i) for i in sent}
+    assert providers == {"messagebird", "telnyx"}
+    for message_id in sent:
+        status = voipbin.get_message(message_id)["targets"][0]["status"]
+        assert status == ("sent" if voipbin.provider_of(message_id) == "messagebird" else "queued")
+
+
+def test_refusals_are_500_internal_and_store_nothing(
+    voipbin: FakeVoipbin, api: httpx.Client
+) -> None:
+    # send.go: the identity gate, then the balance check per target, both plain errors, which
+    # pkg/listenhandler/main.go answers 500 and bin-api-manager/server/error_translate.go
+    # turns into INTERNAL.
+    body = {"source": OURS, "destinations": [{"type": "tel", "target": "+1555"}], "text": "x"}
+    voipbin.set_identity("pending")
+    assert_error(api.post("/messages", json=body), 500, "INTERNAL", "INTERNAL")
+    voipbin.set_identity("verified")
+    voipbin.balance = 1
+    assert api.post("/messages", json=body).status_code == 200
+    assert_error(api.post("/messages", json=body), 500, "INTERNAL", "INTERNAL")
+    assert len(voipbin.messages()) == 1 and voipbin.balance == 0
+
+
+# -- webhooks as bin-webhook-manager/pkg/webhookhandler/message.go sends them ---------------
+
+
+class Receiver:
+    """A webhook receiver on 127.0.0.1 that records each request's raw header names and body
+    and answers the scripted statuses in turn (then 200)."""
+
+    def __init__(self, statuses: list[int] | None = None) -> None:
+        self.statuses = list(statuses or [])
+        self.requests: list[tuple[str, list[tuple[str, str]], bytes]] = []
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, format: str, *args: Any) -> None:
+                return
+
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                receiver.requests.append((self.command, list(self.headers.items()), body))
+                status = receiver.statuses.pop(0) if receiver.statuses else 200
+                self.send_response(status)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, args=(0.05,))
+        self.thread.start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}/voipbin/webhook"
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(timeout=5)
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    made = Receiver()
+    yield made
+    made.close()
+
+
+def test_webhooks_carry_the_event_and_gos_signature_header(
+    voipbin: FakeVoipbin, api: httpx.Client, receiver: Receiver
+) -> None:
+    voipbin.retry_delay = 0.01
+    voipbin.set_webhook(receiver.url)
+    voipbin.dispatch = "telnyx"
+    sent = send(api, "hello <b> & you")
+    voipbin.wait_for(lambda v: len(v.deliveries()) == 2 and all(d.done for d in v.deliveries()))
+    assert [(d.type, d.message_id, d.attempts) for d in voipbin.deliveries()] == [
+        ("message_created", sent["id"], [200]),
+        ("message_updated", sent["id"], [200]),
+    ]
+    (method, headers, created), (_, _, updated) = receiver.requests
+    names = [name for name, _ in headers]
+    # Header.Set("X-VoIPBIN-Signature", ...) puts the canonical MIME form on the wire
+    assert "X-Voipbin-Signature" in names and "X-VoIPBIN-Signature" not in names
+    values = dict(headers)
+    assert values["X-Voipbin-Signature"] == voipbin.sign(created)
+    assert values["Content-Type"] == "application/json"
+    assert values["User-Agent"] == "Go-http-client/1.1"
+    assert method == "POST"
+    assert created == FakeVoipbin.event("message_created", sent)
+    assert json.loads(updated) == {
+        "type": "message_updated",
+        "data": voipbin.get_message(sent["id"]),
+    }
+    assert json.loads(updated)["data"]["targets"][0]["status"] == "queued"
+
+
+@pytest.mark.parametrize(
+    ("answers", "attempts"),
+    [
+        ([500, 502, 200], [500, 502, 200]),  # retried after a status >= 500
+        ([503, 503, 503, 503], [503, 503, 503]),  # at most 3 attempts
+        ([404], [404]),  # any 1xx-4xx counts as delivered
+        ([400], [400]),
+        ([302], [302]),
+    ],
+)
+def test_webhooks_are_retried_only_after_a_server_error(
+    voipbin: FakeVoipbin, answers: list[int], attempts: list[int]
+) -> None:
+    receiver = Receiver(answers)
+    try:
+        voipbin.retry_delay = 0.01
+        voipbin.set_webhook(receiver.url)
+        voipbin.deliver("message_created", voipbin.inbound("+15559876543", OURS["target"], "hi"))
+        voipbin.wait_for(lambda v: v.deliveries()[0].done)
+        assert voipbin.deliveries()[0].attempts == attempts
+        assert len(receiver.requests) == len(attempts)
+    finally:
+        receiver.close()
+
+
+def test_webhooks_are_retried_after_a_transport_error_and_go_to_loopback_only(
+    voipbin: FakeVoipbin,
+) -> None:
+    voipbin.retry_delay = 0.01
+    closed = Receiver()
+    url = closed.url
+    closed.close()  # nothing listens there now
+    voipbin.set_webhook(url)
+    voipbin.deliver("message_created", {"id": "a"})
+    voipbin.set_webhook("https://bridge.example/voipbin/webhook")
+    voipbin.deliver("message_created", {"id": "b"})
+    voipbin.set_webhook("")
+    assert voipbin.deliver("message_created", {"id": "c"}) is None  # no webhook: none sent
+    voipbin.wait_for(lambda v: all(d.done for d in v.deliveries()))
+    assert [(d.message_id, d.attempts) for d in voipbin.deliveries()] == [
+        ("a", [0, 0, 0]),
+        ("b", []),  # this fake never sends traffic off the machine
+    ]
+
+
+def test_message_created_can_arrive_before_the_send_is_answered(
+    voipbin: FakeVoipbin, api: httpx.Client, receiver: Receiver
+) -> None:
+    # db.go dbCreate publishes message_created before send.go returns the message.
+    voipbin.set_webhook(receiver.url)
+    voipbin.created_before_answer = True
+    sent = send(api, "early")
+    assert [json.loads(body)["data"]["id"] for _, _, body in receiver.requests] == [sent["id"]]
+
+
+# -- the WebSocket: every message event on two topics ---------------------------------------
+
+
+async def test_a_message_subscriber_gets_each_event_twice(voipbin: FakeVoipbin) -> None:
+    # bin-api-manager/pkg/subscribehandler/webhookmanager.go createTopics publishes a message
+    # event on customer_id:<c>:message:<id> and customer_id:<c>:message:<type>:<id>; topics
+    # match by prefix, so a customer_id:<c>:message subscriber hears both (reference §4.6).
+    async with (
+        FakeVoipbinWs(accesskey=KEY, customer_id=voipbin.customer_id) as ws_fake,
+        aiohttp.ClientSession() as session,
+        session.ws_connect(ws_fake.url, params={"accesskey": KEY}) as ws,
+    ):
+        await ws.send_json({"type": "subscribe", "topics": [ws_fake.message_topic()]})
+        await ws_fake.wait_subscribed()
+        sms = voipbin.inbound("+15559876543", OURS["target"], "twice")
+        assert await ws_fake.push_message(sms) == 1  # one connection, two frames
+        frames = [json.loads((await ws.receive(timeout=5)).data) for _ in range(2)]
+        assert frames == [sms, sms]
+        # one message's own topic under the new format matches the second copy only
+        topic = f"customer_id:{voipbin.customer_id}:message:message_updated:"
+        assert ws_fake.event_topics("message_updated", "m1") == [
+            f"customer_id:{voipbin.customer_id}:message:m1",
+            topic + "m1",
+        ]
