@@ -387,8 +387,10 @@ class Receiver:
     """A webhook receiver on 127.0.0.1 that records each request's raw header names and body
     and answers the scripted statuses in turn (then 200)."""
 
-    def __init__(self, statuses: list[int] | None = None) -> None:
+    def __init__(self, statuses: list[int] | None = None, *, delay: float = 0.0) -> None:
+        """``delay``: how long each answer takes (the request is recorded after it)."""
         self.statuses = list(statuses or [])
+        self.delay = delay
         self.requests: list[tuple[str, list[tuple[str, str]], bytes]] = []
         receiver = self
 
@@ -398,6 +400,7 @@ class Receiver:
 
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                time.sleep(receiver.delay)
                 receiver.requests.append((self.command, list(self.headers.items()), body))
                 status = receiver.statuses.pop(0) if receiver.statuses else 200
                 self.send_response(status)
@@ -499,14 +502,17 @@ def test_webhooks_are_retried_after_a_transport_error_and_go_to_loopback_only(
     ]
 
 
-def test_message_created_can_arrive_before_the_send_is_answered(
-    voipbin: FakeVoipbin, api: httpx.Client, receiver: Receiver
-) -> None:
+def test_message_created_can_arrive_before_the_send_is_answered(voipbin: FakeVoipbin) -> None:
     # db.go dbCreate publishes message_created before send.go returns the message.
-    voipbin.set_webhook(receiver.url)
-    voipbin.created_before_answer = True
-    sent = send(api, "early")
-    assert [json.loads(body)["data"]["id"] for _, _, body in receiver.requests] == [sent["id"]]
+    receiver = Receiver(delay=0.3)  # a slow receiver: the POST's answer waits for it
+    try:
+        voipbin.set_webhook(receiver.url)
+        voipbin.created_before_answer = True
+        with httpx.Client(base_url=voipbin.url, params={"accesskey": KEY}, trust_env=False) as api:
+            sent = send(api, "early")
+        assert [json.loads(body)["data"]["id"] for _, _, body in receiver.requests] == [sent["id"]]
+    finally:
+        receiver.close()
 
 
 # -- the WebSocket: every message event on two topics ---------------------------------------

@@ -442,6 +442,39 @@ async def test_a_frame_that_could_not_be_recorded_is_caught_up_after_reconnectin
         await client.aclose()
 
 
+async def test_the_second_copy_of_each_frame_is_dropped(
+    fake_voipbin: FakeVoipbin, ws_fake: FakeVoipbinWs
+) -> None:
+    # VoIPbin publishes each message event on two topics that a customer_id:<c>:message
+    # subscription both matches (bin-api-manager/pkg/subscribehandler/webhookmanager.go
+    # createTopics; reference §4.6): the bridge is handed each state once.
+    client = VoipbinClient(base_url=fake_voipbin.url, accesskey=ACCESSKEY)
+    recorder = Recorder()
+    subscriber = VoipbinSubscriber(
+        bridge=recorder, voipbin=client, accesskey=ACCESSKEY, url=ws_fake.url, catch_up=None
+    )
+    subscriber.start()
+    try:
+        await ws_fake.wait_subscribed()
+        sms = fake_voipbin.inbound(PEER, OUR_NUMBER, "once")
+        await ws_fake.push_message(sms)
+        fake_voipbin.dispatch = "telnyx"
+        sent = await client.send_message(source=OUR_NUMBER, destination=PEER, text="out")
+        await ws_fake.push_event("message_created", sent.model_dump(mode="json"))  # as created
+        await ws_fake.push_event("message_updated", fake_voipbin.get_message(sent.id))
+        await wait_until(lambda: subscriber.frames_repeated == 3)
+        assert ws_fake.pushed == 6
+        assert [(e.type, e.dispatched) for e in recorder.events] == [
+            ("message_created", False),
+            ("message_created", False),
+            ("message_updated", True),
+        ]
+        assert recorder.texts() == ["once", "out", "out"]
+    finally:
+        await subscriber.stop()
+        await client.aclose()
+
+
 @pytest.mark.parametrize(
     ("key", "agents_only", "says"),
     [
