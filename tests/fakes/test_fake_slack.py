@@ -16,6 +16,11 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.fakes.slack import FakeSlack
 
 CHANNEL = "C0TEST0001"
+BLOCK = [{"type": "divider"}]
+
+
+def _plain(text: str) -> dict[str, Any]:
+    return {"type": "plain_text", "text": text}
 
 
 @pytest.fixture
@@ -280,13 +285,14 @@ async def test_views_publish_keeps_each_users_home_view(
     home = {"type": "home", "blocks": [{"type": "divider"}]}
     published = await client.views_publish(user_id="U0ANNA", view=home)
     assert published["view"]["type"] == "home" and published["view"]["id"].startswith("V")
-    await client.views_publish(user_id="U0ANNA", view=home | {"blocks": []})
-    assert slack.home_view("U0ANNA") == home | {"blocks": [], **_ids(slack.home_view("U0ANNA"))}
+    later = {"type": "home", "blocks": [{"type": "header", "text": _plain("Numbers")}]}
+    await client.views_publish(user_id="U0ANNA", view=later)
+    assert slack.home_view("U0ANNA") == later | _ids(slack.home_view("U0ANNA"))
     assert slack.home_view("U0BRAM") is None
     assert [c.params["user_id"] for c in slack.calls("views.publish")] == ["U0ANNA"] * 2
 
     with pytest.raises(SlackApiError) as modal:
-        await client.views_publish(user_id="U0ANNA", view={"type": "modal", "blocks": []})
+        await client.views_publish(user_id="U0ANNA", view={"type": "modal", "blocks": BLOCK})
     assert modal.value.response["error"] == "invalid_arguments"
     assert slack.calls("views.publish")[-1].failed
 
@@ -299,7 +305,7 @@ def _ids(view: dict[str, Any] | None) -> dict[str, Any]:
 async def test_views_open_needs_a_trigger_and_a_modal_and_is_recorded(
     slack: FakeSlack, client: AsyncWebClient
 ) -> None:
-    modal = {"type": "modal", "title": {"type": "plain_text", "text": "Send SMS"}, "blocks": []}
+    modal = {"type": "modal", "title": _plain("Send SMS"), "blocks": BLOCK}
     opened = await client.views_open(trigger_id="1.2.3", view=modal)
     assert opened["view"]["id"].startswith("V") and opened["view"]["title"] == modal["title"]
     assert slack.calls("views.open")[0].params == {"trigger_id": "1.2.3", "view": modal}
@@ -307,5 +313,5 @@ async def test_views_open_needs_a_trigger_and_a_modal_and_is_recorded(
         await client.views_open(trigger_id="", view=modal)
     assert no_trigger.value.response["error"] == "invalid_trigger_id"
     with pytest.raises(SlackApiError) as home:
-        await client.views_open(trigger_id="1.2.3", view={"type": "home", "blocks": []})
+        await client.views_open(trigger_id="1.2.3", view={"type": "home", "blocks": BLOCK})
     assert home.value.response["error"] == "invalid_arguments"
