@@ -223,6 +223,10 @@ async def serve(
     async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", trust_env=False) as http:
         try:
             yield Service(http=http, slack=slack, voipbin=voipbin, app=app)
+            # Slack accepts blocks without a text fallback, but notifications and screen
+            # readers then show nothing: every test that ran the app fails on one here.
+            warned = [f"{c.method} {c.params.get('channel', '')}" for c in slack.warned()]
+            assert not warned, f"blocks without a text fallback: {warned}"
         finally:
             server.should_exit = True
             await asyncio.wait_for(task, timeout=30)

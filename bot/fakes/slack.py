@@ -774,8 +774,14 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="A fake Slack Web API on 127.0.0.1")
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--bot-token", default="xoxb-test")
+    parser.add_argument(
+        "--no-rate-limits", action="store_true", help="answer every call, however fast"
+    )
     args = parser.parse_args(argv)
-    fake = FakeSlack(port=args.port, bot_token=args.bot_token).start()
+    fake = FakeSlack(port=args.port, bot_token=args.bot_token)
+    if args.no_rate_limits:
+        fake.set_rate_limit(None)
+    fake.start()
     print(fake.url, flush=True)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())

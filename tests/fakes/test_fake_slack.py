@@ -14,6 +14,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.fakes.slack import FakeSlack
+from bot.fakes.voipbin import FakeVoipbin
 
 CHANNEL = "C0TEST0001"
 BLOCK = [{"type": "divider"}]
@@ -830,3 +831,22 @@ async def test_a_limit_can_be_changed_or_lifted_by_a_test(slack: FakeSlack) -> N
     assert slack.rate_limits() == {}
     with pytest.raises(ValueError, match="bad rate limit"):
         slack.set_rate_limit("chat.update", per_second=0)
+
+
+async def test_the_harness_fails_a_test_in_which_blocks_went_without_a_text_fallback(
+    fake_slack: FakeSlack, fake_voipbin: FakeVoipbin, sqlite_url: str
+) -> None:
+    from harness import BOT_TOKEN, serve
+
+    blocks_only = {"channel": CHANNEL, "blocks": [_section("no fallback")]}
+    auth = {"Authorization": f"Bearer {BOT_TOKEN}"}
+
+    async def run_a_test() -> None:
+        async with (
+            serve(fake_slack, fake_voipbin, sqlite_url),
+            httpx.AsyncClient(trust_env=False) as http,
+        ):
+            await http.post(f"{fake_slack.url}chat.postMessage", json=blocks_only, headers=auth)
+
+    with pytest.raises(AssertionError, match="blocks without a text fallback"):
+        await run_a_test()
