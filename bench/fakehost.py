@@ -65,7 +65,11 @@ class BenchSlack(FakeSlack):
 
 
 def main() -> None:
-    slack = BenchSlack(bot_token=BOT_TOKEN).start()
+    slack = BenchSlack(bot_token=BOT_TOKEN)
+    # FakeSlack paces as Slack does by default; the bench runs the bridge unpaced to measure
+    # its throughput, and paced_delivery sets the limit it measures (/_fake/bench/rate_limit).
+    slack.set_rate_limit(None)
+    slack.start()
     voipbin = FakeVoipbin(accesskey=ACCESSKEY, webhook_secret=WEBHOOK_SECRET).start()
     line = {"slack_url": slack.url, "slack_base": slack.base, "voipbin_url": voipbin.url}
     sys.stdout.write(json.dumps(line) + "\n")
