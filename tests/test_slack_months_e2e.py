@@ -127,6 +127,8 @@ async def test_months_of_use_stay_within_slacks_limits(
         # looking things up
         history = await ack_of(service, f"history {FRIEND} 25", acks)
         assert "History with" in history["text"]
+        # whatever does not fit is the oldest: the newest message (a reply) ends it
+        assert "Reply 1: please see" in history["blocks"][-1]["text"]["text"]
         contacts = await ack_of(service, "contacts", acks)
         assert "150 numbers this channel texts" in contacts["text"]
         assert "more, less recently texted" in str(contacts["blocks"])  # cut, and says so

@@ -78,16 +78,17 @@ def history(found: History, *, thread_link: str | None) -> Rendered:
         line += f" · <{thread_link}|Open the thread>"
     blocks.append(context(line))
     # Up to 25 items share one message (~11,000 characters of blocks): each quotes an
-    # excerpt sized to its share; the thread has the whole texts.
-    clip = max(100, min(TEXT_CLIP, fit.MESSAGE_JSON_BUDGET // 2 // count))
+    # excerpt sized to its share, less what its line of who, when and status takes (up to
+    # ~250 with a long name); the thread has the whole texts. 25 items: 150 characters each.
+    clip = max(80, min(TEXT_CLIP, (fit.MESSAGE_JSON_BUDGET - 1000) // count - 250))
     lines = [_history_item(i, peer_label=label, clip=clip) for i in found.items]
 
     def more(n: int) -> str:
         where = f"<{thread_link}|the thread>" if thread_link else "the number's thread"
-        return f"_… and {n} more message{'s' if n != 1 else ''}, newer ones: see {where}._"
+        return f"_{n} older message{'s' if n != 1 else ''} not shown: see {where}._"
 
-    # One section per message, as before; the list is cut at a message if it must be.
-    listed = fit.fit_lines(lines, more=more, before=blocks, one_per_section=True)
+    # One section per message, as before; when they cannot all be shown, the newest are.
+    listed = fit.fit_lines(lines, more=more, before=blocks, one_per_section=True, keep_last=True)
     return Rendered(text=f"History with {label}: the last {count} messages", blocks=listed)
 
 

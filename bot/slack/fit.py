@@ -53,9 +53,10 @@ _ATOM = re.compile(r"&(?:amp|lt|gt);|<[^<>\n]*>")
 
 
 def size(blocks: Sequence[Block]) -> int:
-    """The length of ``blocks`` as JSON, as Slack receives them (non-ASCII as ``\\u``
-    escapes, the longer way slack_sdk may send them)."""
-    return len(json.dumps(list(blocks)))
+    """The length of ``blocks`` as JSON, in characters. Slack counts the characters of the
+    text in them (about 12,000 at most); the JSON around the text only adds to this count,
+    so a message within the budget is within Slack's limit."""
+    return len(json.dumps(list(blocks), ensure_ascii=False))
 
 
 def _atoms(text: str) -> tuple[list[int], list[int]]:
@@ -198,17 +199,21 @@ def fit_lines(
     max_blocks: int = MESSAGE_BLOCKS_MAX,
     budget: int = MESSAGE_JSON_BUDGET,
     one_per_section: bool = False,
+    keep_last: bool = False,
 ) -> list[Block]:
     """One item per line, packed into as few sections as fit (or one section each),
     between ``before`` and ``after``. When they do not all fit in one message (or view:
     ``max_blocks``), the list is cut at an item boundary and ends with ``more(n)``, the line
-    saying how many (``n``) are not shown and how to see them."""
+    saying how many (``n``) are not shown and how to see them. ``keep_last``: the last items
+    are kept instead (the newest of a list in time order), and the line comes first."""
     items = [cut(line, SECTION_MAX) for line in lines]
 
     def build(shown: int) -> list[Block]:
-        chosen = items[:shown]
-        if shown < len(items):
-            chosen = [*chosen, cut(more(len(items) - shown), SECTION_MAX)]
+        hidden = len(items) - shown
+        chosen = items[hidden:] if keep_last else items[:shown]
+        if hidden:
+            line = cut(more(hidden), SECTION_MAX)
+            chosen = [line, *chosen] if keep_last else [*chosen, line]
         packed = [section(c) for c in chosen] if one_per_section else _pack(chosen)
         return [*before, *packed, *after]
 
