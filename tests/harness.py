@@ -20,6 +20,7 @@ from slack_sdk.signature import SignatureVerifier
 
 from bot.config import AppConfig, Settings
 from bot.fakes.slack import FakeSlack
+from bot.fakes.slack_limits import refusal
 from bot.fakes.voipbin import FakeVoipbin
 from bot.web import create_app
 
@@ -119,7 +120,7 @@ class Service:
             }
         )
         headers = sign_slack(body) | {"content-type": "application/x-www-form-urlencoded"}
-        return await self.http.post("/slack/events", content=body, headers=headers)
+        return check_ack(await self.http.post("/slack/events", content=body, headers=headers))
 
     def next_ts(self) -> str:
         self._ts += 1
@@ -200,9 +201,15 @@ async def serve(
 ) -> AsyncIterator[Service]:
     """Start the real app (the factory ``sms-bridge serve`` uses) under uvicorn on a free
     loopback port, and stop it (lifespan included) on exit."""
+    config = config or make_config()
+    if not config.slack.enabled:
+        # The bridge's own pacing is off in this config (most tests are about other things and
+        # post a thread root, a message and a notice in the same millisecond), so the fake's
+        # per-channel pacing is off too; tests of pacing turn both on (tests/test_faults.py).
+        # chat.update keeps Slack's workspace limit: the bridge does not pace it at all.
+        slack.set_rate_limit("chat.postMessage", None)
     app = create_app(
-        make_settings(slack, voipbin, database_url, webhook_secret=webhook_secret),
-        config or make_config(),
+        make_settings(slack, voipbin, database_url, webhook_secret=webhook_secret), config
     )
     server = uvicorn.Server(
         uvicorn.Config(app, host="127.0.0.1", port=0, lifespan="on", log_config=None)
@@ -219,6 +226,30 @@ async def serve(
         finally:
             server.should_exit = True
             await asyncio.wait_for(task, timeout=30)
+
+
+def check_ack(response: httpx.Response) -> httpx.Response:
+    """Fail the test if the app answered Slack's request (a slash command, an interaction)
+    with a body real Slack would refuse: the same rules as the fake Slack's
+    (bot/fakes/slack_limits.py), with blocks sent without a text fallback refused too."""
+    if response.status_code != 200 or not response.content:
+        return response
+    body: Any
+    try:
+        body = response.json()
+    except ValueError:
+        body = response.text
+    warnings: list[str] = []
+    refused = refusal("ack", body, warnings=warnings)
+    if refused is not None or warnings:
+        problems = list(refused.problems) if refused is not None else warnings
+        error = refused.error if refused is not None else "warning"
+        raise AssertionError(
+            f"Slack would refuse the app's answer ({error}):\n  "
+            + "\n  ".join(problems)
+            + f"\nthe answer: {response.text[:2000]}"
+        )
+    return response
 
 
 async def wait_until(predicate: Callable[[], bool], *, timeout: float = 10.0) -> None:

@@ -11,13 +11,14 @@ from urllib.parse import urlencode
 
 import httpx
 
-from harness import CHANNEL, TEAM, Service, sign_slack
+from harness import CHANNEL, TEAM, Service, check_ack, sign_slack
 
 
 async def interact(service: Service, payload: dict[str, Any]) -> httpx.Response:
     body = urlencode({"payload": json.dumps(payload)})
     headers = sign_slack(body) | {"content-type": "application/x-www-form-urlencoded"}
-    return await service.http.post("/slack/events", content=body, headers=headers)
+    response = await service.http.post("/slack/events", content=body, headers=headers)
+    return check_ack(response)  # an answer Slack would refuse fails the test here
 
 
 def _common(service: Service, user: str) -> dict[str, Any]:

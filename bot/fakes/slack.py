@@ -4,6 +4,14 @@ It keeps what was posted (threads, blocks, metadata, reactions) so a test can re
 the way a person would, records every call, and can be told to misbehave: an HTTP status, an
 ``ok: false`` error, a slow answer, a reset connection, or Slack's per-channel rate limit.
 
+It refuses what real Slack refuses (bot/fakes/slack_limits.py): blocks, views and texts
+over Slack's limits draw Slack's own answer (``invalid_blocks``, ``invalid_arguments``,
+``msg_too_long``, ``msg_blocks_too_long``; a response_url post an HTTP 400), change nothing and
+are recorded as failed. It paces as Slack does, by default: ``chat.postMessage`` about one per
+second per channel with a short burst, ``chat.update`` about 50 a minute per workspace (Tier 3);
+over the limit, HTTP 429 with ``Retry-After`` (``set_rate_limit`` changes or removes a limit;
+``clock`` makes time a test's to move).
+
 It also keeps the workspace's channels: who is a member of each (the bot too), which are
 private or archived, which were deleted, and the token's scopes. ``conversations.info``
 (``is_member``), ``conversations.members``, ``users.conversations`` and ``chat.postMessage``
@@ -31,12 +39,13 @@ import math
 import signal
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl
 
 from bot.fakes._server import Answer, FakeServer, Fault, Request
+from bot.fakes.slack_limits import refusal
 
 _PERMALINK_BASE = "https://fake.slack.test/archives"
 _DEFAULT_ERRORS = {200: "fatal_error", 429: "ratelimited", 503: "service_unavailable"}
@@ -55,6 +64,26 @@ DEFAULT_SCOPES = frozenset(
         "groups:read",
     }
 )
+
+
+@dataclass(frozen=True)
+class RateLimit:
+    """A token bucket: ``burst`` calls at once, refilled at ``per_second``, one bucket per
+    channel (``per="channel"``) or one for the workspace (``per="workspace"``)."""
+
+    per_second: float
+    burst: int
+    per: str = "channel"
+
+
+# Slack's pacing (api.slack.com/apis/rate-limits, api.slack.com/methods/chat.postMessage):
+# chat.postMessage "1 per second per channel, short bursts allowed"; chat.update Tier 3, "50+
+# per minute" per workspace and app. Others are not limited here (Tier 3/4 for reads; nothing
+# the bridge calls that often).
+DEFAULT_RATE_LIMITS = {
+    "chat.postMessage": RateLimit(per_second=1.0, burst=3, per="channel"),
+    "chat.update": RateLimit(per_second=50 / 60, burst=50, per="workspace"),
+}
 
 
 @dataclass
@@ -85,14 +114,18 @@ class Channel:
 class SlackCall:
     """One request to the fake: the Web API method (or ``"response_url"``), its merged
     parameters, when it arrived (``time.monotonic()``), the HTTP status it got (0 for a reset
-    connection), and whether it failed (a scripted fault, a bad token, a rate limit, or a
-    genuine ``ok: false`` answer such as ``already_reacted``)."""
+    connection), and whether it failed (a scripted fault, a bad token, a rate limit, a refusal
+    of what Slack refuses, or a genuine ``ok: false`` answer such as ``already_reacted``), with
+    the ``error`` code it was answered, and ``warnings`` about an accepted call (e.g.
+    ``missing_text_in_blocks``: blocks without a top-level text fallback)."""
 
     method: str
     params: dict[str, Any]
     at: float
     answered_status: int = 200
     failed: bool = False
+    error: str = ""
+    warnings: tuple[str, ...] = ()
 
 
 def _truthy(value: Any) -> bool:
@@ -131,6 +164,7 @@ class FakeSlack(FakeServer):
         bot_user_id: str = "UBOT",
         bot_id: str = "BBOT",
         team_id: str = "T0001",
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         super().__init__(host=host, port=port)
         self.bot_token = bot_token
@@ -148,8 +182,9 @@ class FakeSlack(FakeServer):
         self._groups: dict[str, list[str]] = {}
         self._homes: dict[str, dict[str, Any]] = {}  # user -> the App Home view published
         self._ts = itertools.count(101)
-        self._limit: tuple[str, float, int] | None = None
-        self._buckets: dict[str, tuple[float, float]] = {}  # channel -> (tokens, when)
+        self._clock = clock  # the rate limits' time (a test may move it by hand)
+        self._limits: dict[str, RateLimit] = dict(DEFAULT_RATE_LIMITS)
+        self._buckets: dict[tuple[str, str], tuple[float, float]] = {}  # -> (tokens, when)
 
     @property
     def url(self) -> str:
@@ -239,13 +274,34 @@ class FakeSlack(FakeServer):
             self._groups[group] = list(users)
 
     def set_rate_limit(
-        self, method: str | None = "chat.postMessage", per_second: float = 1.0, burst: int = 3
+        self,
+        method: str | None = "chat.postMessage",
+        per_second: float | None = 1.0,
+        burst: int = 3,
+        *,
+        per: str | None = None,
     ) -> None:
-        """Enforce a token bucket per channel on ``method``: ``burst`` calls at once, then
-        ``per_second``. Over the limit: HTTP 429 with ``Retry-After``. ``None`` turns it off."""
+        """Set ``method``'s token bucket: ``burst`` calls at once, then ``per_second``, per
+        channel or per workspace (``per``; by default per channel for chat.postMessage, per
+        workspace otherwise). Over the limit: HTTP 429 with ``Retry-After``. ``per_second=None``
+        removes ``method``'s limit; ``method=None`` removes every limit (Slack's defaults are
+        ``DEFAULT_RATE_LIMITS``; a test that changes them says why)."""
         with self.lock:
-            self._limit = None if method is None else (method, per_second, burst)
+            if method is None:
+                self._limits.clear()
+            elif per_second is None:
+                self._limits.pop(method, None)
+            else:
+                scope = per or ("channel" if method == "chat.postMessage" else "workspace")
+                if scope not in ("channel", "workspace") or per_second <= 0 or burst < 1:
+                    raise ValueError(f"bad rate limit: {per_second}/s, burst {burst}, {scope}")
+                self._limits[method] = RateLimit(per_second, burst, scope)
             self._buckets.clear()
+
+    def rate_limits(self) -> dict[str, RateLimit]:
+        """The limits enforced now, by method."""
+        with self.lock:
+            return dict(self._limits)
 
     def reset(self) -> None:
         """Forget calls, messages, reactions, faults and rate-limit state (users, channels,
@@ -266,6 +322,11 @@ class FakeSlack(FakeServer):
         """Every recorded call (of ``method``), in arrival order, failed ones included."""
         with self.lock:
             return [c for c in self._calls if method is None or c.method == method]
+
+    def warned(self) -> list[SlackCall]:
+        """The accepted calls that drew a warning (a test asserts there are none)."""
+        with self.lock:
+            return [c for c in self._calls if c.warnings]
 
     def posts(self, channel: str | None = None) -> list[dict[str, Any]]:
         """The parameters of every successful ``chat.postMessage`` (to ``channel``)."""
@@ -310,7 +371,7 @@ class FakeSlack(FakeServer):
         for c in recent:
             where = c.params.get("channel", c.params.get("path", ""))
             text = str(c.params.get("text", ""))[:40]
-            flag = " FAILED" if c.failed else ""
+            flag = f" FAILED {c.error}".rstrip() if c.failed else ""
             lines.append(f"  {c.method} {where} -> {c.answered_status}{flag} {text!r}")
         return f"{total} calls, the last {len(recent)}:\n" + "\n".join(lines)
 
@@ -346,11 +407,20 @@ class FakeSlack(FakeServer):
             return answer
         retry_after = self._rate_limited(method, str(params.get("channel", "")))
         if retry_after is not None:
-            self._record(method, params, received, 429, failed=True)
+            self._record(method, params, received, 429, failed=True, error="ratelimited")
             body = {"ok": False, "error": "ratelimited"}
             return Answer(429, body, {"Retry-After": str(retry_after)})
+        warnings: list[str] = []
+        refused = refusal(method, params, warnings=warnings)
+        if refused is not None:
+            self._record(method, params, received, refused.status, failed=True, error=refused.error)
+            if refused.status != 200:  # a response_url answers in plain text, as webhooks do
+                return Answer(refused.status, None, raw=refused.error.encode())
+            return Answer(200, refused.body())
         result = self._answer(method, params)
-        self._record(method, params, received, 200, failed=not result.get("ok", False))
+        ok = bool(result.get("ok", False))
+        error = "" if ok else str(result.get("error", ""))
+        self._record(method, params, received, 200, failed=not ok, error=error, warnings=warnings)
         return Answer(200, result)
 
     def _params(self, request: Request) -> dict[str, Any]:
@@ -395,28 +465,39 @@ class FakeSlack(FakeServer):
         return Answer(fault.status, body, headers)
 
     def _record(
-        self, method: str, params: dict[str, Any], at: float, status: int, *, failed: bool
+        self,
+        method: str,
+        params: dict[str, Any],
+        at: float,
+        status: int,
+        *,
+        failed: bool,
+        error: str = "",
+        warnings: Iterable[str] = (),
     ) -> None:
-        call = SlackCall(method, copy.deepcopy(params), at, status, failed)
+        kept = copy.deepcopy(params)
+        call = SlackCall(method, kept, at, status, failed, error, tuple(warnings))
         with self.lock:
             self._calls.append(call)
             self.lock.notify_all()
 
     def _rate_limited(self, method: str, channel: str) -> int | None:
-        """None if the call may go ahead, else the seconds until the bucket has a token."""
+        """None if the call may go ahead, else the seconds until the bucket has a token
+        (whole seconds, rounded up, as Slack's ``Retry-After`` is)."""
         with self.lock:
-            if self._limit is None or self._limit[0] != method:
+            limit = self._limits.get(method)
+            if limit is None:
                 return None
-            _, rate, burst = self._limit
-            now = time.monotonic()
-            tokens, last = self._buckets.get(channel, (float(burst), now))
-            tokens = min(float(burst), tokens + (now - last) * rate)
+            key = (method, channel if limit.per == "channel" else "")
+            now = self._clock()
+            tokens, last = self._buckets.get(key, (float(limit.burst), now))
+            tokens = min(float(limit.burst), tokens + (now - last) * limit.per_second)
             if tokens >= 1.0:
-                self._buckets[channel] = (tokens - 1.0, now)
+                self._buckets[key] = (tokens - 1.0, now)
                 return None
-            self._buckets[channel] = (tokens, now)
+            self._buckets[key] = (tokens, now)
             self.rate_limited_count += 1
-            return max(1, math.ceil((1.0 - tokens) / rate))
+            return max(1, math.ceil((1.0 - tokens) / limit.per_second))
 
     def _next_ts(self) -> str:
         """Unique, increasing message timestamps: 1700000000.000101, .000102, ..."""
@@ -496,13 +577,19 @@ class FakeSlack(FakeServer):
                 return {"ok": True, "members": members, "response_metadata": {"next_cursor": ""}}
             if method == "users.conversations":
                 return self._user_conversations(params)
-            if method == "views.open":
+            if method in ("views.open", "views.push"):
                 return self._open_view(params)
+            if method == "views.update":
+                view_id = params.get("view_id") or params.get("external_id")
+                if not view_id:
+                    return {"ok": False, "error": "invalid_arguments"}
+                return {"ok": True, "view": {"id": str(view_id), **copy.deepcopy(params["view"])}}
             return {"ok": True}
 
     def _open_view(self, params: dict[str, Any]) -> dict[str, Any]:
-        """``views.open``: a modal needs a trigger_id (Slack's expire after 3 s; here any
-        non-empty one is accepted) and a view; the view is answered back with an id."""
+        """``views.open`` and ``views.push``: a modal needs a trigger_id (Slack's expire after
+        3 s; here any non-empty one is accepted) and a view; the view is answered back with an
+        id."""
         view = params.get("view")
         if not params.get("trigger_id"):
             return {"ok": False, "error": "invalid_trigger_id"}
@@ -609,8 +696,6 @@ class FakeSlack(FakeServer):
             return {"ok": False, "error": "invalid_arguments"}
         if not isinstance(view, dict) or view.get("type") != "home":
             return {"ok": False, "error": "invalid_arguments"}
-        if len(view.get("blocks") or []) > 100:
-            return {"ok": False, "error": "invalid_blocks"}
         stored = copy.deepcopy(view) | {"id": f"V{next(self._ts):08d}", "team_id": self.team_id}
         self._homes[user] = stored
         return {"ok": True, "view": copy.deepcopy(stored)}
