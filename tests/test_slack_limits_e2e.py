@@ -242,7 +242,11 @@ async def test_sixty_failures_are_one_rollup_redrawn_every_few_seconds(
         listed, more = rollup_items(drawn())
         assert listed + more == 60 and listed >= 30
         [alert] = fake_slack.messages(ALERTS)
-        redraws = [c for c in fake_slack.calls("chat.update") if c.params["ts"] == alert["ts"]]
+        redraws = [
+            c
+            for c in fake_slack.calls("chat.update")
+            if c.params["ts"] == alert["ts"] and not c.failed  # a 429 is asked again
+        ]
         # at most one per 5-second slot, and the last one after the last failure came in
         assert len(redraws) <= math.ceil(elapsed / 5) + 1, len(redraws)
         assert redraws[-1].at >= failed_at
