@@ -1,9 +1,20 @@
 """Alert roll-ups: the alert-channel posts of one channel's failures within
 ``alerts.rollup_seconds`` are one alert that lists them, updated in place, so a bad minute is
 one post, not a stream (at 0, each failure is an alert of its own).
+
+The first failure is posted at once. Later ones are written into the roll-up and redrawn by
+a ``rollup_redraw`` job, at most one per REDRAW_SECONDS slot: 60 failures in a few seconds
+are one post and a couple of updates, not 59 (``chat.update`` is Tier 3, about 50 a minute
+for the whole workspace, https://api.slack.com/methods/chat.update, and the status lines of
+outgoing SMS draw on the same budget). The redraw is a job written in the same transaction as
+the failure it shows, and runs after the slot ends, so the last update always shows the full
+count, even when the process stops in between.
 """
 
 from __future__ import annotations
+
+import math
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -11,6 +22,10 @@ from bot.bridge.core import BridgeCore
 from bot.bridge.ports import AlertItem
 from bot.jobs.queue import Job, enqueue
 from bot.store import interactive, repo
+
+# At most one roll-up update per this many seconds: 12 a minute per failing channel, so
+# even four channels failing at once stay within chat.update's ~50 a minute.
+REDRAW_SECONDS = 5.0
 
 
 class AlertRollups(BridgeCore):
@@ -86,22 +101,55 @@ class AlertRollups(BridgeCore):
                 if all(i.get("key") != job.key for i in items):  # not a retry of this job
                     items = [*items, item]
                     await interactive.save_rollup(conn, rollup_id, now=now, items=items)
-        listed = [AlertItem(text=str(i["text"]), link=i.get("link")) for i in items]
-        if alert_ts is None:
-            ts: str = await self._slack(
-                self._messenger.post_rollup(
-                    channel=alerts,
-                    source=source,
-                    items=listed,
-                    key=f"rollup:{rollup_id}",
-                    reconcile=job.attempts > 1 or len(items) > 1,
-                )
+                if alert_ts is not None:
+                    await self._schedule_redraw(conn, rollup_id, now=now)
+        if alert_ts is not None:
+            return
+        ts: str = await self._slack(
+            self._messenger.post_rollup(
+                channel=alerts,
+                source=source,
+                items=_listed(items),
+                key=f"rollup:{rollup_id}",
+                reconcile=job.attempts > 1 or len(items) > 1,
             )
-            async with self._engine.begin() as conn:
-                await interactive.save_rollup(conn, rollup_id, now=self._clock(), alert_ts=ts)
-        else:
-            await self._slack(
-                self._messenger.update_rollup(
-                    channel=alerts, ts=alert_ts, source=source, items=listed
-                )
+        )
+        async with self._engine.begin() as conn:
+            await interactive.save_rollup(conn, rollup_id, now=self._clock(), alert_ts=ts)
+
+    async def _schedule_redraw(self, conn: AsyncConnection, rollup_id: int, *, now: float) -> None:
+        """One redraw per slot of REDRAW_SECONDS, run when the slot ends: every failure
+        written within the slot is in the roll-up by then (a second one in the same slot
+        finds the job written and adds nothing)."""
+        slot = math.floor(now / REDRAW_SECONDS)
+        await enqueue(
+            conn,
+            kind="rollup_redraw",
+            key=f"rollup-redraw:{rollup_id}:{slot}",
+            payload={"rollup_id": rollup_id},
+            channel=self.config.alerts.channel,
+            now=now,
+            run_after=(slot + 1) * REDRAW_SECONDS,
+        )
+
+    async def _job_rollup_redraw(self, job: Job) -> None:
+        """Show every failure the roll-up lists now."""
+        alerts = self.config.alerts.channel
+        if alerts is None:
+            return
+        async with self._engine.connect() as conn:
+            rollup = await interactive.get_rollup(conn, int(job.payload["rollup_id"]))
+        if rollup is None or rollup.alert_ts is None:
+            return  # the job that posts it shows every failure it lists
+        await self._slack(
+            self._messenger.update_rollup(
+                channel=alerts,
+                ts=rollup.alert_ts,
+                source=rollup.channel,
+                items=_listed(rollup.items),
             )
+        )
+
+
+def _listed(items: list[dict[str, Any]]) -> list[AlertItem]:
+    return [AlertItem(text=str(i["text"]), link=i.get("link")) for i in items]

@@ -87,6 +87,7 @@ class Bridge(HeldSends, Retries, ReplyEdits, AlertRollups, Signatures, BridgeCor
             "tell": self._job_tell,
             "release_reply": self._job_release_reply,
             "rollup_alert": self._job_rollup_alert,
+            "rollup_redraw": self._job_rollup_redraw,
         }
 
     # -- intake ----------------------------------------------------------------------------
@@ -894,7 +895,10 @@ class Bridge(HeldSends, Retries, ReplyEdits, AlertRollups, Signatures, BridgeCor
         message_id = job.payload.get("message_id")
         if message_id is None:
             await self._alert_channel_only(
-                conn, key=f"dead:{job.id}", text=f"A {job.kind} job gave up: {reason}", now=now
+                conn,
+                key=f"dead:{job.id}",
+                text=f"A {job.kind} job gave up: {excerpt(reason)}",
+                now=now,
             )
             return
         message = await repo.get_message(conn, int(message_id))
@@ -908,14 +912,17 @@ class Bridge(HeldSends, Retries, ReplyEdits, AlertRollups, Signatures, BridgeCor
                 conn, message.id, status="failed", rank=st.rank("failed"), now=now
             ):
                 await self._enqueue_show(conn, message, "failed", now)
-            text = f"SMS to {peer} was not sent: {reason}."
+            text = f"SMS to {peer} was not sent: {excerpt(reason)}."
         elif job.kind == "post_inbound":
+            # An excerpt, not the whole SMS: the text that Slack refused would be refused
+            # again in the notice (and the alert), and then nobody would hear of it.
             text = (
-                f"An SMS from {peer} could not be posted to Slack: {reason}. "
-                f"It said: {message.text}"
+                f"An SMS from {peer} could not be posted to Slack: {excerpt(reason)}. "
+                f"It began: “{excerpt(message.text)}” (`/sms history "
+                f"{conversation.peer_number}` shows it)."
             )
         else:
-            text = f"Updating the Slack thread of {peer} failed: {reason}."
+            text = f"Updating the Slack thread of {peer} failed: {excerpt(reason)}."
         await self._alert(
             conn,
             key=f"dead:{job.id}",
@@ -929,6 +936,21 @@ class Bridge(HeldSends, Retries, ReplyEdits, AlertRollups, Signatures, BridgeCor
                 else None
             ),
         )
+
+
+NOTICE_EXCERPT = 300
+
+
+def excerpt(text: str, limit: int = NOTICE_EXCERPT) -> str:
+    """The start of ``text`` (plain) for a notice, at most ``limit`` characters, cut at a
+    word with "…": notices quote, the thread and history hold the whole."""
+    if len(text) <= limit:
+        return text
+    head = text[: limit - 1]
+    space = head.rfind(" ")
+    if space > limit // 2:
+        head = head[:space]
+    return head.rstrip() + "…"
 
 
 def _who(peer: str, name: str | None) -> str:

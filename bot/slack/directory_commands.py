@@ -22,6 +22,9 @@ from bot.slack.render import Rendered
 log = logging.getLogger(__name__)
 
 NAME_MAX = 80
+# /sms contacts counts up to this many numbers, and asks Slack for links to the first ones.
+CONTACTS_COUNTED = 2_000
+CONTACTS_LINKED = 100
 # The number: one piece, or Slack's <tel:...|...> wrapper (which holds spaces).
 _NUMBER_THEN_REST = re.compile(r"^\s*(<[^<>]*>|\S+)(?:\s+(.*))?$", re.DOTALL)
 
@@ -175,8 +178,12 @@ async def answer(
         if history.thread is not None:
             link = await links.link(history.thread.channel, history.thread.thread_ts)
         return view.history(history, thread_link=link)
-    contacts = await directory.contacts(channel=channel)
+    # All of them, to say how many are not shown; links only for those that can be (one
+    # message holds about 60 lines of a contact, each with its link).
+    contacts = await directory.contacts(channel=channel, limit=CONTACTS_COUNTED)
     found = await links.links(
-        (c.thread.channel, c.thread.thread_ts) for c in contacts if c.thread is not None
+        (c.thread.channel, c.thread.thread_ts)
+        for c in contacts[:CONTACTS_LINKED]
+        if c.thread is not None
     )
     return view.contacts(contacts, links=found)

@@ -10,26 +10,22 @@ from typing import Any
 from bot.bridge.directory import Contact, Health, History, HistoryItem, RecentConversation, Renamed
 from bot.bridge.status import describe_failure
 from bot.phone import format_international
+from bot.slack import fit
 from bot.slack.mrkdwn import escape
 from bot.slack.render import Rendered, human_number, status_line
 
 Block = dict[str, Any]
-# Slack's limits: 3000 characters of section text, 50 blocks in a message, 100 in a view.
-SECTION_MAX = 3000
+# How much of each SMS a list quotes (characters as sent, escapes included); the thread
+# has the whole text. History shares one message among up to 25 items.
 TEXT_CLIP = 500
 HOME_TEXT_CLIP = 150
 
-
-def section(text: str) -> Block:
-    return {"type": "section", "text": {"type": "mrkdwn", "text": text}}
-
-
-def context(text: str) -> Block:
-    return {"type": "context", "elements": [{"type": "mrkdwn", "text": text}]}
+section = fit.section
+context = fit.context
 
 
 def header(text: str) -> Block:
-    return {"type": "header", "text": {"type": "plain_text", "text": text[:150]}}
+    return {"type": "header", "text": {"type": "plain_text", "text": fit.cut_plain(text, 150)}}
 
 
 def when(at: float) -> str:
@@ -38,36 +34,17 @@ def when(at: float) -> str:
     return f"<!date^{int(at)}^{{date_short_pretty}} {{time}}|{fallback}>"
 
 
-def _clip(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
 def who(peer: str, name: str | None) -> str:
     """``*Anna de Vries* · +31 6 12345678 (Netherlands)``, or the number in bold."""
     number = escape(human_number(peer))
     return f"*{escape(name)}* · {number}" if name else f"*{number}*"
 
 
-def _pack(lines: list[str]) -> list[Block]:
-    """Lines in as few sections as Slack's section length allows."""
-    blocks: list[Block] = []
-    current: list[str] = []
-    for line in lines:
-        line = _clip(line, SECTION_MAX)
-        if current and len("\n".join([*current, line])) > SECTION_MAX:
-            blocks.append(section("\n".join(current)))
-            current = []
-        current.append(line)
-    if current:
-        blocks.append(section("\n".join(current)))
-    return blocks
-
-
 # -- /sms history ----------------------------------------------------------------------------
 
 
-def _history_item(item: HistoryItem, *, peer_label: str) -> str:
-    body = escape(_clip(item.text, TEXT_CLIP)) or "_(empty)_"
+def _history_item(item: HistoryItem, *, peer_label: str, clip: int = TEXT_CLIP) -> str:
+    body = fit.excerpt(item.text, clip) or "_(empty)_"
     if item.direction == "inbound":
         return f":incoming_envelope: *{peer_label}* · {when(item.at)}\n{body}"
     sender = f"<@{item.author}>" if item.author else escape(format_international(item.our_number))
@@ -100,10 +77,19 @@ def history(found: History, *, thread_link: str | None) -> Rendered:
     if thread_link:
         line += f" · <{thread_link}|Open the thread>"
     blocks.append(context(line))
-    blocks.extend(
-        section(_clip(_history_item(i, peer_label=label), SECTION_MAX)) for i in found.items
-    )
-    return Rendered(text=f"History with {label}: the last {count} messages", blocks=blocks)
+    # Up to 25 items share one message (~11,000 characters of blocks): each quotes an
+    # excerpt sized to its share, less what its line of who, when and status takes (up to
+    # ~250 with a long name); the thread has the whole texts. 25 items: 150 characters each.
+    clip = max(80, min(TEXT_CLIP, (fit.MESSAGE_JSON_BUDGET - 1000) // count - 250))
+    lines = [_history_item(i, peer_label=label, clip=clip) for i in found.items]
+
+    def more(n: int) -> str:
+        where = f"<{thread_link}|the thread>" if thread_link else "the number's thread"
+        return f"_{n} older message{'s' if n != 1 else ''} not shown: see {where}._"
+
+    # One section per message, as before; when they cannot all be shown, the newest are.
+    listed = fit.fit_lines(lines, more=more, before=blocks, one_per_section=True, keep_last=True)
+    return Rendered(text=f"History with {label}: the last {count} messages", blocks=listed)
 
 
 # -- /sms contacts ---------------------------------------------------------------------------
@@ -130,9 +116,16 @@ def contacts(found: list[Contact], *, links: Mapping[tuple[str, str], str]) -> R
         lines.append(line)
     count = len(found)
     title = f":busts_in_silhouette: *{count} number{'s' if count != 1 else ''} this channel texts*"
+
+    def more(n: int) -> str:
+        return (
+            f"• … and {n} more, less recently texted: `/sms history +31612345678` shows "
+            "one of them, and its thread."
+        )
+
     return Rendered(
         text=f"{count} numbers this channel texts",
-        blocks=[section(title), *_pack(lines)],
+        blocks=fit.fit_lines(lines, more=more, before=[section(title)]),
     )
 
 
@@ -197,9 +190,11 @@ def status(health: Health) -> Rendered:
         lines = ["*Latest errors*"]
         for p in health.problems:
             state = "dead" if p.state == "dead" else f"retrying, attempt {p.attempts}"
-            error = escape(_clip(p.last_error, 200))
+            error = fit.excerpt(p.last_error, 200)
             lines.append(f"• `{p.kind}` #{p.id} ({state}, {when(p.updated_at)}): {error}")
-        blocks.extend(_pack(lines))
+        blocks = fit.fit_lines(
+            lines, more=lambda n: f"• … and {n} more: `sms-bridge jobs dead`", before=blocks
+        )
     else:
         blocks.append(context("No recent errors."))
     text = (
@@ -213,9 +208,14 @@ def status(health: Health) -> Rendered:
 
 
 def home(
-    recent: list[RecentConversation], *, links: Mapping[tuple[str, str], str], now: float
+    recent: list[RecentConversation],
+    *,
+    links: Mapping[tuple[str, str], str],
+    now: float,
+    more: bool = False,
 ) -> dict[str, Any]:
-    """The App Home tab: recent conversations, unanswered and failed ones marked."""
+    """The App Home tab: recent conversations, unanswered and failed ones marked. ``more``:
+    the channels have older conversations than those listed."""
     unanswered = sum(1 for r in recent if r.unanswered)
     failed = sum(1 for r in recent if r.failed)
     blocks: list[Block] = [
@@ -237,6 +237,7 @@ def home(
         summary.append(f":x: {failed} with a failed SMS")
     blocks.append(section(" · ".join(summary) if summary else ":white_check_mark: All answered"))
     blocks.append({"type": "divider"})
+    listed: list[Block] = []
     for r in recent:
         marks = []
         if r.unanswered:
@@ -246,11 +247,26 @@ def home(
         lines = [f"{who(r.peer, r.name)} in <#{r.channel}>" + "".join(f" · {m}" for m in marks)]
         if r.last is not None:
             arrow = ":incoming_envelope:" if r.last.direction == "inbound" else ":outbox_tray:"
-            body = escape(_clip(" ".join(r.last.text.split()), HOME_TEXT_CLIP))
+            body = fit.excerpt(" ".join(r.last.text.split()), HOME_TEXT_CLIP)
             if r.last.cancelled:
                 arrow, body = ":wastebasket:", f"{body} · _cancelled, not sent_"
             lines.append(f"{arrow} {when(r.last.at)}: {body}")
         link = links.get((r.thread.channel, r.thread.thread_ts)) if r.thread else None
         lines.append(f"<{link}|Open the thread>" if link else "_The thread is being opened_")
-        blocks.append(section("\n".join(lines)))
+        listed.append(section(fit.cut("\n".join(lines), fit.SECTION_MAX)))
+    note = context(
+        f"The {len(recent)} most recent are shown; `/sms contacts` in a channel lists all of "
+        "its numbers."
+    )
+    room = fit.VIEW_BLOCKS_MAX - len(blocks) - 1
+    if len(listed) > room:
+        shown = listed[:room]
+        note = context(
+            f"… and {len(listed) - room} more not shown; `/sms contacts` in a channel lists "
+            "all of its numbers."
+        )
+        listed = shown
+    blocks.extend(listed)
+    if more or len(listed) < len(recent):
+        blocks.append(note)
     return {"type": "home", "blocks": blocks}

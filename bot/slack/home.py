@@ -62,11 +62,15 @@ class HomeTab:
     async def build(self, user: str) -> dict[str, Any]:
         """The home view for ``user``."""
         channels = await self.channels_of(user)
-        recent = await self._directory.recent(channels=channels, limit=HOME_CONVERSATIONS)
+        # One more than is shown, to know whether to say that there are more.
+        found = await self._directory.recent(channels=channels, limit=HOME_CONVERSATIONS + 1)
+        recent = found[:HOME_CONVERSATIONS]
         links = await self._links.links(
             (r.thread.channel, r.thread.thread_ts) for r in recent if r.thread is not None
         )
-        return view.home(recent, links=links, now=self._clock())
+        return view.home(
+            recent, links=links, now=self._clock(), more=len(found) > HOME_CONVERSATIONS
+        )
 
     def publish_soon(self, user: str) -> None:
         """Publish in the background, so Slack has its answer to the event at once."""

@@ -137,6 +137,37 @@ class SlackMessenger:
         thread_ts: str | None = None,
         broadcast: bool = False,
     ) -> str:
+        """Post ``rendered`` and then its further parts (``rendered.more``) in the same
+        thread, in order; returns the first post's ts. Each part has a key of its own, so an
+        attempt interrupted between parts finds those already posted and posts the rest."""
+        ts = await self._post_one(
+            channel=channel,
+            rendered=rendered,
+            key=key,
+            reconcile=reconcile,
+            thread_ts=thread_ts,
+            broadcast=broadcast,
+        )
+        for number, part in enumerate(rendered.more, start=2):
+            await self._post_one(
+                channel=channel,
+                rendered=part,
+                key=f"{key}:part{number}",
+                reconcile=reconcile,
+                thread_ts=thread_ts or ts,
+            )
+        return ts
+
+    async def _post_one(
+        self,
+        *,
+        channel: str,
+        rendered: render.Rendered,
+        key: str,
+        reconcile: bool,
+        thread_ts: str | None,
+        broadcast: bool = False,
+    ) -> str:
         if reconcile:
             found = await self._find_post(channel=channel, key=key, thread_ts=thread_ts)
             if found is not None:
@@ -302,12 +333,9 @@ class SlackMessenger:
 
     async def tell(self, *, channel: str, user: str, thread_ts: str | None, text: str) -> None:
         rendered = render.note(text)
-        kwargs: dict[str, Any] = {
-            "channel": channel,
-            "user": user,
-            "text": rendered.text,
-            "blocks": rendered.blocks,
-        }
+        kwargs: dict[str, Any] = {"channel": channel, "user": user, "text": rendered.text}
+        if rendered.blocks:
+            kwargs["blocks"] = rendered.blocks
         if thread_ts:
             kwargs["thread_ts"] = thread_ts
         await self._call(

@@ -26,6 +26,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.bridge.ports import Rejected, Unavailable
 from bot.bridge.service import Bridge
 from bot.phone import PhoneNumberError, format_international, parse_recipients
+from bot.slack import fit
 from bot.slack.messenger import SlackMessenger
 from bot.slack.mrkdwn import escape, mentioned_user_ids, to_plain_text
 from bot.slack.render import answer
@@ -47,7 +48,7 @@ def _plain(text: str) -> dict[str, Any]:
     return {"type": "plain_text", "text": text}
 
 
-OPTION_MAX = 75  # an option's text, Slack's limit
+OPTION_MAX = fit.OPTION_TEXT_MAX
 # How long opening the modal waits for channel names (the trigger expires after 3 s).
 NAMES_TIMEOUT = 1.0
 
@@ -61,8 +62,7 @@ def number_label(number: str, channel: str, channel_name: str | None) -> str:
     """``+31 20 123 4567 · #support``: one of our numbers and the channel its threads are
     in (the channel's id when Slack did not name it)."""
     where = f"#{channel_name}" if channel_name else channel
-    label = f"{format_international(number)} · {where}"
-    return label if len(label) <= OPTION_MAX else label[: OPTION_MAX - 1] + "…"
+    return fit.cut_plain(f"{format_international(number)} · {where}", OPTION_MAX)
 
 
 def build_view(
@@ -98,7 +98,7 @@ def build_view(
         shown = labels or {}
         options = [
             {"text": _plain(shown.get(n) or format_international(n)), "value": n}
-            for n in numbers[:100]
+            for n in numbers[: fit.OPTIONS_MAX]
         ]
         blocks.append(
             {
@@ -114,6 +114,22 @@ def build_view(
                 "hint": _plain("The SMS and its thread go to this number's channel."),
             }
         )
+        if len(numbers) > fit.OPTIONS_MAX:
+            # A picker holds 100 options: say so, and how to send from the others.
+            hidden = len(numbers) - fit.OPTIONS_MAX
+            blocks.append(
+                {
+                    "type": "context",
+                    "elements": [
+                        {
+                            "type": "mrkdwn",
+                            "text": f"The first {fit.OPTIONS_MAX} of {len(numbers)} numbers "
+                            f"are listed; to send from one of the other {hidden}, use *Send "
+                            "as SMS* on a message in its channel, or `/sms` there.",
+                        }
+                    ],
+                }
+            )
     elif channel_of and channel_of.get(numbers[0]):
         ours = escape(format_international(numbers[0]))
         blocks.append(
@@ -161,7 +177,7 @@ def build_view(
         "title": _plain("Send SMS"),
         "submit": _plain("Send"),
         "close": _plain("Cancel"),
-        "private_metadata": json.dumps({"numbers": numbers[:100]}),
+        "private_metadata": json.dumps({"numbers": numbers[: fit.OPTIONS_MAX]}),
         "blocks": blocks,
     }
 

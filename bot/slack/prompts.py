@@ -10,14 +10,12 @@ from bot.bridge.policy import Refusal
 from bot.bridge.segments import Preview
 from bot.bridge.service import Queued
 from bot.phone import format_international
+from bot.slack import fit
 from bot.slack.mrkdwn import escape
 from bot.slack.render import Rendered
 
 CONFIRM_SEND = "sms_confirm_send"
 CONFIRM_CANCEL = "sms_confirm_cancel"
-
-# How much of a held message the prompt shows (a section holds 3000 characters).
-_QUOTE_LIMIT = 1500
 
 
 def cost(preview: Preview, recipients: int = 1) -> str:
@@ -56,33 +54,55 @@ def confirm(
         + (f", {total} in all" if len(recipients) > 1 else "")
         + ". Send it?"
     )
-    quoted = escape(text if len(text) <= _QUOTE_LIMIT else text[:_QUOTE_LIMIT] + "…")
-    quoted = "\n".join(f"> {line}" for line in quoted.split("\n"))
     value = str(pending_id)
-    blocks: list[dict[str, Any]] = [
-        {"type": "section", "text": {"type": "mrkdwn", "text": head}},
-        {"type": "section", "text": {"type": "mrkdwn", "text": quoted}},
-        {
-            "type": "actions",
-            "block_id": f"confirm:{pending_id}",
-            "elements": [
-                {
-                    "type": "button",
-                    "action_id": CONFIRM_SEND,
-                    "text": {"type": "plain_text", "text": "Send"},
-                    "style": "primary",
-                    "value": value,
-                },
-                {
-                    "type": "button",
-                    "action_id": CONFIRM_CANCEL,
-                    "text": {"type": "plain_text", "text": "Cancel"},
-                    "value": value,
-                },
-            ],
-        },
-    ]
+    actions: dict[str, Any] = {
+        "type": "actions",
+        "block_id": f"confirm:{pending_id}",
+        "elements": [
+            {
+                "type": "button",
+                "action_id": CONFIRM_SEND,
+                "text": {"type": "plain_text", "text": "Send"},
+                "style": "primary",
+                "value": value,
+            },
+            {
+                "type": "button",
+                "action_id": CONFIRM_CANCEL,
+                "text": {"type": "plain_text", "text": "Cancel"},
+                "value": value,
+            },
+        ],
+    }
+    quote = quote_sections(text)
+    blocks = fit.pages([fit.section(head), *quote], tail=[actions])[0]
+    shown = len(blocks) - 2
+    if shown < len(quote):
+        # One message cannot hold the whole quote: the prompt says so; Send sends it all.
+        rest = sum(len(b["text"]["text"]) for b in quote[shown:])
+        note = fit.context(
+            f"_… and about {rest:,} more characters, not shown here: Send sends the whole "
+            "message, and its thread shows all of it._"
+        )
+        blocks = fit.pages([fit.section(head), *quote], tail=[note, actions])[0]
     return Rendered(text=head, blocks=blocks)
+
+
+def quote_sections(text: str) -> list[dict[str, Any]]:
+    """``text`` (plain) as a Slack quote, whole: escaped, ``> `` before each line, in as
+    many sections as it needs."""
+    out: list[dict[str, Any]] = []
+    pending = fit.split(escape(text))
+    while pending:
+        piece = pending.pop(0)
+        lines = piece.removesuffix("\n").split("\n")
+        quoted = "\n".join(f"> {line}" for line in lines)
+        if len(quoted) > fit.SECTION_MAX and len(piece) > 1:
+            # The "> " of many short lines made it too long: halve the piece and try again.
+            pending[:0] = fit.split(piece, max(1, len(piece) // 2))
+            continue
+        out.append(fit.section(quoted))
+    return out
 
 
 ALREADY = {

@@ -12,6 +12,7 @@ from typing import Any
 from bot.bridge import status as st
 from bot.bridge.ports import AlertItem, OutgoingView
 from bot.phone import country_name, country_of, format_international
+from bot.slack import fit
 from bot.slack.mrkdwn import escape
 
 Blocks = list[dict[str, Any]]
@@ -39,16 +40,42 @@ REACTION = {
 
 @dataclass(frozen=True, slots=True)
 class Rendered:
+    """One Slack message: its ``text`` fallback and its blocks. ``more``: the further posts
+    of a text too long for one message, posted after it in the same thread, in order."""
+
     text: str
     blocks: Blocks
+    more: tuple[Rendered, ...] = ()
 
 
-def _section(text: str) -> dict[str, Any]:
-    return {"type": "section", "text": {"type": "mrkdwn", "text": text}}
+_section = fit.section
+_context = fit.context
 
 
-def _context(text: str) -> dict[str, Any]:
-    return {"type": "context", "elements": [{"type": "mrkdwn", "text": text}]}
+def _continued(page: int, total: int) -> dict[str, Any]:
+    return _context(f"_continued · part {page} of {total}_")
+
+
+def _long(lead: str, body: str, *, fallback: str, tail: Blocks | None = None) -> Rendered:
+    """``lead`` (who, bold) then ``body`` (escaped text, whole), split over sections and,
+    when one message cannot hold them, over further posts; ``tail`` (the status line and
+    its buttons) stays on the first."""
+    parts = fit.pages(fit.sections(body, lead=lead), tail=tail or [], continued=_continued)
+    rendered = []
+    for i, page in enumerate(parts):
+        shown = _page_text(page)
+        if i == 0:
+            shown = shown.removeprefix(lead).removeprefix("\n")
+            text = f"{fallback}: {shown}"
+        else:
+            text = f"{fallback} (part {i + 1} of {len(parts)}): {shown}"
+        rendered.append(Rendered(text=fit.fallback(text), blocks=page))
+    return Rendered(text=rendered[0].text, blocks=rendered[0].blocks, more=tuple(rendered[1:]))
+
+
+def _page_text(page: Blocks) -> str:
+    """The sections' text of one post, joined as it was split."""
+    return "".join(b["text"]["text"] for b in page if b.get("type") == "section" and "text" in b)
 
 
 def human_number(number: str) -> str:
@@ -110,15 +137,16 @@ def outgoing(view: OutgoingView) -> Rendered:
     """An SMS typed with /sms: who sent it, to whom (the contact's name and number, as on
     received SMS), the text, and its status line (updated in place)."""
     to = contact(view.peer, view.name)
-    body = escape(view.text)
-    line = status_line(view.status, view.note)
-    blocks = [
-        _section(f"<@{view.author}> → *{to}*\n{body}"),
-        _context(line),
-    ]
+    line = fit.cut(status_line(view.status, view.note), fit.SECTION_MAX)
+    tail = [_context(line)]
     if view.message_id and st.phase(view.status) is st.Phase.FAILED:
-        blocks.append(retry_button(view.message_id))
-    return Rendered(text=f"SMS from <@{view.author}> to {to}: {body}", blocks=blocks)
+        tail.append(retry_button(view.message_id))
+    return _long(
+        f"<@{view.author}> → *{to}*",
+        escape(view.text),
+        fallback=f"SMS from <@{view.author}> to {to}",
+        tail=tail,
+    )
 
 
 RETRY_ACTION = "sms_retry"
@@ -143,11 +171,7 @@ def retry_button(message_id: int) -> dict[str, Any]:
 def inbound(*, sender: str, text: str, name: str | None = None) -> Rendered:
     """A received SMS: the sender (contact name and number, or the number) and the text."""
     who = contact(sender, name)
-    body = escape(text)
-    return Rendered(
-        text=f"SMS from {who}: {body}",
-        blocks=[_section(f":incoming_envelope: *{who}*\n{body}")],
-    )
+    return _long(f":incoming_envelope: *{who}*", escape(text), fallback=f"SMS from {who}")
 
 
 def notice(
@@ -158,61 +182,62 @@ def notice(
     mention: str | None = None,
     retry: int | None = None,
 ) -> Rendered:
+    """A bridge notice or alert. ``text`` is plain text; it is escaped and, when long, cut
+    at a word (notices quote an excerpt and link to the thread, never a whole SMS)."""
     icon = ":rotating_light:" if alert else ":warning:"
-    line = f"{icon} {escape(text)}"
-    if mention:
-        line += f" (by <@{mention}>)"
-    body = line
-    if link:
-        body += f"\n<{link}|View the thread>"
-    blocks = [_section(body)]
+    by = f" (by <@{mention}>)" if mention else ""
+    view = f"\n<{link}|View the thread>" if link else ""
+    room = fit.SECTION_MAX - len(icon) - 1 - len(by) - len(view)
+    line = f"{icon} {fit.cut(escape(text), room)}{by}"
+    blocks = [_section(line + view)]
     if retry:
         blocks.append(retry_button(retry))
     return Rendered(text=line, blocks=blocks)
 
 
-SECTION_MAX = 3000  # Slack's limit on a section's text
-
-
 def answer(text: str) -> dict[str, Any]:
     """An answer to a person (``ack``, ``respond``) as Block Kit with its ``text`` fallback:
-    ``text`` is mrkdwn that is already safe (escaped), cut into sections at line breaks."""
-    blocks: Blocks = []
-    current = ""
-    for line in text.split("\n"):
-        line = line if len(line) <= SECTION_MAX else line[: SECTION_MAX - 1] + "…"
-        if current and len(current) + 1 + len(line) > SECTION_MAX:
-            blocks.append(_section(current))
-            current = line
-        else:
-            current = f"{current}\n{line}" if current else line
-    if current.strip():
-        blocks.append(_section(current))
-    return {"text": text, "blocks": blocks} if blocks else {"text": text}
+    ``text`` is mrkdwn that is already safe (escaped), split into sections (at line breaks
+    where it can). What one message cannot hold is cut, and the answer says so."""
+    if not text.strip():
+        return {"text": text}
+    body = fit.sections(text)
+    first = fit.pages(body)[0]
+    if len(first) < len(body):
+        first = fit.pages(body, tail=[_context("_(cut: too long for one Slack message)_")])[0]
+    return {"text": fit.fallback(text), "blocks": first}
 
 
 def note(text: str) -> Rendered:
     """A message only one person sees (an ephemeral note): ``text`` is plain text."""
     body = escape(text)
-    return Rendered(text=body, blocks=[_section(body[:3000])])
+    return Rendered(text=fit.fallback(body), blocks=answer(body)["blocks"] if body.strip() else [])
+
+
+# How much of each failure a roll-up quotes; the thread has the rest.
+ROLLUP_EXCERPT = 300
 
 
 def rollup(*, source: str, items: list[AlertItem]) -> Rendered:
     """An alert listing the failures of channel ``source`` within the roll-up window; a
-    single failure looks like any other alert."""
+    single failure looks like any other alert. A list too long for one message is cut at a
+    failure, and says how many more there are and where they are."""
     if len(items) == 1:
         return notice(text=items[0].text, link=items[0].link, alert=True)
     head = f":rotating_light: {len(items)} SMS failures in <#{source}> within a minute:"
     lines = []
-    for item in items[:40]:
-        line = f"• {escape(item.text)}"
+    for item in items:
+        line = f"• {fit.excerpt(item.text, ROLLUP_EXCERPT)}"
         if item.link:
             line += f" <{item.link}|View the thread>"
         lines.append(line)
-    if len(items) > 40:
-        lines.append(f"• … and {len(items) - 40} more")
-    body = "\n".join(lines)
-    # A section holds at most 3000 characters.
-    blocks = [_section(head), _section(body[:2900])]
-    text = head + " " + "; ".join(escape(i.text) for i in items[:10])
-    return Rendered(text=text[:3000], blocks=blocks)
+
+    def more(n: int) -> str:
+        return (
+            f"• … and {n} more failure{'s' if n != 1 else ''}: each has a notice in its "
+            f"thread in <#{source}>."
+        )
+
+    blocks = fit.fit_lines(lines, more=more, before=[_section(head)])
+    text = head + " " + "; ".join(fit.excerpt(i.text, ROLLUP_EXCERPT) for i in items[:10])
+    return Rendered(text=fit.cut(text, fit.SECTION_MAX), blocks=blocks)

@@ -165,11 +165,22 @@ class Rollup:
 
 async def open_rollup(conn: AsyncConnection, *, channel: str, since: float) -> Rollup | None:
     """The newest roll-up of ``channel`` opened at or after ``since``."""
+    return await _rollup_where(
+        conn, alert_rollups.c.channel == channel, alert_rollups.c.opened_at >= since
+    )
+
+
+async def get_rollup(conn: AsyncConnection, rollup_id: int) -> Rollup | None:
+    """The roll-up ``rollup_id``, if it exists."""
+    return await _rollup_where(conn, alert_rollups.c.id == rollup_id)
+
+
+async def _rollup_where(conn: AsyncConnection, *conditions: Any) -> Rollup | None:
     row = (
         (
             await conn.execute(
                 select(alert_rollups)
-                .where(alert_rollups.c.channel == channel, alert_rollups.c.opened_at >= since)
+                .where(*conditions)
                 .order_by(alert_rollups.c.id.desc())
                 .limit(1)
             )
