@@ -17,6 +17,7 @@ from bot.config import (
     load_config,
     load_settings,
 )
+from bot.exit_codes import Exit
 
 
 def _config_path(args: argparse.Namespace) -> str:
@@ -362,20 +363,30 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _fail(exc: Exception, code: Exit) -> int:
+    """One or two lines naming the setting; the traceback only when LOG_LEVEL=debug."""
+    import os
+    import traceback
+
+    if os.environ.get("LOG_LEVEL", "").strip().lower() == "debug":
+        traceback.print_exception(exc, file=sys.stderr)
+    print(f"sms-bridge: {exc}", file=sys.stderr)
+    return int(code)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; every mistake an operator can make ends in words and an ``Exit``."""
     args = build_parser().parse_args(argv)
+    from bot.store.db import DatabaseUnavailable, SchemaError
+
     try:
         code: int = args.func(args)
     except ConfigError as exc:
-        print(f"sms-bridge: {exc}", file=sys.stderr)
-        return 2
-    except Exception as exc:
-        from bot.store.db import SchemaError
-
-        if isinstance(exc, SchemaError):
-            print(f"sms-bridge: {exc}", file=sys.stderr)
-            return 3
-        raise
+        return _fail(exc, Exit.CONFIG)
+    except SchemaError as exc:
+        return _fail(exc, Exit.SCHEMA_TOO_NEW)
+    except DatabaseUnavailable as exc:
+        return _fail(exc, Exit.UNREACHABLE)
     return code
 
 
