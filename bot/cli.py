@@ -199,11 +199,12 @@ def _when(epoch: float) -> str:
 
 def cmd_jobs(args: argparse.Namespace) -> int:
     from bot.jobs import queue
-    from bot.store.db import create_engine, migrate
+    from bot.store.db import create_engine, migrate, require_database
 
     async def run() -> int:
         engine = create_engine(_database_url())
         try:
+            await require_database(engine)
             await migrate(engine)
             if args.action == "retry":
                 if args.id is None:
@@ -247,7 +248,7 @@ def _since(value: str | None) -> float:
 def cmd_audit(args: argparse.Namespace) -> int:
     from bot.phone import parse_number
     from bot.store import repo
-    from bot.store.db import create_engine, migrate
+    from bot.store.db import create_engine, migrate, require_database
 
     number = parse_number(args.number, "US") if args.number else None
     since = _since(args.since)
@@ -255,6 +256,7 @@ def cmd_audit(args: argparse.Namespace) -> int:
     async def run() -> int:
         engine = create_engine(_database_url())
         try:
+            await require_database(engine)
             await migrate(engine)
             async with engine.connect() as conn:
                 entries = await repo.audit_entries(conn, since=since, number=number)

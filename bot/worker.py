@@ -27,7 +27,7 @@ import uvicorn
 from starlette.applications import Starlette
 
 from bot.config import AppConfig, Settings
-from bot.store.db import migrate
+from bot.store.db import migrate, require_database
 from bot.web import Components, build_components, health_routes, settle_garbage_collector
 
 log = logging.getLogger(__name__)
@@ -70,6 +70,9 @@ async def run_worker(
     health: _HealthServer | None = None
     serving: asyncio.Task[None] | None = None
     try:
+        # The worker upgrades the schema beside `serve` (whichever starts first), but it
+        # never creates a SQLite file: one that is not there is the wrong folder or URL.
+        await require_database(parts.engine, tables=False)
         await migrate(parts.engine)
         parts.open_slack_session()
         if port is not None:

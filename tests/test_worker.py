@@ -131,6 +131,7 @@ def test_a_worker_whose_health_port_is_taken_says_so_and_exits_1(
     fake_slack: FakeSlack, fake_voipbin: FakeVoipbin, tmp_path: Path
 ) -> None:
     config = write_config(tmp_path)
+    (tmp_path / "taken.db").touch()  # a worker uses the service's database, never creates one
     with socket.create_server(("127.0.0.1", 0)) as taken:
         port = taken.getsockname()[1]
         worker = start_worker(

@@ -233,7 +233,7 @@ def _upgrade(connection: Connection) -> tuple[str | None, str]:
     scripts = ScriptDirectory.from_config(config)
     head = scripts.get_current_head()
     assert head is not None
-    current = MigrationContext.configure(connection).get_current_revision()
+    current = _revision(connection)
     if current is not None and current != head:
         try:
             known = scripts.get_revision(current)
@@ -248,6 +248,49 @@ def _upgrade(connection: Connection) -> tuple[str | None, str]:
     if current != head:
         command.upgrade(config, "head")
     return current, head
+
+
+def _revision(connection: Connection) -> str | None:
+    return MigrationContext.configure(connection).get_current_revision()
+
+
+def _missing_sqlite_file(engine: AsyncEngine) -> str | None:
+    """Where a SQLite database that is not there was looked for, or None."""
+    database = engine.url.database or ""
+    if not is_sqlite(engine) or database in ("", ":memory:"):
+        return None
+    path = Path(database)
+    if path.is_file():
+        return None
+    if path.is_absolute():
+        return str(path)
+    return f"{path.resolve()}, relative to the folder {Path.cwd()}"
+
+
+async def require_database(engine: AsyncEngine, *, tables: bool = True) -> None:
+    """Refuse to go on unless the database exists (``sms-bridge jobs``, ``audit`` and
+    ``worker`` read and work on the service's database; opening a SQLite path that is not
+    there would quietly create an empty one and answer "no jobs"), and with ``tables`` unless
+    sms-bridge's schema is in it. The message says where it looked."""
+    url = shown_url(engine.url.set(drivername=engine.url.get_backend_name()))
+    advice = (
+        "run this where `sms-bridge serve` runs, or set DATABASE_URL to the service's "
+        "database (`sms-bridge migrate` creates a new one)"
+    )
+    missing = _missing_sqlite_file(engine)
+    if missing is not None:
+        raise DatabaseUnavailable(f"no database at {missing} (DATABASE_URL={url}); {advice}")
+    if not tables:
+        return
+    try:
+        async with engine.connect() as conn:
+            revision = await conn.run_sync(_revision)
+    except REACH_ERRORS as exc:
+        raise unavailable(engine, exc) from exc
+    if revision is None:
+        raise DatabaseUnavailable(
+            f"the database at DATABASE_URL={url} has no sms-bridge tables; {advice}"
+        )
 
 
 async def migrate(engine: AsyncEngine) -> None:
