@@ -232,26 +232,55 @@ def cmd_jobs(args: argparse.Namespace) -> int:
     return asyncio.run(run())
 
 
-def _since(value: str | None) -> float:
-    """``--since``: an ISO date/time (UTC unless it says otherwise) or a span like 2h, 7d."""
-    if not value:
-        return 0.0
-    units = {"m": 60, "h": 3600, "d": 86400}
-    if value[-1:] in units and value[:-1].isdigit():
-        return time.time() - int(value[:-1]) * units[value[-1]]
-    moment = datetime.fromisoformat(value)
+_SPAN_UNITS = {"m": 60, "h": 3600, "d": 86400}
+
+
+def since_moment(value: str) -> float:
+    """``--since``: an ISO date/time (UTC unless it says otherwise) or a span like 30m, 2h,
+    7d back from now, as epoch seconds; argparse reports anything else as a usage error."""
+    text = value.strip()
+    if text[-1:].lower() in _SPAN_UNITS and text[:-1].isdigit():
+        return time.time() - int(text[:-1]) * _SPAN_UNITS[text[-1].lower()]
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{value!r} is neither a date/time like 2026-01-31 or 2026-01-31T09:00 (UTC unless "
+            "it says +01:00) nor a span back from now like 30m, 2h or 7d"
+        ) from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     return moment.timestamp()
 
 
+def _audit_number(raw: str, config_path: str) -> str:
+    """``--number`` as a person types it, read with app.yaml's region like /sms reads it; a
+    number with its country code needs no app.yaml."""
+    import os
+
+    from bot.phone import PhoneNumberError, parse_number
+
+    if raw.strip().startswith(("+", "00")):
+        region = "US"  # not used: the number says its country
+    elif os.path.exists(config_path):
+        region = load_config(config_path).region
+    else:
+        raise ConfigError(
+            f"--number {raw}: without its country code it is read in app.yaml's region, and "
+            f"{config_path} is not there; write it as +<country code>… or pass --config"
+        )
+    try:
+        return parse_number(raw, region)
+    except PhoneNumberError as exc:
+        raise ConfigError(f"--number {raw}: {exc.reason}") from None
+
+
 def cmd_audit(args: argparse.Namespace) -> int:
-    from bot.phone import parse_number
     from bot.store import repo
     from bot.store.db import create_engine, migrate, require_database
 
-    number = parse_number(args.number, "US") if args.number else None
-    since = _since(args.since)
+    number = _audit_number(args.number, _config_path(args)) if args.number else None
+    since = args.since or 0.0
 
     async def run() -> int:
         engine = create_engine(_database_url())
@@ -354,8 +383,20 @@ def build_parser() -> argparse.ArgumentParser:
     mig.set_defaults(func=cmd_migrate)
 
     audit = sub.add_parser("audit", help="who sent what to whom, refusals, opt-out changes")
-    audit.add_argument("--since", help="ISO date/time (UTC) or a span like 2h or 7d")
-    audit.add_argument("--number", help="only entries with this number (E.164)")
+    audit.add_argument(
+        "--since",
+        type=since_moment,
+        metavar="WHEN",
+        help="only entries from then on: an ISO date/time (UTC unless it says otherwise) or a "
+        "span back from now like 30m, 2h or 7d (default: all)",
+    )
+    audit.add_argument(
+        "--number",
+        help="only entries with this number: +<country code>…, or national in app.yaml's region",
+    )
+    audit.add_argument(
+        "--config", help="app.yaml, for its region (default: $SMS_BRIDGE_CONFIG or ./app.yaml)"
+    )
     audit.set_defaults(func=cmd_audit)
 
     jobs = sub.add_parser("jobs", help="list pending and dead jobs, or retry a dead one")
