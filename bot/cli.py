@@ -30,7 +30,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from bot.logs import setup_logging
-    from bot.web import create_app
+    from bot.web import create_app, open_listener
 
     # Slack reaches the bridge over Socket Mode (SLACK_APP_TOKEN) or over HTTP, signed
     # (SLACK_SIGNING_SECRET): each mode requires its own secret and not the other's.
@@ -67,7 +67,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
             await engine.dispose()
 
     asyncio.run(upgrade())
+    listener = open_listener(args.host, args.port)
     app = create_app(settings, config, run_jobs=not args.no_jobs, settle_gc=True)
+    app.state.listening = f"{args.host}:{args.port}"
     server = _graceful_server_class()(
         uvicorn.Config(
             app,
@@ -79,8 +81,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
             timeout_graceful_shutdown=int(config.jobs.shutdown_grace_seconds) + 5,
         )
     )
-    server.run()
-    return 0
+    server.run(sockets=[listener])
+    return Exit.OK
 
 
 def _graceful_server_class() -> type:
@@ -314,6 +316,13 @@ def cmd_manifest(args: argparse.Namespace) -> int:
     return 0
 
 
+def port_number(value: str) -> int:
+    """``--port``: a TCP port, 1-65535; argparse reports anything else as a usage error."""
+    if not value.strip().isdigit() or not 1 <= int(value) <= 65535:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a TCP port (1-65535)")
+    return int(value)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="sms-bridge", description="Text phone numbers from Slack through VoIPbin."
@@ -325,7 +334,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--config", help="path to app.yaml (default: $SMS_BRIDGE_CONFIG or ./app.yaml)"
     )
     serve.add_argument("--host", default="0.0.0.0")  # noqa: S104 - a server listens on all
-    serve.add_argument("--port", type=int, default=8080)
+    serve.add_argument("--port", type=port_number, default=8080)
     serve.add_argument(
         "--no-jobs",
         action="store_true",
@@ -347,7 +356,7 @@ def build_parser() -> argparse.ArgumentParser:
     worker.add_argument("--config", help="path to app.yaml")
     worker.add_argument(
         "--port",
-        type=int,
+        type=port_number,
         default=None,
         help="also answer /healthz, /readyz and /metrics on this port (default: no listener)",
     )
@@ -421,6 +430,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; every mistake an operator can make ends in words and an ``Exit``."""
     args = build_parser().parse_args(argv)
     from bot.store.db import DatabaseUnavailable, SchemaError
+    from bot.web import ListenError
 
     try:
         code: int = args.func(args)
@@ -430,6 +440,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _fail(exc, Exit.SCHEMA_TOO_NEW)
     except DatabaseUnavailable as exc:
         return _fail(exc, Exit.UNREACHABLE)
+    except ListenError as exc:
+        return _fail(exc, Exit.CANNOT_LISTEN)
     return code
 
 
