@@ -142,15 +142,17 @@ def cmd_check(args: argparse.Namespace) -> int:
         # Either Slack mode will do here; the doctor says which one the secrets allow.
         settings = load_settings(slack=None)
     except ConfigError as exc:
-        print(f"warning: {exc}")
+        print(f"FAIL  {exc}")
         if args.fix_webhook:
             print("FAIL  --fix-webhook: not changed, the secrets are not in the environment")
-            return 1
+            return Exit.FAILED
+        # app.yaml is fine, but the service could not start: say so in the exit status too,
+        # so that a script or a CI step running `check` does not pass.
         print(
             "online checks skipped: the secrets are not in the environment "
-            "(set them to check Slack and VoIPbin too)"
+            "(set them to check Slack and VoIPbin too, or pass --offline to check app.yaml alone)"
         )
-        return 0
+        return Exit.CONFIG
     return _report_online(settings, config, fix_webhook=args.fix_webhook)
 
 
