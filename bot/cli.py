@@ -318,6 +318,25 @@ def cmd_manifest(args: argparse.Namespace) -> int:
     return 0
 
 
+def public_url(value: str) -> str:
+    """``manifest --url``: the service's public base URL, https:// and a host, as Slack's app
+    configuration requires of a request URL (it verifies the TLS certificate); argparse
+    reports anything else as a usage error."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(value.strip())
+    if parts.scheme != "https" or not parts.hostname or parts.query or parts.fragment:
+        raise argparse.ArgumentTypeError(
+            f"{value!r} is not a public https:// URL with a host, like https://sms.example.com "
+            "(Slack sends requests to https:// URLs only)"
+        )
+    try:
+        parts.port  # noqa: B018 - raises on a port that is not a number
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} has a port that is not a number") from None
+    return value.strip()
+
+
 def port_number(value: str) -> int:
     """``--port``: a TCP port, 1-65535; argparse reports anything else as a usage error."""
     if not value.strip().isdigit() or not 1 <= int(value) <= 65535:
@@ -387,7 +406,12 @@ def build_parser() -> argparse.ArgumentParser:
     demo.set_defaults(func=cmd_demo)
 
     manifest = sub.add_parser("manifest", help="print the Slack app manifest for a public URL")
-    manifest.add_argument("--url", required=True, help="the service's public base URL")
+    manifest.add_argument(
+        "--url",
+        required=True,
+        type=public_url,
+        help="the service's public base URL, https://<host>[/prefix]; /slack/events is added",
+    )
     manifest.set_defaults(func=cmd_manifest)
 
     mig = sub.add_parser("migrate", help="create or upgrade the database schema")
