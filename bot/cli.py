@@ -19,6 +19,8 @@ from bot.config import (
 )
 from bot.exit_codes import Exit
 
+DEFAULT_POLL_INTERVAL = 5.0
+
 
 def _config_path(args: argparse.Namespace) -> str:
     import os
@@ -45,8 +47,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
             settings,
             config,
             app_token=settings.slack_app_token.get_secret_value(),
-            inbound=args.inbound,
-            poll_interval=args.poll_interval,
+            inbound=args.inbound or "websocket",
+            poll_interval=DEFAULT_POLL_INTERVAL
+            if args.poll_interval is None
+            else args.poll_interval,
         )
     if settings.voipbin_webhook_secret is None:
         import logging
@@ -344,18 +348,55 @@ def port_number(value: str) -> int:
     return int(value)
 
 
+_CONFIG_HELP = "path to app.yaml (default: $SMS_BRIDGE_CONFIG, else ./app.yaml)"
+
+
+class _HelpFormatter(argparse.HelpFormatter):
+    """Every option's help ends with its default, unless it has none or the help says it."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        shown = action.default not in (None, False, argparse.SUPPRESS) and action.option_strings
+        if shown and "default" not in text:
+            text += " (default: %(default)s)"
+        return text
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("sms-bridge")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown"
+
+
 def build_parser() -> argparse.ArgumentParser:
+    """The command line of every ``sms-bridge`` command, each option with its help and
+    default (``sms-bridge COMMAND --help``)."""
     parser = argparse.ArgumentParser(
-        prog="sms-bridge", description="Text phone numbers from Slack through VoIPbin."
+        prog="sms-bridge",
+        description="Text phone numbers from Slack through VoIPbin.",
+        formatter_class=_HelpFormatter,
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    serve = sub.add_parser("serve", help="serve Slack and VoIPbin requests and run the jobs")
+    def command(name: str, help_text: str) -> argparse.ArgumentParser:
+        found: argparse.ArgumentParser = sub.add_parser(
+            name, help=help_text, description=help_text, formatter_class=_HelpFormatter
+        )
+        found.set_defaults(parser=found)
+        return found
+
+    serve = command("serve", "serve Slack and VoIPbin requests and run the jobs")
+    serve.add_argument("--config", help=_CONFIG_HELP)
     serve.add_argument(
-        "--config", help="path to app.yaml (default: $SMS_BRIDGE_CONFIG or ./app.yaml)"
+        "--host",
+        default="0.0.0.0",  # noqa: S104 - a server listens on all
+        help="address to listen on (:: for IPv6)",
     )
-    serve.add_argument("--host", default="0.0.0.0")  # noqa: S104 - a server listens on all
-    serve.add_argument("--port", type=port_number, default=8080)
+    serve.add_argument("--port", type=port_number, default=8080, help="TCP port to listen on")
     serve.add_argument(
         "--no-jobs",
         action="store_true",
@@ -367,14 +408,24 @@ def build_parser() -> argparse.ArgumentParser:
         help="no HTTP endpoint: Slack through Socket Mode (SLACK_APP_TOKEN), SMS through "
         "VoIPbin's WebSocket or polling",
     )
-    serve.add_argument("--inbound", choices=["websocket", "poll"], default="websocket")
-    serve.add_argument("--poll-interval", type=float, default=5.0)
+    serve.add_argument(
+        "--inbound",
+        choices=["websocket", "poll"],
+        default=None,
+        help="with --no-public-url: how inbound SMS arrive, VoIPbin's WebSocket or polling "
+        "GET /messages (default: websocket)",
+    )
+    serve.add_argument(
+        "--poll-interval",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help=f"with --no-public-url: seconds between polls (default: {DEFAULT_POLL_INTERVAL})",
+    )
     serve.set_defaults(func=cmd_serve)
 
-    worker = sub.add_parser(
-        "worker", help="run the jobs only, beside `serve --no-jobs` (same database)"
-    )
-    worker.add_argument("--config", help="path to app.yaml")
+    worker = command("worker", "run the jobs only, beside `serve --no-jobs` (same database)")
+    worker.add_argument("--config", help=_CONFIG_HELP)
     worker.add_argument(
         "--port",
         type=port_number,
@@ -384,11 +435,10 @@ def build_parser() -> argparse.ArgumentParser:
     worker.add_argument("--host", default="127.0.0.1", help="address for --port")
     worker.set_defaults(func=cmd_worker)
 
-    check = sub.add_parser(
-        "check",
-        help="validate app.yaml, then check the Slack and VoIPbin set-up (needs the secrets)",
+    check = command(
+        "check", "validate app.yaml, then check the Slack and VoIPbin set-up (needs the secrets)"
     )
-    check.add_argument("--config", help="path to app.yaml")
+    check.add_argument("--config", help=_CONFIG_HELP)
     check.add_argument(
         "--offline", action="store_true", help="only validate app.yaml; ask no API anything"
     )
@@ -399,13 +449,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     check.set_defaults(func=cmd_check)
 
-    demo = sub.add_parser(
-        "demo",
-        help="run the bridge against built-in fake Slack and VoIPbin and show a conversation",
+    demo = command(
+        "demo", "run the bridge against built-in fake Slack and VoIPbin and show a conversation"
     )
     demo.set_defaults(func=cmd_demo)
 
-    manifest = sub.add_parser("manifest", help="print the Slack app manifest for a public URL")
+    manifest = command("manifest", "print the Slack app manifest for a public URL")
     manifest.add_argument(
         "--url",
         required=True,
@@ -414,10 +463,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     manifest.set_defaults(func=cmd_manifest)
 
-    mig = sub.add_parser("migrate", help="create or upgrade the database schema")
+    mig = command("migrate", "create or upgrade the database schema (DATABASE_URL)")
     mig.set_defaults(func=cmd_migrate)
 
-    audit = sub.add_parser("audit", help="who sent what to whom, refusals, opt-out changes")
+    audit = command("audit", "who sent what to whom, refusals, opt-out changes")
     audit.add_argument(
         "--since",
         type=since_moment,
@@ -427,18 +476,37 @@ def build_parser() -> argparse.ArgumentParser:
     )
     audit.add_argument(
         "--number",
-        help="only entries with this number: +<country code>…, or national in app.yaml's region",
+        help="only entries with this number: +<country code>…, or national in app.yaml's region "
+        "(default: every number)",
     )
-    audit.add_argument(
-        "--config", help="app.yaml, for its region (default: $SMS_BRIDGE_CONFIG or ./app.yaml)"
-    )
+    audit.add_argument("--config", help="app.yaml, for its region; " + _CONFIG_HELP)
     audit.set_defaults(func=cmd_audit)
 
-    jobs = sub.add_parser("jobs", help="list pending and dead jobs, or retry a dead one")
-    jobs.add_argument("action", nargs="?", choices=["list", "dead", "retry"], default="list")
-    jobs.add_argument("id", nargs="?", type=int)
+    jobs = command("jobs", "list pending and dead jobs, or retry a dead one")
+    jobs.add_argument(
+        "action",
+        nargs="?",
+        choices=["list", "dead", "retry"],
+        default="list",
+        help="list: pending, running and dead jobs; dead: only those; retry ID: queue a dead "
+        "job again (default: list)",
+    )
+    jobs.add_argument("id", nargs="?", type=int, help="the job to retry (from jobs dead)")
     jobs.set_defaults(func=cmd_jobs)
     return parser
+
+
+def _refuse_combinations(args: argparse.Namespace) -> None:
+    """Options that would be silently ignored together are a usage error instead."""
+    if args.command != "serve" or args.no_public_url:
+        if args.command == "serve" and args.no_jobs:
+            args.parser.error(
+                "--no-jobs is for the HTTP mode; --no-public-url always runs the jobs"
+            )
+        return
+    for given, name in ((args.inbound, "--inbound"), (args.poll_interval, "--poll-interval")):
+        if given is not None:
+            args.parser.error(f"{name} is only used with --no-public-url; add it, or drop {name}")
 
 
 def _fail(exc: Exception, code: Exit) -> int:
@@ -455,6 +523,7 @@ def _fail(exc: Exception, code: Exit) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; every mistake an operator can make ends in words and an ``Exit``."""
     args = build_parser().parse_args(argv)
+    _refuse_combinations(args)
     from bot.store.db import DatabaseUnavailable, SchemaError
     from bot.web import ListenError
 
