@@ -7,6 +7,7 @@ import logging
 import os
 import re
 from collections.abc import Iterable
+from datetime import UTC, datetime
 
 
 class RedactSecrets(logging.Filter):
@@ -38,6 +39,25 @@ class RedactSecrets(logging.Filter):
         return True
 
 
+def _utc(record: logging.LogRecord) -> str:
+    """When ``record`` was made, in UTC with milliseconds and the offset, so that lines of
+    machines in other time zones (or a container without one) sort and compare."""
+    return datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds")
+
+
+def _field(value: str) -> object:
+    if value.isdigit():
+        return int(value)
+    return {"True": True, "False": False}.get(value, value)
+
+
+class TextFormatter(logging.Formatter):
+    """``time level logger message``, the time as in the JSON lines."""
+
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
+        return _utc(record)
+
+
 class JsonFormatter(logging.Formatter):
     """One JSON object per line. The ``key=value`` pairs our log lines carry
     (``conversation_id=3 message_id=17``) also become fields, so they can be queried."""
@@ -47,14 +67,14 @@ class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         message = record.getMessage()
         entry: dict[str, object] = {
-            "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S"),
+            "time": _utc(record),
             "level": record.levelname.lower(),
             "logger": record.name,
             "message": message,
         }
         if record.name.startswith("bot."):
             for key, value in self._PAIR.findall(message):
-                entry.setdefault(key, int(value) if value.isdigit() else value)
+                entry.setdefault(key, _field(value))
         if record.exc_text:
             entry["exception"] = record.exc_text
         return json.dumps(entry, ensure_ascii=False)
@@ -84,6 +104,23 @@ class MaskNumbers(logging.Filter):
         return True
 
 
+class DropKnownNoise(logging.Filter):
+    """Bolt reads SLACK_BOT_TOKEN from the environment by itself and then warns, at every
+    start, that the client it is given wins over that token; the client is made from the
+    same variable, so the warning says nothing an operator could act on."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        from slack_bolt.logger.messages import warning_client_prioritized_and_token_skipped
+
+        self._bolt_token = warning_client_prioritized_and_token_skipped()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (
+            record.name.startswith("slack_bolt") and record.getMessage() == self._bolt_token
+        )
+
+
 def _setting(name: str, default: str, allowed: tuple[str, ...], meaning: str) -> str:
     from bot.config import ConfigError
 
@@ -105,9 +142,10 @@ def setup_logging(secrets: Iterable[str], *, level: str | None = None) -> None:
     form = _setting("LOG_FORMAT", "json", FORMATS, "a log format")
     handler = logging.StreamHandler()
     if form == "text":
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+        handler.setFormatter(TextFormatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
     else:
         handler.setFormatter(JsonFormatter())
+    handler.addFilter(DropKnownNoise())
     handler.addFilter(RedactSecrets(secrets))
     if os.environ.get("LOG_UNMASKED", "").strip() != "1":
         handler.addFilter(MaskNumbers())
