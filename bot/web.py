@@ -356,12 +356,12 @@ def health_routes(parts: Components) -> list[Route]:
 
     async def metrics_endpoint(_: Request) -> Response:
         try:
-            depth = await queue.depth(parts.engine)
+            depth = await queue.depth(parts.engine, now=time.time())
             oldest = await queue.oldest_pending(parts.engine)
         except Exception:
             log.warning("metrics: the job queue could not be read")
         else:
-            for state in ("pending", "running", "dead"):
+            for state in ("pending", queue.SCHEDULED, "running", "dead"):
                 metrics.queue_depth.labels(state=state).set(depth.get(state, 0))
             metrics.queue_age.set(max(0.0, time.time() - oldest) if oldest else 0.0)
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
