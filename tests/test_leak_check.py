@@ -34,8 +34,11 @@ def test_starts_a_process_and_waits_for_it() -> None:
 
 def run_pytest(tmp_path: Path, source: str) -> subprocess.CompletedProcess[str]:
     (tmp_path / "test_probe.py").write_text(source, encoding="utf-8")
-    env = {k: v for k, v in os.environ.items() if k not in ("SMS_BRIDGE_TEST_RUN", "TMPDIR")}
+    env = {k: v for k, v in os.environ.items() if k != "SMS_BRIDGE_TEST_RUN"}
     env["PYTHONPATH"] = str(TESTS)
+    # The inner run's temporary folder, and what it leaves there, stay inside this test's.
+    (tmp_path / "tmp").mkdir()
+    env["TMPDIR"] = str(tmp_path / "tmp")
     return subprocess.run(
         [
             sys.executable,
