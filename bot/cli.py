@@ -17,6 +17,9 @@ from bot.config import (
     load_config,
     load_settings,
 )
+from bot.exit_codes import Exit
+
+DEFAULT_POLL_INTERVAL = 5.0
 
 
 def _config_path(args: argparse.Namespace) -> str:
@@ -29,7 +32,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from bot.logs import setup_logging
-    from bot.web import create_app
+    from bot.web import create_app, open_listener
 
     # Slack reaches the bridge over Socket Mode (SLACK_APP_TOKEN) or over HTTP, signed
     # (SLACK_SIGNING_SECRET): each mode requires its own secret and not the other's.
@@ -44,8 +47,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
             settings,
             config,
             app_token=settings.slack_app_token.get_secret_value(),
-            inbound=args.inbound,
-            poll_interval=args.poll_interval,
+            inbound=args.inbound or "websocket",
+            poll_interval=DEFAULT_POLL_INTERVAL
+            if args.poll_interval is None
+            else args.poll_interval,
         )
     if settings.voipbin_webhook_secret is None:
         import logging
@@ -66,7 +71,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
             await engine.dispose()
 
     asyncio.run(upgrade())
+    listener = open_listener(args.host, args.port)
     app = create_app(settings, config, run_jobs=not args.no_jobs, settle_gc=True)
+    app.state.listening = f"{args.host}:{args.port}"
     server = _graceful_server_class()(
         uvicorn.Config(
             app,
@@ -78,8 +85,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
             timeout_graceful_shutdown=int(config.jobs.shutdown_grace_seconds) + 5,
         )
     )
-    server.run()
-    return 0
+    server.run(sockets=[listener])
+    return Exit.OK
 
 
 def _graceful_server_class() -> type:
@@ -139,15 +146,17 @@ def cmd_check(args: argparse.Namespace) -> int:
         # Either Slack mode will do here; the doctor says which one the secrets allow.
         settings = load_settings(slack=None)
     except ConfigError as exc:
-        print(f"warning: {exc}")
+        print(f"FAIL  {exc}")
         if args.fix_webhook:
             print("FAIL  --fix-webhook: not changed, the secrets are not in the environment")
-            return 1
+            return Exit.FAILED
+        # app.yaml is fine, but the service could not start: say so in the exit status too,
+        # so that a script or a CI step running `check` does not pass.
         print(
             "online checks skipped: the secrets are not in the environment "
-            "(set them to check Slack and VoIPbin too)"
+            "(set them to check Slack and VoIPbin too, or pass --offline to check app.yaml alone)"
         )
-        return 0
+        return Exit.CONFIG
     return _report_online(settings, config, fix_webhook=args.fix_webhook)
 
 
@@ -198,11 +207,12 @@ def _when(epoch: float) -> str:
 
 def cmd_jobs(args: argparse.Namespace) -> int:
     from bot.jobs import queue
-    from bot.store.db import create_engine, migrate
+    from bot.store.db import create_engine, migrate, require_database
 
     async def run() -> int:
         engine = create_engine(_database_url())
         try:
+            await require_database(engine)
             await migrate(engine)
             if args.action == "retry":
                 if args.id is None:
@@ -230,30 +240,60 @@ def cmd_jobs(args: argparse.Namespace) -> int:
     return asyncio.run(run())
 
 
-def _since(value: str | None) -> float:
-    """``--since``: an ISO date/time (UTC unless it says otherwise) or a span like 2h, 7d."""
-    if not value:
-        return 0.0
-    units = {"m": 60, "h": 3600, "d": 86400}
-    if value[-1:] in units and value[:-1].isdigit():
-        return time.time() - int(value[:-1]) * units[value[-1]]
-    moment = datetime.fromisoformat(value)
+_SPAN_UNITS = {"m": 60, "h": 3600, "d": 86400}
+
+
+def since_moment(value: str) -> float:
+    """``--since``: an ISO date/time (UTC unless it says otherwise) or a span like 30m, 2h,
+    7d back from now, as epoch seconds; argparse reports anything else as a usage error."""
+    text = value.strip()
+    if text[-1:].lower() in _SPAN_UNITS and text[:-1].isdigit():
+        return time.time() - int(text[:-1]) * _SPAN_UNITS[text[-1].lower()]
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{value!r} is neither a date/time like 2026-01-31 or 2026-01-31T09:00 (UTC unless "
+            "it says +01:00) nor a span back from now like 30m, 2h or 7d"
+        ) from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     return moment.timestamp()
 
 
-def cmd_audit(args: argparse.Namespace) -> int:
-    from bot.phone import parse_number
-    from bot.store import repo
-    from bot.store.db import create_engine, migrate
+def _audit_number(raw: str, config_path: str) -> str:
+    """``--number`` as a person types it, read with app.yaml's region like /sms reads it; a
+    number with its country code needs no app.yaml."""
+    import os
 
-    number = parse_number(args.number, "US") if args.number else None
-    since = _since(args.since)
+    from bot.phone import PhoneNumberError, parse_number
+
+    if raw.strip().startswith(("+", "00")):
+        region = "US"  # not used: the number says its country
+    elif os.path.exists(config_path):
+        region = load_config(config_path).region
+    else:
+        raise ConfigError(
+            f"--number {raw}: without its country code it is read in app.yaml's region, and "
+            f"{config_path} is not there; write it as +<country code>… or pass --config"
+        )
+    try:
+        return parse_number(raw, region)
+    except PhoneNumberError as exc:
+        raise ConfigError(f"--number {raw}: {exc.reason}") from None
+
+
+def cmd_audit(args: argparse.Namespace) -> int:
+    from bot.store import repo
+    from bot.store.db import create_engine, migrate, require_database
+
+    number = _audit_number(args.number, _config_path(args)) if args.number else None
+    since = args.since or 0.0
 
     async def run() -> int:
         engine = create_engine(_database_url())
         try:
+            await require_database(engine)
             await migrate(engine)
             async with engine.connect() as conn:
                 entries = await repo.audit_entries(conn, since=since, number=number)
@@ -282,18 +322,81 @@ def cmd_manifest(args: argparse.Namespace) -> int:
     return 0
 
 
+def public_url(value: str) -> str:
+    """``manifest --url``: the service's public base URL, https:// and a host, as Slack's app
+    configuration requires of a request URL (it verifies the TLS certificate); argparse
+    reports anything else as a usage error."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(value.strip())
+    if parts.scheme != "https" or not parts.hostname or parts.query or parts.fragment:
+        raise argparse.ArgumentTypeError(
+            f"{value!r} is not a public https:// URL with a host, like https://sms.example.com "
+            "(Slack sends requests to https:// URLs only)"
+        )
+    try:
+        parts.port  # noqa: B018 - raises on a port that is not a number
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} has a port that is not a number") from None
+    return value.strip()
+
+
+def port_number(value: str) -> int:
+    """``--port``: a TCP port, 1-65535; argparse reports anything else as a usage error."""
+    if not value.strip().isdigit() or not 1 <= int(value) <= 65535:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a TCP port (1-65535)")
+    return int(value)
+
+
+_CONFIG_HELP = "path to app.yaml (default: $SMS_BRIDGE_CONFIG, else ./app.yaml)"
+
+
+class _HelpFormatter(argparse.HelpFormatter):
+    """Every option's help ends with its default, unless it has none or the help says it."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        shown = action.default not in (None, False, argparse.SUPPRESS) and action.option_strings
+        if shown and "default" not in text:
+            text += " (default: %(default)s)"
+        return text
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("sms-bridge")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown"
+
+
 def build_parser() -> argparse.ArgumentParser:
+    """The command line of every ``sms-bridge`` command, each option with its help and
+    default (``sms-bridge COMMAND --help``)."""
     parser = argparse.ArgumentParser(
-        prog="sms-bridge", description="Text phone numbers from Slack through VoIPbin."
+        prog="sms-bridge",
+        description="Text phone numbers from Slack through VoIPbin.",
+        formatter_class=_HelpFormatter,
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    serve = sub.add_parser("serve", help="serve Slack and VoIPbin requests and run the jobs")
+    def command(name: str, help_text: str) -> argparse.ArgumentParser:
+        found: argparse.ArgumentParser = sub.add_parser(
+            name, help=help_text, description=help_text, formatter_class=_HelpFormatter
+        )
+        found.set_defaults(parser=found)
+        return found
+
+    serve = command("serve", "serve Slack and VoIPbin requests and run the jobs")
+    serve.add_argument("--config", help=_CONFIG_HELP)
     serve.add_argument(
-        "--config", help="path to app.yaml (default: $SMS_BRIDGE_CONFIG or ./app.yaml)"
+        "--host",
+        default="0.0.0.0",  # noqa: S104 - a server listens on all
+        help="address to listen on (:: for IPv6)",
     )
-    serve.add_argument("--host", default="0.0.0.0")  # noqa: S104 - a server listens on all
-    serve.add_argument("--port", type=int, default=8080)
+    serve.add_argument("--port", type=port_number, default=8080, help="TCP port to listen on")
     serve.add_argument(
         "--no-jobs",
         action="store_true",
@@ -305,28 +408,37 @@ def build_parser() -> argparse.ArgumentParser:
         help="no HTTP endpoint: Slack through Socket Mode (SLACK_APP_TOKEN), SMS through "
         "VoIPbin's WebSocket or polling",
     )
-    serve.add_argument("--inbound", choices=["websocket", "poll"], default="websocket")
-    serve.add_argument("--poll-interval", type=float, default=5.0)
+    serve.add_argument(
+        "--inbound",
+        choices=["websocket", "poll"],
+        default=None,
+        help="with --no-public-url: how inbound SMS arrive, VoIPbin's WebSocket or polling "
+        "GET /messages (default: websocket)",
+    )
+    serve.add_argument(
+        "--poll-interval",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help=f"with --no-public-url: seconds between polls (default: {DEFAULT_POLL_INTERVAL})",
+    )
     serve.set_defaults(func=cmd_serve)
 
-    worker = sub.add_parser(
-        "worker", help="run the jobs only, beside `serve --no-jobs` (same database)"
-    )
-    worker.add_argument("--config", help="path to app.yaml")
+    worker = command("worker", "run the jobs only, beside `serve --no-jobs` (same database)")
+    worker.add_argument("--config", help=_CONFIG_HELP)
     worker.add_argument(
         "--port",
-        type=int,
+        type=port_number,
         default=None,
         help="also answer /healthz, /readyz and /metrics on this port (default: no listener)",
     )
     worker.add_argument("--host", default="127.0.0.1", help="address for --port")
     worker.set_defaults(func=cmd_worker)
 
-    check = sub.add_parser(
-        "check",
-        help="validate app.yaml, then check the Slack and VoIPbin set-up (needs the secrets)",
+    check = command(
+        "check", "validate app.yaml, then check the Slack and VoIPbin set-up (needs the secrets)"
     )
-    check.add_argument("--config", help="path to app.yaml")
+    check.add_argument("--config", help=_CONFIG_HELP)
     check.add_argument(
         "--offline", action="store_true", help="only validate app.yaml; ask no API anything"
     )
@@ -337,45 +449,94 @@ def build_parser() -> argparse.ArgumentParser:
     )
     check.set_defaults(func=cmd_check)
 
-    demo = sub.add_parser(
-        "demo",
-        help="run the bridge against built-in fake Slack and VoIPbin and show a conversation",
+    demo = command(
+        "demo", "run the bridge against built-in fake Slack and VoIPbin and show a conversation"
     )
     demo.set_defaults(func=cmd_demo)
 
-    manifest = sub.add_parser("manifest", help="print the Slack app manifest for a public URL")
-    manifest.add_argument("--url", required=True, help="the service's public base URL")
+    manifest = command("manifest", "print the Slack app manifest for a public URL")
+    manifest.add_argument(
+        "--url",
+        required=True,
+        type=public_url,
+        help="the service's public base URL, https://<host>[/prefix]; /slack/events is added",
+    )
     manifest.set_defaults(func=cmd_manifest)
 
-    mig = sub.add_parser("migrate", help="create or upgrade the database schema")
+    mig = command("migrate", "create or upgrade the database schema (DATABASE_URL)")
     mig.set_defaults(func=cmd_migrate)
 
-    audit = sub.add_parser("audit", help="who sent what to whom, refusals, opt-out changes")
-    audit.add_argument("--since", help="ISO date/time (UTC) or a span like 2h or 7d")
-    audit.add_argument("--number", help="only entries with this number (E.164)")
+    audit = command("audit", "who sent what to whom, refusals, opt-out changes")
+    audit.add_argument(
+        "--since",
+        type=since_moment,
+        metavar="WHEN",
+        help="only entries from then on: an ISO date/time (UTC unless it says otherwise) or a "
+        "span back from now like 30m, 2h or 7d (default: all)",
+    )
+    audit.add_argument(
+        "--number",
+        help="only entries with this number: +<country code>…, or national in app.yaml's region "
+        "(default: every number)",
+    )
+    audit.add_argument("--config", help="app.yaml, for its region; " + _CONFIG_HELP)
     audit.set_defaults(func=cmd_audit)
 
-    jobs = sub.add_parser("jobs", help="list pending and dead jobs, or retry a dead one")
-    jobs.add_argument("action", nargs="?", choices=["list", "dead", "retry"], default="list")
-    jobs.add_argument("id", nargs="?", type=int)
+    jobs = command("jobs", "list pending and dead jobs, or retry a dead one")
+    jobs.add_argument(
+        "action",
+        nargs="?",
+        choices=["list", "dead", "retry"],
+        default="list",
+        help="list: pending, running and dead jobs; dead: only those; retry ID: queue a dead "
+        "job again (default: list)",
+    )
+    jobs.add_argument("id", nargs="?", type=int, help="the job to retry (from jobs dead)")
     jobs.set_defaults(func=cmd_jobs)
     return parser
 
 
+def _refuse_combinations(args: argparse.Namespace) -> None:
+    """Options that would be silently ignored together are a usage error instead."""
+    if args.command != "serve" or args.no_public_url:
+        if args.command == "serve" and args.no_jobs:
+            args.parser.error(
+                "--no-jobs is for the HTTP mode; --no-public-url always runs the jobs"
+            )
+        return
+    for given, name in ((args.inbound, "--inbound"), (args.poll_interval, "--poll-interval")):
+        if given is not None:
+            args.parser.error(f"{name} is only used with --no-public-url; add it, or drop {name}")
+
+
+def _fail(exc: Exception, code: Exit) -> int:
+    """One or two lines naming the setting; the traceback only when LOG_LEVEL=debug."""
+    import os
+    import traceback
+
+    if os.environ.get("LOG_LEVEL", "").strip().lower() == "debug":
+        traceback.print_exception(exc, file=sys.stderr)
+    print(f"sms-bridge: {exc}", file=sys.stderr)
+    return int(code)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; every mistake an operator can make ends in words and an ``Exit``."""
     args = build_parser().parse_args(argv)
+    _refuse_combinations(args)
+    from bot.store.db import DatabaseUnavailable, SchemaError
+    from bot.web import ListenError
+
     try:
         code: int = args.func(args)
     except ConfigError as exc:
-        print(f"sms-bridge: {exc}", file=sys.stderr)
-        return 2
-    except Exception as exc:
-        from bot.store.db import SchemaError
-
-        if isinstance(exc, SchemaError):
-            print(f"sms-bridge: {exc}", file=sys.stderr)
-            return 3
-        raise
+        return _fail(exc, Exit.CONFIG)
+    except SchemaError as exc:
+        return _fail(exc, Exit.SCHEMA_TOO_NEW)
+    except DatabaseUnavailable as exc:
+        return _fail(exc, Exit.UNREACHABLE)
+    except ListenError as exc:
+        return _fail(exc, Exit.CANNOT_LISTEN)
     return code
 
 

@@ -53,8 +53,18 @@ def _e164(value: str) -> str:
     except phonenumbers.NumberParseException as exc:
         raise ValueError(f"{value!r} is not an E.164 number like +31201234567") from exc
     formatted = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
-    if formatted != value or not phonenumbers.is_possible_number(parsed):
+    if formatted != value:
         raise ValueError(f"{value!r} is not an E.164 number like +31201234567")
+    if not phonenumbers.is_valid_number(parsed):
+        # Merely possible (the right length for some country) is not enough: a digit short,
+        # and VoIPbin would refuse every send from it; phone.parse_number says which way.
+        from bot.phone import PhoneNumberError, parse_number
+
+        try:
+            parse_number(value, "US")
+        except PhoneNumberError as exc:
+            raise ValueError(exc.reason) from None
+        raise ValueError(f"{value!r} is not a number in use; check the digits")
     return value
 
 
@@ -298,11 +308,17 @@ def _describe(exc: ValidationError, source: str) -> str:
     lines = [f"{source} is not valid:"]
     for error in exc.errors():
         where = ".".join(str(part) for part in error["loc"]) or "(top level)"
-        message = error["msg"]
+        message = str(error["msg"]).removeprefix("Value error, ")
         if error["type"] == "extra_forbidden":
             message = "unknown key (check its spelling and indentation)"
         elif error["type"] == "missing":
             message = "required but missing"
+        elif error["type"] == "string_type" and isinstance(error.get("input"), int | float):
+            # YAML reads an unquoted +31201234567 as the integer 31201234567.
+            message = (
+                f"{message}: YAML read {error['input']} as a number; put it in quotes, "
+                f'like "+{error["input"]}"'
+            )
         lines.append(f"  {where}: {message}")
     return "\n".join(lines)
 
@@ -311,7 +327,9 @@ def load_config(path: str | Path, env: Mapping[str, str] | None = None) -> AppCo
     """Read and validate ``app.yaml``. Raises ConfigError with a message naming the key."""
     source = Path(path)
     try:
-        raw = yaml.safe_load(source.read_text(encoding="utf-8"))
+        # Read from the open file, not its text, so that YAML's errors name the file.
+        with source.open(encoding="utf-8") as stream:
+            raw = yaml.safe_load(stream)
     except FileNotFoundError as exc:
         raise ConfigError(f"{source}: no such file (set SMS_BRIDGE_CONFIG or --config)") from exc
     except yaml.YAMLError as exc:

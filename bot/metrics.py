@@ -2,7 +2,31 @@
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from importlib.metadata import PackageNotFoundError, version
+
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    Info,
+    PlatformCollector,
+    ProcessCollector,
+    disable_created_metrics,
+)
+from prometheus_client.gc_collector import GCCollector
+
+# Every counter and histogram had a `_created` twin, the Unix time it was made: a second series
+# for each with no use in queries, and the one most often mistaken for the count.
+disable_created_metrics()  # type: ignore[no-untyped-call]
+
+
+def _version() -> str:
+    try:
+        return version("sms-bridge")
+    except PackageNotFoundError:
+        return "unknown"
+
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300)
 
@@ -12,6 +36,14 @@ class Metrics:
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
+        # process_* (CPU, memory, open files), python_info and python_gc_*, as the default
+        # registry would have them.
+        ProcessCollector(registry=self.registry)
+        PlatformCollector(registry=self.registry)
+        GCCollector(registry=self.registry)
+        Info("sms_bridge_build", "The running sms-bridge's version", registry=self.registry).info(
+            {"version": _version()}
+        )
         self.sms = Counter(
             "sms_bridge_sms_total",
             "SMS by event: sent (VoIPbin accepted it), received, failed, refused",
@@ -45,7 +77,8 @@ class Metrics:
         )
         self.queue_depth = Gauge(
             "sms_bridge_job_queue_depth",
-            "Jobs by state (pending, running, dead)",
+            "Jobs by state: pending (due, waiting to run), scheduled (not due yet: a later "
+            "check, a retry's backoff), running, dead",
             ["state"],
             registry=self.registry,
         )

@@ -12,6 +12,7 @@ import contextlib
 import gc
 import json
 import logging
+import socket
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -47,6 +48,24 @@ log = logging.getLogger(__name__)
 
 class BodyTooLarge(Exception):
     pass
+
+
+class ListenError(Exception):
+    """The port cannot be opened (taken, or not allowed); the message names host and port."""
+
+
+def open_listener(host: str, port: int) -> socket.socket:
+    """The listening socket for ``host:port``, opened before anything says "started": opened
+    by uvicorn, a taken port ended the process with uvicorn's own error and exit status,
+    after the start had been logged."""
+    try:
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        return socket.create_server((host, port), family=family)
+    except OSError as exc:
+        raise ListenError(
+            f"cannot listen on {host}:{port}: {exc.strerror or exc}; another process has the "
+            "port, or it needs privileges: choose another with --port"
+        ) from exc
 
 
 class LimitBody:
@@ -337,12 +356,12 @@ def health_routes(parts: Components) -> list[Route]:
 
     async def metrics_endpoint(_: Request) -> Response:
         try:
-            depth = await queue.depth(parts.engine)
+            depth = await queue.depth(parts.engine, now=time.time())
             oldest = await queue.oldest_pending(parts.engine)
         except Exception:
             log.warning("metrics: the job queue could not be read")
         else:
-            for state in ("pending", "running", "dead"):
+            for state in ("pending", queue.SCHEDULED, "running", "dead"):
                 metrics.queue_depth.labels(state=state).set(depth.get(state, 0))
             metrics.queue_age.set(max(0.0, time.time() - oldest) if oldest else 0.0)
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
@@ -463,7 +482,12 @@ def create_app(
             parts.runner.start()
         if settle_gc:
             settle_garbage_collector()
-        log.info("sms-bridge started numbers=%d jobs=%s", len(config.numbers), run_jobs)
+        log.info(
+            "sms-bridge started numbers=%d jobs=%s listening=%s",
+            len(config.numbers),
+            run_jobs,
+            getattr(app.state, "listening", "-"),
+        )
         try:
             yield
         finally:

@@ -20,21 +20,24 @@ import asyncio
 import contextlib
 import logging
 import signal
-import socket
 from collections.abc import Iterator
 
 import uvicorn
 from starlette.applications import Starlette
 
 from bot.config import AppConfig, Settings
-from bot.store.db import migrate
-from bot.web import Components, build_components, health_routes, settle_garbage_collector
+from bot.exit_codes import Exit
+from bot.store.db import migrate, require_database
+from bot.web import (
+    Components,
+    ListenError,
+    build_components,
+    health_routes,
+    open_listener,
+    settle_garbage_collector,
+)
 
 log = logging.getLogger(__name__)
-
-
-class ListenError(Exception):
-    """The health routes' port could not be opened (taken, or not allowed)."""
 
 
 class _HealthServer(uvicorn.Server):
@@ -70,16 +73,15 @@ async def run_worker(
     health: _HealthServer | None = None
     serving: asyncio.Task[None] | None = None
     try:
+        # The worker upgrades the schema beside `serve` (whichever starts first), but it
+        # never creates a SQLite file: one that is not there is the wrong folder or URL.
+        await require_database(parts.engine, tables=False)
         await migrate(parts.engine)
         parts.open_slack_session()
         if port is not None:
             # Opened here, not by uvicorn, whose failure to bind would end the process
             # with its own exit status before the worker could close.
-            try:
-                family = socket.AF_INET6 if ":" in host else socket.AF_INET
-                listener = socket.create_server((host, port), family=family)
-            except OSError as exc:
-                raise ListenError(f"cannot listen on {host}:{port}: {exc.strerror}") from exc
+            listener = open_listener(host, port)
             health = _health_server(parts, host, port)
             serving = asyncio.create_task(health.serve([listener]), name="worker-health")
         parts.runner.start()
@@ -118,7 +120,7 @@ def serve_worker(
             await run_worker(settings, config, stop=stop, settle_gc=True, host=host, port=port)
         except ListenError as exc:
             log.error("sms-bridge worker: %s", exc)
-            return 1
-        return 0
+            return Exit.CANNOT_LISTEN
+        return Exit.OK
 
     return asyncio.run(main())

@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import sys
+import tempfile
+import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -26,6 +29,78 @@ from harness import ACCESSKEY, BOT_TOKEN, WEBHOOK_SECRET
 
 PG_ADMIN_URL = os.environ.get("SMS_BRIDGE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 REQUIRE_PG = os.environ.get("SMS_BRIDGE_REQUIRE_PG") == "1"
+
+# -- nothing left behind -----------------------------------------------------------------------
+# Every process the run starts inherits SMS_BRIDGE_TEST_RUN (unless a test gives it a bare
+# environment, which only short commands do), so one still alive at the end is found by it,
+# even orphaned (a killed benchmark's fake host and services were); and every temporary file
+# of the run, in-process or a child's, goes to a folder of its own (TMPDIR), which must be
+# empty at the end. Either fails the run.
+_RUN_MARK = "SMS_BRIDGE_TEST_RUN"
+_LEAK_GRACE_SECONDS = 10.0
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if os.environ.get(_RUN_MARK):
+        return  # a pytest started by a test: the outer run checks
+    run = uuid.uuid4().hex
+    os.environ[_RUN_MARK] = run
+    # pytest's own tmp_path folders stay where they were (it keeps the last three runs).
+    os.environ.setdefault("PYTEST_DEBUG_TEMPROOT", tempfile.gettempdir())
+    folder = tempfile.mkdtemp(prefix=f"sms-bridge-tests-{run[:8]}-")
+    os.environ["TMPDIR"] = folder
+    tempfile.tempdir = folder
+    config.stash[_RUN_KEY] = (run, folder)
+
+
+_RUN_KEY = pytest.StashKey[tuple[str, str]]()
+
+
+def _left_processes(run: str) -> dict[int, str]:
+    """The processes other than this one whose environment carries ``run``'s mark."""
+    mark = f"{_RUN_MARK}={run}".encode()
+    found: dict[int, str] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            if mark not in (entry / "environ").read_bytes().split(b"\0"):
+                continue
+            command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:  # gone meanwhile, or not ours to read
+            continue
+        if command:  # a zombie has none: it is dead, only not yet reaped
+            found[int(entry.name)] = command.strip()
+    return found
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    marked = session.config.stash.get(_RUN_KEY, None)
+    if marked is None or not Path("/proc/self/environ").exists():
+        return
+    run, folder = marked
+    deadline = time.monotonic() + _LEAK_GRACE_SECONDS
+    left = _left_processes(run)
+    while left and time.monotonic() < deadline:
+        time.sleep(0.1)  # a child that was told to stop may still be closing
+        left = _left_processes(run)
+    problems = [f"process {pid} still running: {command}" for pid, command in left.items()]
+    for pid in left:
+        with contextlib.suppress(OSError):
+            os.kill(pid, signal.SIGKILL)  # started by this run: ended by it too
+    stray = sorted(p.name for p in Path(folder).iterdir())
+    problems += [f"left in the temporary folder: {name}" for name in stray]
+    if not stray:
+        Path(folder).rmdir()
+    if problems:
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        text = "the test run left things behind:\n  " + "\n  ".join(problems)
+        if reporter is not None:
+            reporter.write_line(text, red=True)
+        else:
+            print(text, file=sys.stderr)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
 
 _CLEARED = (
     "SLACK_BOT_TOKEN",

@@ -156,12 +156,12 @@ def test_offline_only_validates_the_file(doctor: Doctor) -> None:
     assert doctor.slack.calls() == [] and doctor.voipbin.requests == []
 
 
-def test_without_the_secrets_the_online_checks_are_skipped(
+def test_without_the_secrets_the_online_checks_are_skipped_and_the_check_fails(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     code = main(["check", "--config", write_config(tmp_path)])
     out = capsys.readouterr().out
-    assert code == 0
+    assert code == 2, "the service could not start, so the check must not pass"
     assert "SLACK_BOT_TOKEN is not set" in out
     assert "online checks skipped" in out
 

@@ -14,6 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from bot.exit_codes import Exit
 from bot.fakes.slack import FakeSlack
 from bot.fakes.voipbin import FakeVoipbin
 
@@ -127,10 +128,11 @@ async def test_serve_without_jobs_records_and_the_worker_does_the_work(
 
 
 @pytest.mark.timeout(60)
-def test_a_worker_whose_health_port_is_taken_says_so_and_exits_1(
+def test_a_worker_whose_health_port_is_taken_says_so_and_exits_5(
     fake_slack: FakeSlack, fake_voipbin: FakeVoipbin, tmp_path: Path
 ) -> None:
     config = write_config(tmp_path)
+    (tmp_path / "taken.db").touch()  # a worker uses the service's database, never creates one
     with socket.create_server(("127.0.0.1", 0)) as taken:
         port = taken.getsockname()[1]
         worker = start_worker(
@@ -142,7 +144,7 @@ def test_a_worker_whose_health_port_is_taken_says_so_and_exits_1(
             port=port,
         )
         try:
-            assert worker.wait(timeout=45) == 1
+            assert worker.wait(timeout=45) == Exit.CANNOT_LISTEN
         finally:
             if worker.poll() is None:
                 worker.kill()

@@ -17,9 +17,11 @@ from typing import Any
 from sqlalchemy import (
     and_,
     bindparam,
+    case,
     delete,
     exists,
     func,
+    literal,
     literal_column,
     or_,
     select,
@@ -411,14 +413,25 @@ async def oldest_pending(engine: AsyncEngine) -> float | None:
         return None if value is None else float(value)
 
 
-async def depth(engine: AsyncEngine) -> dict[str, int]:
-    """Number of jobs per state (done excluded)."""
+# A pending job not due yet: a check scheduled ahead (is the SMS still queued after
+# alerts.stuck_after?), or a retry waiting out its backoff. Counted apart, so that "pending"
+# is work waiting to run now, and an alert on it does not fire after every ordinary send.
+SCHEDULED = "scheduled"
+
+
+async def depth(engine: AsyncEngine, *, now: float | None = None) -> dict[str, int]:
+    """Number of jobs per state (done excluded); with ``now``, the pending jobs not due
+    before then are counted as ``SCHEDULED`` instead of ``pending``."""
+    state: Any = jobs.c.state
+    if now is not None:
+        later = and_(jobs.c.state == PENDING, jobs.c.run_after > bindparam("now", now))
+        state = case((later, literal(SCHEDULED)), else_=jobs.c.state)
     async with engine.connect() as conn:
         rows = (
             await conn.execute(
-                select(jobs.c.state, func.count())
+                select(state.label("state"), func.count())
                 .where(jobs.c.state != DONE)
-                .group_by(jobs.c.state)
+                .group_by(state)
             )
         ).all()
-        return {str(state): int(count) for state, count in rows}
+        return {str(name): int(count) for name, count in rows}

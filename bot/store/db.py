@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import os
+import socket
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -13,10 +16,11 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, event, text
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DBAPIError, DisconnectionError
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError, DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
+from bot.config import ConfigError
 from bot.store import onetrip
 
 log = logging.getLogger(__name__)
@@ -27,6 +31,78 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 
 class SchemaError(Exception):
     """The database schema cannot be used by this version of sms-bridge."""
+
+
+class DatabaseUnavailable(Exception):
+    """The database cannot be reached or used; the message names DATABASE_URL and why."""
+
+
+# The drivers sms-bridge ships, and what the URLs people write mean with them.
+_ASYNC_DRIVERS = {
+    "postgres": "postgresql+asyncpg",
+    "postgresql": "postgresql+asyncpg",
+    "postgresql+asyncpg": "postgresql+asyncpg",
+    "sqlite": "sqlite+aiosqlite",
+    "sqlite+aiosqlite": "sqlite+aiosqlite",
+}
+
+
+def database_url(url: str) -> URL:
+    """``DATABASE_URL`` as people write it (``postgresql://``, Heroku's ``postgres://``,
+    ``sqlite:///``), with the async driver sms-bridge ships (asyncpg, aiosqlite). Another
+    driver (``postgresql+psycopg://``) is not installed, so it is refused here, by name,
+    rather than failing later with ``ModuleNotFoundError``."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise ConfigError(
+            f"DATABASE_URL {url!r} is not a database URL; use postgresql://user:password@host/db "
+            "or sqlite+aiosqlite:///path/to/sms-bridge.db"
+        ) from None
+    driver = _ASYNC_DRIVERS.get(parsed.drivername)
+    if driver is None:
+        raise ConfigError(
+            f"DATABASE_URL uses {parsed.drivername}://, which sms-bridge does not ship a driver "
+            "for; use postgresql://… (asyncpg) or sqlite:///… (aiosqlite)"
+        )
+    return parsed.set(drivername=driver)
+
+
+def shown_url(url: str | URL) -> str:
+    """The URL without its password, for messages."""
+    parsed = url if isinstance(url, URL) else make_url(url)
+    return parsed.render_as_string(hide_password=True)
+
+
+def _reason(exc: BaseException) -> str:
+    original = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
+    if isinstance(original, socket.gaierror) and original.strerror:
+        return f"the host is not known ({original.strerror.lower()})"
+    if isinstance(original, OSError) and original.errno:
+        return os.strerror(original.errno).lower()
+    text = str(original).strip() or type(original).__name__
+    # asyncpg's errors reach SQLAlchemy as "<class 'asyncpg....'>: message".
+    return text.split(">: ", 1)[-1].splitlines()[0]
+
+
+def unavailable(engine: AsyncEngine, exc: BaseException) -> DatabaseUnavailable:
+    """``exc``, raised while reaching the database, as the words an operator acts on."""
+    url = shown_url(engine.url.set(drivername=engine.url.get_backend_name()))
+    reason = _reason(exc)
+    if "readonly" in reason or "read-only" in reason:
+        advice = (
+            "the file or its folder is read-only; the user running sms-bridge must be able "
+            "to write both (SQLite writes a -wal and a -shm file beside it)"
+        )
+    elif is_sqlite(engine):
+        advice = "check that the folder exists and that sms-bridge may write in it"
+    else:
+        advice = "check that the server runs and that the host, port, user and database are right"
+    return DatabaseUnavailable(f"cannot use the database at DATABASE_URL={url}: {reason}; {advice}")
+
+
+# What reaching a database raises when it is down, refuses us, or cannot be opened.
+REACH_ERRORS = (OSError, TimeoutError, DBAPIError)
 
 
 def is_sqlite(engine: AsyncEngine) -> bool:
@@ -49,15 +125,23 @@ def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
     and never opens a second connection while holding one (that would wait for the pool
     forever: ``pool_timeout`` turns such a bug into an error).
     """
-    parsed = make_url(url)
+    parsed = database_url(url)
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database or ":memory:"
 
         async def one_trip_connection() -> Any:
-            return await onetrip.connect(database, timeout=30, check_same_thread=False)
+            connection = onetrip.connect(database, timeout=30, check_same_thread=False)
+            try:
+                return await connection
+            except BaseException:
+                # aiosqlite stops its thread without waiting for it; should the loop close
+                # first (a CLI command ending on this error), the thread's answer lands on a
+                # closed loop and prints a traceback of its own.
+                await asyncio.to_thread(connection._thread.join, 5)
+                raise
 
         engine = create_async_engine(
-            url,
+            parsed,
             async_creator=one_trip_connection,
             pool_size=1,
             max_overflow=0,
@@ -80,7 +164,7 @@ def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
-    engine = create_async_engine(url, pool_size=pool_size, max_overflow=pool_size)
+    engine = create_async_engine(parsed, pool_size=pool_size, max_overflow=pool_size)
     _ping_after_idle(engine)
     return engine
 
@@ -149,7 +233,7 @@ def _upgrade(connection: Connection) -> tuple[str | None, str]:
     scripts = ScriptDirectory.from_config(config)
     head = scripts.get_current_head()
     assert head is not None
-    current = MigrationContext.configure(connection).get_current_revision()
+    current = _revision(connection)
     if current is not None and current != head:
         try:
             known = scripts.get_revision(current)
@@ -166,9 +250,56 @@ def _upgrade(connection: Connection) -> tuple[str | None, str]:
     return current, head
 
 
+def _revision(connection: Connection) -> str | None:
+    return MigrationContext.configure(connection).get_current_revision()
+
+
+def _missing_sqlite_file(engine: AsyncEngine) -> str | None:
+    """Where a SQLite database that is not there was looked for, or None."""
+    database = engine.url.database or ""
+    if not is_sqlite(engine) or database in ("", ":memory:"):
+        return None
+    path = Path(database)
+    if path.is_file():
+        return None
+    if path.is_absolute():
+        return str(path)
+    return f"{path.resolve()}, relative to the folder {Path.cwd()}"
+
+
+async def require_database(engine: AsyncEngine, *, tables: bool = True) -> None:
+    """Refuse to go on unless the database exists (``sms-bridge jobs``, ``audit`` and
+    ``worker`` read and work on the service's database; opening a SQLite path that is not
+    there would quietly create an empty one and answer "no jobs"), and with ``tables`` unless
+    sms-bridge's schema is in it. The message says where it looked."""
+    url = shown_url(engine.url.set(drivername=engine.url.get_backend_name()))
+    advice = (
+        "run this where `sms-bridge serve` runs, or set DATABASE_URL to the service's "
+        "database (`sms-bridge migrate` creates a new one)"
+    )
+    missing = _missing_sqlite_file(engine)
+    if missing is not None:
+        raise DatabaseUnavailable(f"no database at {missing} (DATABASE_URL={url}); {advice}")
+    if not tables:
+        return
+    try:
+        async with engine.connect() as conn:
+            revision = await conn.run_sync(_revision)
+    except REACH_ERRORS as exc:
+        raise unavailable(engine, exc) from exc
+    if revision is None:
+        raise DatabaseUnavailable(
+            f"the database at DATABASE_URL={url} has no sms-bridge tables; {advice}"
+        )
+
+
 async def migrate(engine: AsyncEngine) -> None:
-    """Bring the schema up to date; refuse a database newer than this code."""
-    async with engine.begin() as conn:
-        before, head = await conn.run_sync(_upgrade)
+    """Bring the schema up to date; refuse a database newer than this code
+    (``SchemaError``) and one that cannot be reached or written (``DatabaseUnavailable``)."""
+    try:
+        async with engine.begin() as conn:
+            before, head = await conn.run_sync(_upgrade)
+    except REACH_ERRORS as exc:
+        raise unavailable(engine, exc) from exc
     if before != head:
         log.info("database schema upgraded from=%s to=%s", before or "empty", head)

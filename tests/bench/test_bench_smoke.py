@@ -3,11 +3,14 @@ with numbers. Whether the targets are met is the benchmark's report, not this te
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -29,17 +32,42 @@ def _pg_required() -> bool:
     return os.environ.get("SMS_BRIDGE_REQUIRE_PG") == "1"
 
 
+def run_bounded(
+    argv: list[str], *, timeout: float, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """``argv`` to its end, in a process group of its own; at ``timeout`` the whole group
+    (the benchmark's fake host and the services it started) is killed and the test fails
+    with what was printed so far. ``subprocess.run``'s timeout killed the benchmark alone,
+    and its children were still running 17 minutes later."""
+    process = subprocess.Popen(
+        argv,
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        out, err = process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        out, err = process.communicate()
+        pytest.fail(
+            f"{' '.join(argv[1:])} did not finish in {timeout:.0f} s:\n{out[-3000:]}{err[-3000:]}"
+        )
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)  # whatever the group left behind
+    return subprocess.CompletedProcess(argv, process.returncode, out, err)
+
+
 @pytest.mark.timeout(240)
 def test_quick_bench_runs_every_scenario(tmp_path: Path) -> None:
     out = tmp_path / "bench.json"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "VOIPBIN_"))}
-    completed = subprocess.run(
-        [sys.executable, "-m", "bench", "--quick", "--json", str(out)],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=200,
+    completed = run_bounded(
+        [sys.executable, "-m", "bench", "--quick", "--json", str(out)], env=env, timeout=200
     )
     report = completed.stdout[-4000:] + completed.stderr[-4000:]
     results = json.loads(out.read_text()) if out.exists() else {"scenarios": []}
@@ -69,16 +97,29 @@ def test_quick_bench_runs_every_scenario(tmp_path: Path) -> None:
 
 @pytest.mark.timeout(120)
 def test_the_intake_microbenchmark_runs_and_counts_its_trips() -> None:
-    completed = subprocess.run(
-        [sys.executable, "-m", "bench.accept", "--calls", "50"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=100,
-    )
+    completed = run_bounded([sys.executable, "-m", "bench.accept", "--calls", "50"], timeout=100)
     assert completed.returncode == 0, completed.stderr[-4000:]
     line = completed.stdout.strip()
     assert line.startswith("accept_send x 50: "), line
     # Each /sms is a handful of statements and one commit, each one trip.
     trips = float(line.split("; ", 1)[1].split(" trips", 1)[0])
     assert 3 <= trips <= 12, line
+
+
+@pytest.mark.timeout(60)
+def test_a_run_past_its_deadline_fails_and_leaves_no_child(tmp_path: Path) -> None:
+    pid_file = tmp_path / "grandchild.pid"
+    spawn = (
+        "import subprocess, sys, time;"
+        "child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(600)']);"
+        f"open({str(pid_file)!r}, 'w').write(str(child.pid));"
+        "time.sleep(600)"
+    )
+    with pytest.raises(pytest.fail.Exception, match="did not finish in 3 s"):
+        run_bounded([sys.executable, "-c", spawn], timeout=3)
+    grandchild = int(pid_file.read_text())
+    deadline = time.monotonic() + 10
+    while Path(f"/proc/{grandchild}").exists() and time.monotonic() < deadline:
+        time.sleep(0.05)  # SIGKILL is delivered, the kernel reaps on its own time
+    state = Path(f"/proc/{grandchild}/stat")
+    assert not state.exists() or state.read_text().split(") ")[1].startswith("Z"), "still running"
