@@ -36,7 +36,12 @@ def status_line(slack: FakeSlack) -> str:
 
 @pytest.mark.parametrize(
     ("first", "late", "shown"),
-    [("delivered", "failed", "Delivered"), ("failed", "delivered", "Failed")],
+    [
+        ("delivered", "failed", "Delivered"),
+        ("failed", "delivered", "Failed"),
+        # "received" is an inbound word (reference §3.1); on an outbound SMS it is late news
+        ("delivered", "received", "Delivered"),
+    ],
 )
 async def test_a_late_final_status_does_not_replace_the_first(
     fake_slack: FakeSlack,
