@@ -23,6 +23,13 @@ ABROAD = {
     "US": "+12025550123",
     "BE": "+32470123456",
 }
+NAMES = {
+    "NL": "Netherlands",
+    "GB": "United Kingdom",
+    "DE": "Germany",
+    "US": "United States",
+    "BE": "Belgium",
+}
 
 
 @pytest.mark.parametrize("region", ["NL", "GB"])
@@ -40,6 +47,8 @@ async def test_with_no_country_list_only_the_region_is_texted(
         if country == region:
             assert "Sending to" in answer, answer
         else:
-            assert "this bridge only texts numbers in" in answer, (country, answer)
+            # says where the number is, and the one country it may text
+            assert f"is a number in {NAMES[country]}; " in answer, (country, answer)
+            assert f"this bridge only texts numbers in {NAMES[region]}." in answer, answer
             assert "policy.countries" in answer and "Nothing was sent" in answer
     assert [s["destinations"][0]["target"] for s in fake_voipbin.sends()] == [ABROAD[region]]
