@@ -13,11 +13,12 @@ from bot.fakes.voipbin import FakeVoipbin
 from harness import ALERTS, make_config, serve, wait_for
 from test_bridge_e2e import idle
 
+NOT_DELIVERED = "the carrier reported the message as not delivered"
 WORDS = {
     "gw_timeout": "the SMS gateway never confirmed the message (gateway timeout)",
     "dlr_timeout": "the carrier never sent a delivery report (delivery report timeout)",
-    "failed": "the carrier reported the message as not delivered (status 'failed')",
-    "Delivery_Failed": "the carrier reported the message as not delivered (status 'delivery_failed')",
+    "failed": f"{NOT_DELIVERED} (status 'failed')",
+    "Delivery_Failed": f"{NOT_DELIVERED} (status 'delivery_failed')",
 }
 PEERS = ["+31610000001", "+31610000002", "+31610000003", "+31610000004"]
 
