@@ -49,3 +49,14 @@ async def test_the_per_minute_limit_lets_that_many_through(
     assert ["Sending to" in a for a in answers] == [True, True, False]
     assert "has sent 2 SMS in the last minute, its limit" in answers[2]
     assert [s["text"] for s in fake_voipbin.sends()] == ["number 0", "number 1"]
+
+
+async def test_a_refusal_for_length_names_the_first_five_characters_that_force_ucs2(
+    fake_slack: FakeSlack, fake_voipbin: FakeVoipbin, sqlite_url: str
+) -> None:
+    config = make_config(policy={"countries": ["NL"], "max_segments": 2})
+    async with serve(fake_slack, fake_voipbin, sqlite_url, config=config) as service:
+        answer = (await service.slash(f"{PEER} {'абвгдеё' * 30}")).json()["text"]
+    assert "That message is 4 SMS segments (UCS-2); the limit is 2." in answer
+    assert "Characters like а б в г д make every segment shorter (70 characters)." in answer
+    assert fake_voipbin.sends() == []
