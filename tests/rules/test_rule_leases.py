@@ -136,3 +136,30 @@ async def test_a_long_running_job_keeps_its_lease(engine: AsyncEngine) -> None:
         release.set()
         await runner.stop(grace=5)
     assert runs == [1]
+
+
+# -- attempts and lanes --------------------------------------------------------------------
+
+
+async def test_a_wait_that_is_not_a_failure_does_not_use_an_attempt(engine: AsyncEngine) -> None:
+    """A rate limit's wait (``count_attempt=False``) hands the job back with the attempts it
+    had before it was claimed, so waits never bring it nearer to giving up."""
+    await add(engine, "a1")
+    (job,) = await queue.claim(engine, owner="w", now=101, limit=10, lease_seconds=30)
+    assert job.attempts == 1
+    assert await queue.retry_later(
+        engine, job, owner="w", now=102, run_after=103, error="429", count_attempt=False
+    )
+    (again,) = await queue.claim(engine, owner="w", now=104, limit=10, lease_seconds=30)
+    assert again.attempts == 1
+    assert await queue.retry_later(engine, again, owner="w", now=105, run_after=106, error="500")
+    (third,) = await queue.claim(engine, owner="w", now=107, limit=10, lease_seconds=30)
+    assert third.attempts == 2
+
+
+async def test_jobs_without_a_lane_are_all_claimed_together(engine: AsyncEngine) -> None:
+    async with engine.begin() as conn:
+        for key in ("n1", "n2", "n3"):
+            await queue.enqueue(conn, kind="k", key=key, payload={}, now=100.0)
+    claimed = await queue.claim(engine, owner="w", now=101, limit=10, lease_seconds=30)
+    assert [j.key for j in claimed] == ["n1", "n2", "n3"]
