@@ -163,3 +163,14 @@ async def test_jobs_without_a_lane_are_all_claimed_together(engine: AsyncEngine)
             await queue.enqueue(conn, kind="k", key=key, payload={}, now=100.0)
     claimed = await queue.claim(engine, owner="w", now=101, limit=10, lease_seconds=30)
     assert [j.key for j in claimed] == ["n1", "n2", "n3"]
+
+
+async def test_a_revived_dead_job_starts_again_from_its_first_attempt(engine: AsyncEngine) -> None:
+    """``sms-bridge jobs retry``: the job gets all its attempts again, and its first attempt
+    is a first one (a later attempt looks for the earlier one's Slack post first)."""
+    await add(engine, "a1")
+    (job,) = await queue.claim(engine, owner="w", now=101, limit=10, lease_seconds=30)
+    assert await queue.bury(engine, job, owner="w", now=102, error="gave up")
+    assert await queue.revive(engine, job.id, now=200)
+    (again,) = await queue.claim(engine, owner="w", now=201, limit=10, lease_seconds=30)
+    assert again.attempts == 1
