@@ -185,6 +185,28 @@ async def test_a_refused_send_is_said_in_words_and_not_retried_for_ever(
         assert fake_voipbin.requests[-1].method == "GET"
 
 
+async def test_a_refusal_on_the_last_attempt_is_looked_up_at_once_and_said_in_words(
+    fake_slack: FakeSlack, fake_voipbin: FakeVoipbin, database_url: str
+) -> None:
+    # The first three sends die on the wire (outcome unknown, each looked up by the next
+    # attempt); the fourth and last is refused (500 INTERNAL, the identity check). No attempt
+    # is left to look it up in, so it is looked up at once: nothing there, it was refused.
+    async with serve(fake_slack, fake_voipbin, database_url) as service:
+        fake_voipbin.set_identity("pending")
+        fake_voipbin.fail_next("POST /messages", mode="reset", times=3)
+        await service.slash(f"{PEER} refused at the last attempt")
+        await wait_for(fake_slack, lambda s: len(alerts(s)) == 2, timeout=20)
+        for alert in alerts(fake_slack):
+            assert REFUSED in alert["text"], alert["text"]
+        assert ":x: Failed" in outgoing(fake_slack, "refused at the last attempt")
+        await wait_job_done(service, "send_sms")
+        assert await job_states(service, "send_sms") == ["done"]  # settled, not dead
+        assert fake_voipbin.messages() == []
+        posts = [r for r in fake_voipbin.requests if r.method == "POST"]
+        assert [r.answered_status for r in posts] == [0, 0, 0, 500]
+        assert fake_voipbin.requests[-1].method == "GET"  # the look-up after the refusal
+
+
 async def test_voipbins_words_are_shown_escaped_and_cut(
     fake_slack: FakeSlack, fake_voipbin: FakeVoipbin, sqlite_url: str
 ) -> None:

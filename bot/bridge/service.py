@@ -600,7 +600,8 @@ class Bridge(HeldSends, Retries, ReplyEdits, AlertRollups, Signatures, BridgeCor
         500 INTERNAL (how it refuses one for the balance or the identity check, and also what
         a failure after storing it looks like) is tried again like any unknown outcome; on
         the ``last_attempt`` it is not sent again: when the look-up after the last 500 finds
-        nothing, it was refused, and the person is told so in words."""
+        nothing (the next attempt's, or, on the last attempt, one made at once), it was
+        refused, and the person is told so in words."""
         source, destination = conversation.our_number, conversation.peer_number
         sent = None
         if message.send_started_at is not None:
@@ -632,17 +633,23 @@ class Bridge(HeldSends, Retries, ReplyEdits, AlertRollups, Signatures, BridgeCor
             except MaybeRefused as exc:
                 # Remembered on the message (its note while it is retried): the last
                 # attempt needs to know what the last send was answered.
+                words = refusal_words(exc.status, exc.detail)
                 async with self._engine.begin() as conn:
                     await repo.update_message(
-                        conn,
-                        message.id,
-                        self._clock(),
-                        error=UNCONFIRMED_REFUSAL + refusal_words(exc.status, exc.detail),
+                        conn, message.id, self._clock(), error=UNCONFIRMED_REFUSAL + words
                     )
-                raise RetryLater(
-                    f"VoIPbin answered the send {exc.status}; looking for it before sending "
-                    f"again: {exc.message}"
-                ) from exc
+                if not last_attempt:
+                    raise RetryLater(
+                        f"VoIPbin answered the send {exc.status}; looking for it before "
+                        f"sending again: {exc.message}"
+                    ) from exc
+                # No attempt is left to look it up in (earlier ones timed out): look now. A
+                # send VoIPbin stored before failing is in its list at once.
+                message, _ = await self._load(message.id)
+                sent = await self._reconcile(message, source, destination)
+                if sent is None:
+                    await self._fail(message, conversation, words)
+                    return
             except Unavailable as exc:
                 if _unconfirmed_refusal(message.error):
                     async with self._engine.begin() as conn:
