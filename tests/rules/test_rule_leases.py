@@ -11,9 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
 
-import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -21,16 +19,7 @@ from bot.config import JobsConfig
 from bot.jobs import queue
 from bot.jobs.queue import Job
 from bot.jobs.runner import JobRunner
-from bot.store.db import create_engine, migrate
 from bot.store.tables import jobs
-
-
-@pytest.fixture
-async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
-    engine = create_engine(database_url)
-    await migrate(engine)
-    yield engine
-    await engine.dispose()
 
 
 async def add(engine: AsyncEngine, key: str, now: float = 100.0) -> None:
