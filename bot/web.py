@@ -70,7 +70,15 @@ def open_listener(host: str, port: int) -> socket.socket:
 
 class LimitBody:
     """Answers 413 to a request whose body is larger than ``limit`` bytes, whether it says so
-    in Content-Length or not, before any handler reads it."""
+    in Content-Length or not, before any handler reads it.
+
+    The rest of the body is read and thrown away before the answer (up to ``DRAIN_BYTES``):
+    a server that closes a connection with unread bytes in it makes the kernel reset the
+    connection, and a sender that asked to close after the answer (``Connection: close``)
+    then sees a reset instead of the 413 and retries. A body beyond the drain cap is answered
+    at once and the connection closed; its sender may see the reset."""
+
+    DRAIN_BYTES = 16 * 1024 * 1024
 
     def __init__(self, app: ASGIApp, *, limit: int) -> None:
         self.app = app
@@ -82,6 +90,8 @@ class LimitBody:
             return
         for name, value in scope.get("headers", []):
             if name == b"content-length" and value.isdigit() and int(value) > self.limit:
+                if int(value) <= self.DRAIN_BYTES:
+                    await _drain(receive, self.DRAIN_BYTES)
                 await _too_large(scope, receive, send)
                 return
         received = 0
@@ -98,7 +108,19 @@ class LimitBody:
         try:
             await self.app(scope, limited_receive, send)
         except BodyTooLarge:
+            await _drain(receive, self.DRAIN_BYTES - received)
             await _too_large(scope, receive, send)
+
+
+async def _drain(receive: Receive, budget: int) -> None:
+    """Reads and drops the rest of a request body, at most ``budget`` bytes of it."""
+    while budget > 0:
+        message = await receive()
+        if message["type"] != "http.request":
+            return
+        budget -= len(message.get("body", b""))
+        if not message.get("more_body", False):
+            return
 
 
 class FrontDoor:
