@@ -26,11 +26,11 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.bridge.ports import Rejected, Unavailable
 from bot.bridge.service import Bridge
 from bot.phone import PhoneNumberError, format_international, parse_recipients
-from bot.slack import fit
+from bot.slack import fit, messages
 from bot.slack.messenger import SlackMessenger
 from bot.slack.mrkdwn import escape, mentioned_user_ids, to_plain_text
 from bot.slack.render import answer
-from bot.slack.sending import Sender
+from bot.slack.sending import Outcome, Sender
 
 log = logging.getLogger(__name__)
 
@@ -279,9 +279,13 @@ async def submitted(
         await ack(response_action="errors", errors=errors)
         return
     assert channel is not None
-    outcome = await sender.send(
-        channel=channel, user=user, recipients=recipients, text=text, our_number=our_number
-    )
+    try:
+        outcome = await sender.send(
+            channel=channel, user=user, recipients=recipients, text=text, our_number=our_number
+        )
+    except Exception:
+        log.exception("could not record an SMS from the modal channel=%s", channel)
+        outcome = Outcome(messages.failed())
     if outcome.refusal is not None:
         field = _RULE_FIELD.get(outcome.refusal.rule, "text")
         await ack(response_action="errors", errors={field: outcome.refusal.message[:300]})
