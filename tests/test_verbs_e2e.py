@@ -8,17 +8,19 @@ import logging
 from typing import Any
 
 import pytest
+from interact import global_shortcut, submit, view_state
 from sqlalchemy import text as sql
 from test_sending_e2e import slash_ack
 
 from bot.fakes.slack import FakeSlack
 from bot.fakes.voipbin import FakeVoipbin
-from bot.slack import messages
+from bot.slack import messages, modal
 from bot.slack.commands import usage
+from bot.slack.mrkdwn import to_plain_text
 from bot.slack.verbs import LOOK_UP, SEND, VERBS, CommandError, Registry, Typed, rest_of_line
 from bot.store.tables import metadata
 
-from harness import OUR_NUMBER, Service, serve
+from harness import CHANNEL, OUR_NUMBER, Service, serve, wait_for
 from test_bridge_e2e import PEER
 
 
@@ -130,3 +132,32 @@ async def test_any_verb_that_fails_answers_the_same_words_and_logs_once(
         assert "Sending to" in sent["text"]
         status = await slash_ack(service, "status")
         assert status["text"] != messages.failed()
+
+
+async def test_the_modal_that_fails_says_the_same_on_its_field(
+    fake_slack: FakeSlack,
+    fake_voipbin: FakeVoipbin,
+    sqlite_url: str,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The Send SMS modal is no /sms verb, but sends through the same code: a failure there
+    is caught by the modal, shown on its text field in the same words, and logged once."""
+    fake_slack.set_members(CHANNEL, ["UBOT", "U0ANNA"])
+    caplog.set_level(logging.ERROR)
+    async with serve(fake_slack, fake_voipbin, sqlite_url) as service:
+        response = await global_shortcut(service, modal.GLOBAL_SHORTCUT)
+        assert response.status_code == 200
+        await wait_for(fake_slack, lambda s: bool(s.calls("views.open")))
+        view = fake_slack.calls("views.open")[-1].params["view"]
+        await rename_tables(service, away=True)
+        try:
+            caplog.clear()
+            response = await submit(service, view, view_state({"to": PEER, "text": "hi"}, {}))
+            assert response.status_code == 200
+            errors = response.json()["errors"]
+            assert errors == {"text": to_plain_text(messages.failed())}
+            logged = [r for r in caplog.records if r.name.startswith("bot.slack")]
+            assert len(logged) == 1 and logged[0].exc_info
+        finally:
+            await rename_tables(service, away=False)
+    assert not fake_voipbin.sends()

@@ -105,6 +105,25 @@ def cancelled() -> str:
     return f":wastebasket: Cancelled. {nothing_sent()}"
 
 
+# -- the Send SMS modal ----------------------------------------------------------------------
+
+
+def modal_no_numbers() -> str:
+    return ":warning: The bridge has no VoIPbin number in its app.yaml yet, so it cannot send SMS."
+
+
+def modal_pick_a_number() -> str:
+    return "Pick one of the bridge's numbers."
+
+
+def modal_no_text() -> str:
+    return "Write the message to send."
+
+
+def modal_not_a_member() -> str:
+    return "Only members of this number's channel may send from it; join the channel first."
+
+
 # -- the acknowledgements of the other verbs ----------------------------------------------
 
 

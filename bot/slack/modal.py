@@ -87,8 +87,7 @@ def build_view(
                     "type": "section",
                     "text": {
                         "type": "mrkdwn",
-                        "text": ":warning: The bridge has no VoIPbin number in its app.yaml "
-                        "yet, so it cannot send SMS.",
+                        "text": messages.modal_no_numbers(),
                     },
                 }
             ],
@@ -261,7 +260,7 @@ async def submitted(
     channel = bridge.config.channel_for(our_number) if our_number in offered else None
     errors: dict[str, str] = {}
     if channel is None:
-        errors["from" if len(offered) > 1 else "to"] = "Pick one of the bridge's numbers."
+        errors["from" if len(offered) > 1 else "to"] = messages.modal_pick_a_number()
     recipients: list[str] = []
     try:
         recipients = parse_recipients(_value(values, "to").replace(" ", ""), bridge.config.region)
@@ -269,12 +268,10 @@ async def submitted(
         errors["to"] = exc.reason[:150]
     text = _value(values, "text").strip()
     if not text:
-        errors["text"] = "Write the message to send."
+        errors["text"] = messages.modal_no_text()
     if channel is not None and "from" not in errors and not await _member(messenger, channel, user):
         where = "from" if len(offered) > 1 else "to"
-        errors[where] = (
-            "Only members of this number's channel may send from it; join the channel first."
-        )
+        errors[where] = messages.modal_not_a_member()
     if errors:
         await ack(response_action="errors", errors=errors)
         return
