@@ -50,10 +50,14 @@ RUN --mount=type=bind,from=builder,source=/wheels,target=/wheels \
 WORKDIR /app
 USER 10001:10001
 
+# The port the service listens on, one setting for both: `sms-bridge serve` listens on $PORT
+# (its --port default), and the health check below probes $PORT. Serve on another port with
+# `docker run -e PORT=9000 -p 9000:9000 ...`.
+ENV PORT=8080
 EXPOSE 8080
 
 HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
-    CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8080/healthz', timeout=4)"]
+    CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:' + os.environ['PORT'] + '/healthz', timeout=4)"]
 
 ENTRYPOINT ["sms-bridge"]
-CMD ["serve", "--host", "0.0.0.0", "--port", "8080", "--config", "/config/app.yaml"]
+CMD ["serve", "--host", "0.0.0.0", "--config", "/config/app.yaml"]

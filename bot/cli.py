@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 import time
 from collections.abc import Sequence
@@ -396,7 +397,13 @@ def build_parser() -> argparse.ArgumentParser:
         default="0.0.0.0",  # noqa: S104 - a server listens on all
         help="address to listen on (:: for IPv6)",
     )
-    serve.add_argument("--port", type=port_number, default=8080, help="TCP port to listen on")
+    serve.add_argument(
+        "--port",
+        type=port_number,
+        # A string default goes through port_number too: a $PORT that is no port is refused.
+        default=os.environ.get("PORT") or "8080",
+        help="TCP port to listen on; $PORT when it is set, as in the container image",
+    )
     serve.add_argument(
         "--no-jobs",
         action="store_true",

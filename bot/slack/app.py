@@ -11,25 +11,16 @@ from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.bridge.service import Bridge, NotRouted
-from bot.phone import format_international
+from bot.bridge.service import Bridge
+from bot.slack import commands as _verbs  # noqa: F401  (registers the /sms verbs)
 from bot.slack.actions import register_actions
-from bot.slack.commands import (
-    USAGE,
-    CommandError,
-    SendSms,
-    SetOptOut,
-    SetSignature,
-    ShowHelp,
-    parse_sms_command,
-)
-from bot.slack.directory_commands import DIRECTORY_COMMANDS, Lookups
+from bot.slack.directory_commands import Lookups
 from bot.slack.home import HomeTab, register_home
 from bot.slack.links import ThreadLinks
 from bot.slack.messenger import SlackMessenger
-from bot.slack.mrkdwn import escape, mentioned_user_ids, to_plain_text
-from bot.slack.render import answer
-from bot.slack.sending import NO_NUMBER, NOT_RECORDED, Sender
+from bot.slack.mrkdwn import mentioned_user_ids, to_plain_text
+from bot.slack.sending import Sender
+from bot.slack.verbs import VERBS, Context
 
 log = logging.getLogger(__name__)
 
@@ -100,52 +91,19 @@ def build_bolt_app(
 
     @app.command(re.compile(r"^/sms"))
     async def sms_command(ack: AsyncAck, command: dict[str, Any]) -> None:
-        text = str(command.get("text") or "")
-        names = await messenger.user_names(mentioned_user_ids(text))
-        parsed = parse_sms_command(text, region=region, user_names=names)
-        if isinstance(parsed, ShowHelp):
-            await ack(response_type="ephemeral", **answer(USAGE))
-            return
-        if isinstance(parsed, CommandError):
-            await ack(response_type="ephemeral", **answer(f":warning: {parsed.message}"))
-            return
-        channel = str(command.get("channel_id") or "")
-        user = str(command.get("user_id") or "")
-        if isinstance(parsed, SetSignature):
-            said = await sender.set_signature(user, parsed)
-            await ack(response_type="ephemeral", **answer(said))
-            return
-        if isinstance(parsed, DIRECTORY_COMMANDS):
-            looked_up = await lookups.reply(parsed, channel=channel, user=user)
-            await ack(response_type="ephemeral", **looked_up)
-            return
-        if isinstance(parsed, SendSms):
-            outcome = await sender.send(
-                channel=channel,
-                user=user,
-                recipients=parsed.recipients,
-                text=parsed.text,
-                our_number=parsed.sender,
-            )
-            await ack(response_type="ephemeral", **outcome.message())
-            return
-        try:
-            if isinstance(parsed, SetOptOut):
-                changed = await bridge.set_opt_out(
-                    channel=channel, user=user, peer=parsed.number, opted_out=parsed.opted_out
-                )
-                pretty = escape(format_international(parsed.number))
-                state = "opted out" if parsed.opted_out else "opted in"
-                note = "" if changed else " (it already was)"
-                await ack(response_type="ephemeral", **answer(f"{pretty} is {state}{note}."))
-                return
-        except NotRouted:
-            await ack(response_type="ephemeral", **answer(NO_NUMBER))
-            return
-        except Exception:
-            log.exception("could not record /sms channel=%s", channel)
-            await ack(response_type="ephemeral", **answer(NOT_RECORDED))
-            return
+        # The verbs are registered in bot.slack.commands and bot.slack.directory_commands;
+        # respond() dispatches by the registry and never raises, so the ack always goes out.
+        context = Context(
+            channel=str(command.get("channel_id") or ""),
+            user=str(command.get("user_id") or ""),
+            region=region,
+            bridge=bridge,
+            sender=sender,
+            lookups=lookups,
+            user_names=messenger.user_names,
+        )
+        said = await VERBS.respond(str(command.get("text") or ""), context)
+        await ack(response_type="ephemeral", **said)
 
     @app.event({"type": "message", "subtype": HUMAN_SUBTYPES})
     async def thread_reply(event: dict[str, Any], body: dict[str, Any]) -> None:

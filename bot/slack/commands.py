@@ -1,40 +1,37 @@
-"""Parsing the text of ``/sms`` into what to do, with errors a person can act on."""
+"""The ``/sms`` verbs for sending and what goes with it (the default send, ``from:``,
+``optout`` / ``optin``, ``signature``, ``help``): their parsers, pure, with errors a person can
+act on, and their handlers. Registered in ``bot.slack.verbs.VERBS``; the look-ups are in
+``bot.slack.directory_commands``."""
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
 
-from bot.phone import PhoneNumberError, parse_recipients
-from bot.slack.directory_commands import USAGE as DIRECTORY_USAGE
-from bot.slack.directory_commands import DirectoryCommand, parse_directory_command
+from bot.bridge.service import NotRouted
+from bot.phone import PhoneNumberError, format_international, parse_recipients
+from bot.slack import directory_commands as _lookups  # noqa: F401  (registers its verbs first)
+from bot.slack import messages
+from bot.slack.directory_commands import DirectoryCommand
 from bot.slack.mrkdwn import escape, to_plain_text
+from bot.slack.render import answer
+from bot.slack.verbs import LOOK_UP, SEND, VERBS, Answer, CommandError, Context, Typed
+
+__all__ = [
+    "SIGNATURE_MAX",
+    "CommandError",
+    "SendSms",
+    "SetOptOut",
+    "SetSignature",
+    "ShowHelp",
+    "parse_sms_command",
+    "usage",
+]
 
 # The recipients: one or more numbers separated by commas; a number may be wrapped by Slack
 # as <tel:+31...|+31 6 ...>, which holds spaces, so a wrapper counts as one piece.
 _PIECE = r"(?:<[^<>]*>|[^\s,<>]+)"
 _COMMAND = re.compile(rf"^\s*({_PIECE}(?:\s*,\s*{_PIECE})*)(?:\s+(.*))?$", re.DOTALL)
-
-USAGE = (
-    "*Send an SMS from this channel's number:*\n"
-    "`/sms +31612345678 Your message`\n"
-    "• The number: international (`+31612345678`), or national in this workspace's region "
-    "(`0612345678`); `-`, `(`, `)` and `.` may separate digits, spaces may not.\n"
-    "• Several numbers: separate them with commas, no spaces: `/sms +31612345678,+31687654321 Hi`"
-    " — each number gets its own thread.\n"
-    "• The conversation continues in the number's thread: reply there to send another SMS.\n"
-    "• `/sms optout +31612345678` / `/sms optin +31612345678`: stop or allow SMS to a number "
-    "that asked for it in another way (numbers that text STOP are opted out by themselves).\n"
-    "• `/sms from:+442079460958 +31612345678 Hi`: send from another of this channel's numbers "
-    "(without `from:`, the channel's first number sends).\n"
-    '• `/sms signature "— Anna, Acme"`: add a line to every SMS you send (`/sms signature '
-    "off` removes it; it counts toward the message's length).\n"
-    "• The answer tells you how many SMS segments (and which encoding) a message costs; long "
-    "messages ask you to confirm with Send / Cancel before they go out.\n"
-    "• Or use the *Send SMS* shortcut, or *Send as SMS* on any message (its ⋮ menu)."
-)
-# Looking things up: history, contacts, names, status (bot/slack/directory_commands.py).
-USAGE = f"{USAGE}\n\n*Look things up (only you see the answers):*\n{DIRECTORY_USAGE}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,9 +62,9 @@ class SetOptOut:
     opted_out: bool
 
 
-@dataclass(frozen=True, slots=True)
-class CommandError:
-    message: str
+def usage() -> str:
+    """What ``/sms help`` shows: every registered verb."""
+    return VERBS.usage()
 
 
 def _reason(error: PhoneNumberError) -> str:
@@ -80,48 +77,121 @@ def parse_sms_command(
     text: str, *, region: str, user_names: dict[str, str] | None = None
 ) -> ShowHelp | SendSms | SetOptOut | SetSignature | DirectoryCommand | CommandError:
     """What ``/sms <text>`` asks for. ``text`` is as Slack sends it (``&amp;`` etc.)."""
-    stripped = text.strip()
-    if not stripped or stripped.lower() in {"help", "-h", "--help", "?"}:
-        return ShowHelp()
-    verb, _, rest = stripped.partition(" ")
-    if verb.lower() in {"optout", "optin"}:
-        try:
-            number = parse_recipients(rest.strip(), region, max_recipients=1)[0]
-        except PhoneNumberError as exc:
-            return CommandError(
-                f"{_reason(exc)}\n\nWrite it like `/sms {verb.lower()} +31612345678`"
-            )
-        return SetOptOut(number=number, opted_out=verb.lower() == "optout")
-    if verb.lower() == "signature":
-        return _signature(rest)
-    lookup = parse_directory_command(verb, rest, region=region)
-    if isinstance(lookup, str):
-        return CommandError(lookup)
-    if lookup is not None:
-        return lookup
-    sender_match = _FROM.match(stripped)
-    if sender_match is not None:
-        return _from(sender_match, region=region, user_names=user_names)
-    match = _COMMAND.match(stripped)
+    parsed: ShowHelp | SendSms | SetOptOut | SetSignature | DirectoryCommand | CommandError
+    parsed = VERBS.parse(text, region=region, user_names=user_names).parsed
+    return parsed
+
+
+# -- sending: the default verb, and from: ----------------------------------------------------
+
+
+def _parse_send(typed: Typed) -> SendSms | CommandError:
+    match = _COMMAND.match(typed.text)
     if match is None:
-        return CommandError(f"I could not find a phone number at the start.\n\n{USAGE}")
+        return CommandError(messages.with_usage(messages.no_number_at_start(), usage()))
     token, body = match.group(1), (match.group(2) or "")
     try:
-        recipients = parse_recipients(re.sub(r"\s*,\s*", ",", token), region)
+        recipients = parse_recipients(re.sub(r"\s*,\s*", ",", token), typed.region)
     except PhoneNumberError as exc:
-        return CommandError(f"{_reason(exc)}\n\n{USAGE}")
-    message = to_plain_text(body, user_names=user_names).strip()
+        return CommandError(messages.with_usage(_reason(exc), usage()))
+    message = to_plain_text(body, user_names=typed.user_names).strip()
     if not message:
-        return CommandError(
-            "There is no text to send. Write the message after the number: "
-            "`/sms +31612345678 Your message`"
-        )
+        return CommandError(messages.no_text())
     return SendSms(recipients=recipients, text=message)
 
 
-def _signature(rest: str) -> SetSignature | CommandError:
+@VERBS.verb(
+    "send",
+    default=True,
+    section=SEND,
+    parse=_parse_send,
+    help=(
+        "`/sms +31612345678 Your message`\n"
+        "• The number: international (`+31612345678`), or national in this workspace's region "
+        "(`0612345678`); `-`, `(`, `)` and `.` may separate digits, spaces may not.\n"
+        "• Several numbers: separate them with commas, no spaces: "
+        "`/sms +31612345678,+31687654321 Hi` — each number gets its own thread.\n"
+        "• The conversation continues in the number's thread: reply there to send another SMS."
+    ),
+)
+async def send(parsed: SendSms, ctx: Context) -> Answer:
+    outcome = await ctx.sender.send(
+        channel=ctx.channel,
+        user=ctx.user,
+        recipients=parsed.recipients,
+        text=parsed.text,
+        our_number=parsed.sender,
+    )
+    return outcome.message()
+
+
+def _parse_opt_out(typed: Typed) -> SetOptOut | CommandError:
+    verb = typed.text.partition(" ")[0].lower()
+    try:
+        number = parse_recipients(typed.rest.strip(), typed.region, max_recipients=1)[0]
+    except PhoneNumberError as exc:
+        return CommandError(messages.write_it_like(_reason(exc), f"/sms {verb} +31612345678"))
+    return SetOptOut(number=number, opted_out=verb == "optout")
+
+
+@VERBS.verb(
+    "optout",
+    "optin",
+    section=SEND,
+    parse=_parse_opt_out,
+    help=(
+        "• `/sms optout +31612345678` / `/sms optin +31612345678`: stop or allow SMS to a "
+        "number that asked for it in another way (numbers that text STOP are opted out by "
+        "themselves)."
+    ),
+)
+async def opt_out(parsed: SetOptOut, ctx: Context) -> Answer:
+    try:
+        changed = await ctx.bridge.set_opt_out(
+            channel=ctx.channel, user=ctx.user, peer=parsed.number, opted_out=parsed.opted_out
+        )
+    except NotRouted:
+        return answer(messages.no_number())
+    number = escape(format_international(parsed.number))
+    return answer(messages.opt_state(number, opted_out=parsed.opted_out, changed=changed))
+
+
+def _parse_from(typed: Typed) -> SendSms | CommandError | None:
+    """``/sms from:+44... <number> <text>``: which of the channel's numbers sends."""
+    match = _FROM.match(typed.text)
+    if match is None:
+        return None  # a send to a "number" that starts with from:
+    example = "/sms from:+442079460958 +31612345678 Hi"
+    try:
+        sender = parse_recipients(match.group(1), typed.region, max_recipients=1)[0]
+    except PhoneNumberError as exc:
+        return CommandError(messages.write_it_like(f"from: {_reason(exc)}", example))
+    rest = parse_sms_command(match.group(2) or "", region=typed.region, user_names=typed.user_names)
+    if isinstance(rest, SendSms):
+        return SendSms(recipients=rest.recipients, text=rest.text, sender=sender)
+    if isinstance(rest, CommandError):
+        return rest
+    return CommandError(messages.from_what())
+
+
+VERBS.verb(
+    "from:",
+    prefix="from:",
+    section=SEND,
+    parse=_parse_from,
+    help=(
+        "• `/sms from:+442079460958 +31612345678 Hi`: send from another of this channel's "
+        "numbers (without `from:`, the channel's first number sends)."
+    ),
+)(send)
+
+
+# -- signature ---------------------------------------------------------------------------------
+
+
+def _parse_signature(typed: Typed) -> SetSignature | CommandError:
     """``/sms signature "— Anna, Acme"`` sets it, ``off`` clears it, nothing shows it."""
-    value = to_plain_text(rest).strip()
+    value = to_plain_text(typed.rest).strip()
     if not value:
         return SetSignature(None)
     if value.lower() in {"off", "none", "clear", "remove"}:
@@ -131,29 +201,40 @@ def _signature(rest: str) -> SetSignature | CommandError:
     if not value:
         return SetSignature("")
     if len(value) > SIGNATURE_MAX:
-        return CommandError(
-            f"That signature is {len(value)} characters; keep it to {SIGNATURE_MAX} (it goes "
-            "on every SMS you send, and is paid for in every one)."
-        )
+        return CommandError(messages.signature_too_long(len(value), SIGNATURE_MAX))
     return SetSignature(value)
 
 
-def _from(
-    match: re.Match[str], *, region: str, user_names: dict[str, str] | None
-) -> SendSms | CommandError:
-    """``/sms from:+44... <number> <text>``: which of the channel's numbers sends."""
-    try:
-        sender = parse_recipients(match.group(1), region, max_recipients=1)[0]
-    except PhoneNumberError as exc:
-        return CommandError(
-            f"from: {_reason(exc)}\n\nWrite it like `/sms from:+442079460958 +31612345678 Hi`"
-        )
-    rest = parse_sms_command(match.group(2) or "", region=region, user_names=user_names)
-    if isinstance(rest, SendSms):
-        return SendSms(recipients=rest.recipients, text=rest.text, sender=sender)
-    if isinstance(rest, CommandError):
-        return rest
-    return CommandError(
-        "After from:<number>, write the number to text and the message: "
-        "`/sms from:+442079460958 +31612345678 Hi`"
-    )
+@VERBS.verb(
+    "signature",
+    section=SEND,
+    parse=_parse_signature,
+    help=(
+        '• `/sms signature "— Anna, Acme"`: add a line to every SMS you send (`/sms '
+        "signature off` removes it; it counts toward the message's length)."
+    ),
+)
+async def signature(parsed: SetSignature, ctx: Context) -> Answer:
+    return answer(await ctx.sender.set_signature(ctx.user, parsed))
+
+
+# -- help --------------------------------------------------------------------------------------
+
+
+def _parse_help(typed: Typed) -> ShowHelp | None:
+    # Only the word alone: "/sms help me" is read as a send (and answered with the usage).
+    return ShowHelp() if not typed.rest.strip() else None
+
+
+@VERBS.verb(
+    "help",
+    "-h",
+    "--help",
+    "?",
+    "",  # /sms with nothing after it
+    section=LOOK_UP,
+    parse=_parse_help,
+    help="• `/sms help`: this list.",
+)
+async def show_help(parsed: ShowHelp, ctx: Context) -> Answer:
+    return answer(usage())

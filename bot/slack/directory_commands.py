@@ -14,10 +14,11 @@ from bot.bridge.directory import HISTORY_DEFAULT, HISTORY_MAX, Directory
 from bot.config import AppConfig
 from bot.phone import PhoneNumberError, parse_recipients
 from bot.slack import directory_render as view
-from bot.slack import render
+from bot.slack import messages
 from bot.slack.links import ThreadLinks
 from bot.slack.mrkdwn import escape, to_plain_text
 from bot.slack.render import Rendered
+from bot.slack.verbs import LOOK_UP, VERBS, Answer, CommandError, Context, Typed, Verb
 
 log = logging.getLogger(__name__)
 
@@ -27,15 +28,6 @@ CONTACTS_COUNTED = 2_000
 CONTACTS_LINKED = 100
 # The number: one piece, or Slack's <tel:...|...> wrapper (which holds spaces).
 _NUMBER_THEN_REST = re.compile(r"^\s*(<[^<>]*>|\S+)(?:\s+(.*))?$", re.DOTALL)
-
-USAGE = (
-    "• `/sms history +31612345678 [count]`: the last messages with a number in this channel "
-    f"({HISTORY_DEFAULT} unless you say, at most {HISTORY_MAX}).\n"
-    "• `/sms contacts`: the numbers this channel has texted, with links to their threads.\n"
-    "• `/sms name +31612345678 Anna de Vries`: name a number everywhere the bridge shows it "
-    "(`/sms name +31612345678 -` removes the name).\n"
-    "• `/sms status`: the bridge's health: its queue, recent errors, opted-out numbers."
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,8 +53,7 @@ class ShowStatus:
 
 
 DirectoryCommand = ShowHistory | ListContacts | NameContact | ShowStatus
-DIRECTORY_COMMANDS = (ShowHistory, ListContacts, NameContact, ShowStatus)
-VERBS = frozenset({"history", "contacts", "name", "status"})
+DIRECTORY_VERBS = frozenset({"history", "contacts", "name", "status"})
 
 
 def _number(raw: str, region: str, example: str) -> str:
@@ -71,7 +62,7 @@ def _number(raw: str, region: str, example: str) -> str:
     except PhoneNumberError as exc:
         # What was typed is Slack-encoded and could hold <!channel>: decode, then escape.
         raise ValueError(
-            f"{escape(to_plain_text(exc.reason))}\n\nWrite it like `{example}`"
+            messages.write_it_like(escape(to_plain_text(exc.reason)), example)
         ) from None
 
 
@@ -79,19 +70,19 @@ def parse_directory_command(verb: str, rest: str, *, region: str) -> DirectoryCo
     """``/sms <verb> <rest>`` when ``verb`` is one of ours: the command, or an error message
     to show (already safe for Slack). None when ``verb`` is not one of these commands."""
     verb = verb.lower()
-    if verb not in VERBS:
+    if verb not in DIRECTORY_VERBS:
         return None
     rest = rest.strip()
     if verb in ("contacts", "status"):
         if rest:
-            return f"`/sms {verb}` takes nothing after it. Write just `/sms {verb}`."
+            return messages.takes_nothing(verb)
         return ListContacts() if verb == "contacts" else ShowStatus()
     example = (
         "/sms history +31612345678" if verb == "history" else "/sms name +31612345678 Anna de Vries"
     )
     match = _NUMBER_THEN_REST.match(rest)
     if match is None:
-        return f"Which number? Write it like `{example}`"
+        return messages.which_number(example)
     try:
         number = _number(match.group(1), region, example)
     except ValueError as exc:
@@ -101,28 +92,16 @@ def parse_directory_command(verb: str, rest: str, *, region: str) -> DirectoryCo
         if not tail:
             return ShowHistory(number=number)
         if not tail.isdigit() or not 1 <= int(tail) <= HISTORY_MAX:
-            return (
-                f"After the number, write how many messages to show (1 to {HISTORY_MAX}), or "
-                f"nothing for the last {HISTORY_DEFAULT}: `/sms history +31612345678 20`"
-            )
+            return messages.history_count(HISTORY_MAX, HISTORY_DEFAULT)
         return ShowHistory(number=number, limit=int(tail))
     name = " ".join(to_plain_text(tail).split())
     if not name:
-        return (
-            "Write the name after the number: `/sms name +31612345678 Anna de Vries` "
-            "(or `-` instead of a name to remove it)."
-        )
+        return messages.name_missing()
     if name == "-":
         return NameContact(number=number, name=None)
     if len(name) > NAME_MAX:
-        return f"That name is {len(name)} characters; keep it to {NAME_MAX}."
+        return messages.name_too_long(len(name), NAME_MAX)
     return NameContact(number=number, name=name)
-
-
-NOT_ROUTED = (
-    ":warning: This channel has no VoIPbin number, so it has no SMS conversations. Use a "
-    "channel listed under `numbers` in the bridge's app.yaml."
-)
 
 
 class Lookups:
@@ -134,22 +113,16 @@ class Lookups:
         self._config = config
 
     async def reply(self, command: DirectoryCommand, *, channel: str, user: str) -> dict[str, Any]:
-        """The ephemeral answer's ``text`` and ``blocks``."""
-        try:
-            rendered = await answer(
-                command,
-                channel=channel,
-                user=user,
-                directory=self._directory,
-                links=self._links,
-                config=self._config,
-            )
-        except Exception:
-            log.exception("/sms %s failed channel=%s", type(command).__name__, channel)
-            return render.answer(
-                ":x: The bridge could not answer that right now; nothing was changed. "
-                "Please try again in a minute."
-            )
+        """The ephemeral answer's ``text`` and ``blocks``. A failure is raised, to the error
+        wrapper every verb runs in (``bot.slack.verbs``)."""
+        rendered = await answer(
+            command,
+            channel=channel,
+            user=user,
+            directory=self._directory,
+            links=self._links,
+            config=self._config,
+        )
         return {"text": rendered.text, "blocks": rendered.blocks}
 
 
@@ -171,7 +144,9 @@ async def answer(
         )
         return view.renamed(renamed)
     if not config.numbers_for(channel):
-        return Rendered(text=NOT_ROUTED, blocks=[view.section(NOT_ROUTED)])
+        return Rendered(
+            text=messages.no_conversations(), blocks=[view.section(messages.no_conversations())]
+        )
     if isinstance(command, ShowHistory):
         history = await directory.history(channel=channel, peer=command.number, limit=command.limit)
         link = None
@@ -187,3 +162,40 @@ async def answer(
         if c.thread is not None
     )
     return view.contacts(contacts, links=found)
+
+
+# -- the verbs ---------------------------------------------------------------------------------
+
+
+def _parse(typed: Typed) -> DirectoryCommand | CommandError | None:
+    parsed = parse_directory_command(typed.text.partition(" ")[0], typed.rest, region=typed.region)
+    return CommandError(parsed) if isinstance(parsed, str) else parsed
+
+
+async def _look_up(parsed: DirectoryCommand, ctx: Context) -> Answer:
+    return await ctx.lookups.reply(parsed, channel=ctx.channel, user=ctx.user)
+
+
+def _verb(name: str, help: str) -> None:
+    # One handler for the four; the type is spelled out, as mypy cannot infer a union.
+    VERBS.add(Verb[DirectoryCommand](name, (name,), help, LOOK_UP, _parse, _look_up))
+
+
+_verb(
+    "history",
+    "• `/sms history +31612345678 [count]`: the last messages with a number in this channel "
+    f"({HISTORY_DEFAULT} unless you say, at most {HISTORY_MAX}).",
+)
+_verb(
+    "contacts",
+    "• `/sms contacts`: the numbers this channel has texted, with links to their threads.",
+)
+_verb(
+    "name",
+    "• `/sms name +31612345678 Anna de Vries`: name a number everywhere the bridge shows it "
+    "(`/sms name +31612345678 -` removes the name).",
+)
+_verb(
+    "status",
+    "• `/sms status`: the bridge's health: its queue, recent errors, opted-out numbers.",
+)

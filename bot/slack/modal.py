@@ -26,11 +26,11 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.bridge.ports import Rejected, Unavailable
 from bot.bridge.service import Bridge
 from bot.phone import PhoneNumberError, format_international, parse_recipients
-from bot.slack import fit
+from bot.slack import fit, messages
 from bot.slack.messenger import SlackMessenger
 from bot.slack.mrkdwn import escape, mentioned_user_ids, to_plain_text
 from bot.slack.render import answer
-from bot.slack.sending import Sender
+from bot.slack.sending import Outcome, Sender
 
 log = logging.getLogger(__name__)
 
@@ -87,8 +87,7 @@ def build_view(
                     "type": "section",
                     "text": {
                         "type": "mrkdwn",
-                        "text": ":warning: The bridge has no VoIPbin number in its app.yaml "
-                        "yet, so it cannot send SMS.",
+                        "text": messages.modal_no_numbers(),
                     },
                 }
             ],
@@ -261,7 +260,7 @@ async def submitted(
     channel = bridge.config.channel_for(our_number) if our_number in offered else None
     errors: dict[str, str] = {}
     if channel is None:
-        errors["from" if len(offered) > 1 else "to"] = "Pick one of the bridge's numbers."
+        errors["from" if len(offered) > 1 else "to"] = messages.modal_pick_a_number()
     recipients: list[str] = []
     try:
         recipients = parse_recipients(_value(values, "to").replace(" ", ""), bridge.config.region)
@@ -269,19 +268,21 @@ async def submitted(
         errors["to"] = exc.reason[:150]
     text = _value(values, "text").strip()
     if not text:
-        errors["text"] = "Write the message to send."
+        errors["text"] = messages.modal_no_text()
     if channel is not None and "from" not in errors and not await _member(messenger, channel, user):
         where = "from" if len(offered) > 1 else "to"
-        errors[where] = (
-            "Only members of this number's channel may send from it; join the channel first."
-        )
+        errors[where] = messages.modal_not_a_member()
     if errors:
         await ack(response_action="errors", errors=errors)
         return
     assert channel is not None
-    outcome = await sender.send(
-        channel=channel, user=user, recipients=recipients, text=text, our_number=our_number
-    )
+    try:
+        outcome = await sender.send(
+            channel=channel, user=user, recipients=recipients, text=text, our_number=our_number
+        )
+    except Exception:
+        log.exception("could not record an SMS from the modal channel=%s", channel)
+        outcome = Outcome(messages.failed())
     if outcome.refusal is not None:
         field = _RULE_FIELD.get(outcome.refusal.rule, "text")
         await ack(response_action="errors", errors={field: outcome.refusal.message[:300]})

@@ -10,7 +10,7 @@ from bot.bridge.policy import Refusal
 from bot.bridge.segments import Preview
 from bot.bridge.service import Queued
 from bot.phone import format_international
-from bot.slack import fit
+from bot.slack import fit, messages
 from bot.slack.mrkdwn import escape
 from bot.slack.render import Rendered
 
@@ -29,17 +29,14 @@ def cost(preview: Preview, recipients: int = 1) -> str:
 def accepted(queued: list[Queued], preview: Preview) -> str:
     """The acknowledgement of a send that was recorded."""
     if not queued:
-        return ":information_source: That SMS was already sent; nothing more was sent."
+        return messages.already_sent()
     to = ", ".join(escape(format_international(q.peer)) for q in queued)
     ours = escape(format_international(queued[0].our_number))
-    return (
-        f":outbox_tray: Sending to {to} from {ours}: {cost(preview, len(queued))}. "
-        "Follow it in the number's thread."
-    )
+    return messages.sending(to, ours, cost(preview, len(queued)))
 
 
 def refused(refusal: Refusal) -> str:
-    return f":no_entry: {escape(refusal.message)}"
+    return messages.refused(escape(refusal.message))
 
 
 def confirm(
@@ -49,10 +46,8 @@ def confirm(
     to = ", ".join(escape(format_international(r)) for r in recipients)
     ours = escape(format_international(our_number))
     total = preview.segments * len(recipients)
-    head = (
-        f":warning: This SMS to {to} from {ours} is {cost(preview, len(recipients))}"
-        + (f", {total} in all" if len(recipients) > 1 else "")
-        + ". Send it?"
+    head = messages.confirm_head(
+        to, ours, cost(preview, len(recipients)), total if len(recipients) > 1 else None
     )
     value = str(pending_id)
     actions: dict[str, Any] = {
@@ -80,10 +75,7 @@ def confirm(
     if shown < len(quote):
         # One message cannot hold the whole quote: the prompt says so; Send sends it all.
         rest = sum(len(b["text"]["text"]) for b in quote[shown:])
-        note = fit.context(
-            f"_… and about {rest:,} more characters, not shown here: Send sends the whole "
-            "message, and its thread shows all of it._"
-        )
+        note = fit.context(messages.quote_cut(rest))
         blocks = fit.pages([fit.section(head), *quote], tail=[note, actions])[0]
     return Rendered(text=head, blocks=blocks)
 
@@ -103,14 +95,3 @@ def quote_sections(text: str) -> list[dict[str, Any]]:
             continue
         out.append(fit.section(quoted))
     return out
-
-
-ALREADY = {
-    "sent": ":information_source: That SMS was already sent; nothing more was sent.",
-    "cancelled": ":information_source: That SMS was cancelled; nothing was sent.",
-    "refused": ":information_source: That SMS was refused; nothing was sent.",
-    "expired": ":hourglass: That SMS waited more than an hour for your Send; nothing was "
-    "sent. Send it again with /sms if it is still meant.",
-    "unknown": ":warning: That SMS is not waiting for your confirmation; nothing was sent.",
-}
-CANCELLED = ":wastebasket: Cancelled. Nothing was sent."

@@ -14,7 +14,7 @@ from bot.bridge import segments
 from bot.bridge.policy import Refusal
 from bot.bridge.service import Bridge, NotRouted, NotRoutedHere, Queued
 from bot.phone import format_international
-from bot.slack import prompts
+from bot.slack import messages, prompts
 from bot.slack.commands import SetSignature
 from bot.slack.mrkdwn import escape
 from bot.slack.render import answer
@@ -24,23 +24,10 @@ log = logging.getLogger(__name__)
 # (channel, user, our number or None) -> the senders groups the user is in
 GroupsOf = Callable[[str, str, str | None], Awaitable[set[str]]]
 
-NO_NUMBER = (
-    ":warning: This channel has no VoIPbin number, so /sms cannot send from here. Use a "
-    "channel listed under `numbers` in the bridge's app.yaml, or ask the operator to route a "
-    "number to this channel. Nothing was sent."
-)
-NOT_RECORDED = (
-    ":x: The bridge could not record your SMS right now. Nothing was sent; please try again "
-    "in a minute."
-)
-
 
 def not_routed_here(number: str, channel_numbers: list[str]) -> str:
     ours = ", ".join(escape(format_international(n)) for n in channel_numbers) or "none"
-    return (
-        f":warning: {escape(format_international(number))} is not one of this channel's "
-        f"numbers, so it cannot send from here (this channel's: {ours}). Nothing was sent."
-    )
+    return messages.not_routed_here(escape(format_international(number)), ours)
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,7 +67,8 @@ class Sender:
         confirm: bool = True,
     ) -> Outcome:
         """Sign ``text``, then hold it for Send / Cancel when it is over the threshold (and
-        ``confirm``), else record it. Never raises for what a person did wrong."""
+        ``confirm``), else record it. Never raises for what a person did wrong; an
+        unexpected failure (the database, say) is raised to the caller's error wrapper."""
         bridge = self._bridge
         try:
             signed = await bridge.signed(user, text)
@@ -120,10 +108,7 @@ class Sender:
             assert our_number is not None
             return Outcome(not_routed_here(our_number, bridge.config.numbers_for(channel)))
         except NotRouted:
-            return Outcome(NO_NUMBER)
-        except Exception:
-            log.exception("could not record an SMS channel=%s", channel)
-            return Outcome(NOT_RECORDED)
+            return Outcome(messages.no_number())
         if isinstance(queued, Refusal):
             return Outcome(prompts.refused(queued), refusal=queued)
         return Outcome(prompts.accepted(queued, preview), sent=True)
@@ -134,25 +119,25 @@ class Sender:
         try:
             held = await bridge.held(pending_id)
             if held is None or held.user_id != user:
-                return Outcome(prompts.ALREADY["unknown"])
+                return Outcome(messages.held_state("unknown"))
             groups = await self._groups_of(held.channel, user, held.our_number)
             result = await bridge.confirm_send(pending_id=pending_id, user=user, user_groups=groups)
         except NotRouted:
-            return Outcome(NO_NUMBER)
+            return Outcome(messages.no_number())
         except Exception:
             log.exception("could not record a confirmed SMS pending_id=%d", pending_id)
-            return Outcome(NOT_RECORDED)
+            return Outcome(messages.failed())
         if isinstance(result, Refusal):
             return Outcome(prompts.refused(result), refusal=result)
         if isinstance(result, str):
-            return Outcome(prompts.ALREADY.get(result, prompts.ALREADY["unknown"]))
+            return Outcome(messages.held_state(result))
         return Outcome(prompts.accepted(result, segments.preview(held.text)), sent=True)
 
     async def cancel(self, *, pending_id: int, user: str) -> Outcome:
         state = await self._bridge.cancel_send(pending_id=pending_id, user=user)
         if state == "cancelled":
-            return Outcome(prompts.CANCELLED)
-        return Outcome(prompts.ALREADY.get(state, prompts.ALREADY["unknown"]))
+            return Outcome(messages.cancelled())
+        return Outcome(messages.held_state(state))
 
     async def retry(self, *, message_id: int, channel: str, user: str) -> str | None:
         """The Retry button of a failed SMS: None when it is on its way again (its status
@@ -166,11 +151,11 @@ class Sender:
             )
         except Exception:
             log.exception("could not record a retry message_id=%d", message_id)
-            return NOT_RECORDED
+            return messages.failed()
         if isinstance(queued, Refusal):
             return prompts.refused(queued)
         if queued is None:
-            return ":information_source: That SMS was already sent again; nothing more was sent."
+            return messages.already_sent_again()
         return None
 
     async def set_signature(self, user: str, parsed: SetSignature) -> str:
@@ -178,21 +163,11 @@ class Sender:
         if parsed.signature is None:
             current = await self._bridge.signature(user)
             if not current:
-                return (
-                    'You have no signature. Set one with `/sms signature "— Anna, Acme"`: it '
-                    "is added on a line of its own to every SMS you send."
-                )
-            return f"Your signature: {escape(current)} (`/sms signature off` removes it)."
+                return messages.no_signature()
+            return messages.your_signature(escape(current))
         if not parsed.signature:
             await self._bridge.set_signature(user, None)
-            return "Your signature is removed; your SMS go out as you type them."
+            return messages.signature_removed()
         await self._bridge.set_signature(user, parsed.signature)
-        preview = segments.preview(parsed.signature)
-        warning = ""
-        if preview.hint:
-            warning = f"\n:warning: It makes every SMS you send UCS-2: {escape(preview.hint)}."
-        return (
-            f"Your signature is set: every SMS you send (with /sms and in threads) ends with "
-            f"“{escape(parsed.signature)}” on a line of its own, and it counts toward the "
-            f"message's length.{warning}"
-        )
+        hint = segments.preview(parsed.signature).hint
+        return messages.signature_set(escape(parsed.signature), escape(hint) if hint else None)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import fnmatch
 import io
 import json
+import os
 import re
 import shlex
 from collections.abc import Callable
@@ -22,6 +23,8 @@ from pathlib import Path
 
 import pytest
 from dockerfile_parse import DockerfileParser
+
+from bot.cli import build_parser
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCKERFILE = ROOT / "Dockerfile"
@@ -121,9 +124,40 @@ def healthcheck(text: str) -> list[str]:
     checks = values(final, "HEALTHCHECK")
     if not checks or checks[-1].upper() == "NONE":
         return ["the final stage has no HEALTHCHECK"]
-    ports = values(final, "EXPOSE")
-    if not ports or f"127.0.0.1:{ports[0]}/healthz" not in checks[-1]:
-        return [f"the HEALTHCHECK does not probe /healthz on the exposed port: {checks[-1]}"]
+    if "/healthz" not in checks[-1]:
+        return [f"the HEALTHCHECK does not probe /healthz: {checks[-1]}"]
+    return []
+
+
+def argv_of(final: list[Instruction]) -> list[str]:
+    """ENTRYPOINT + CMD, when both are in exec form."""
+    argv: list[str] = []
+    for keyword in ("ENTRYPOINT", "CMD"):
+        given = values(final, keyword)
+        form = json.loads(given[-1]) if given and given[-1].startswith("[") else []
+        argv += [str(part) for part in form]
+    return argv
+
+
+def one_port(text: str) -> list[str]:
+    """The service and its HEALTHCHECK follow one setting, $PORT (issue 18 #13): the image
+    sets it to the port it EXPOSEs, ``serve`` listens on it (no --port of its own), and the
+    HEALTHCHECK probes it (no port written in)."""
+    final = stages(text)[-1]
+    port = env_of(final).get("PORT")
+    exposed = values(final, "EXPOSE")
+    if port is None or exposed != [port]:
+        return [f"ENV PORT ({port}) is not the port the image EXPOSEs ({exposed})"]
+    if any(a == "--port" or a.startswith("--port=") for a in argv_of(final)):
+        return ["the CMD sets --port itself: the HEALTHCHECK, which probes $PORT, would miss it"]
+    checks = values(final, "HEALTHCHECK")
+    if not checks or checks[-1].upper() == "NONE":
+        return []  # the healthcheck rule says so
+    check = checks[-1]
+    if re.search(r"127\.0\.0\.1:\d", check) or not re.search(
+        r"os\.environ\[.PORT.\]|\$\{?PORT\b", check
+    ):
+        return [f"the HEALTHCHECK does not probe $PORT: {check}"]
     return []
 
 
@@ -151,6 +185,7 @@ RULES: list[Callable[[str], list[str]]] = [
     non_root,
     no_build_tools,
     healthcheck,
+    one_port,
     runs_sms_bridge_serve,
 ]
 
@@ -212,6 +247,15 @@ BROKEN: dict[str, tuple[Callable[[str], str], str]] = {
         "shell form",
     ),
     "another command": (break_final('CMD ["serve",', 'CMD ["worker",'), "not sms-bridge serve"),
+    "HEALTHCHECK on a port written in": (
+        break_final(":' + os.environ['PORT'] + '/healthz", ":8080/healthz"),
+        "does not probe $PORT",
+    ),
+    "a --port of the CMD's own": (
+        break_final('"0.0.0.0", "--config"', '"0.0.0.0", "--port", "8080", "--config"'),
+        "sets --port itself",
+    ),
+    "PORT not the exposed port": (break_final("ENV PORT=8080", "ENV PORT=9000"), "EXPOSEs"),
 }
 
 
@@ -231,10 +275,54 @@ def test_the_image_is_what_the_kubernetes_manifests_expect() -> None:
     # runAsUser 10001, containerPort 8080, no `command` (the image's ENTRYPOINT is kept).
     assert values(final, "USER") == [f"{K8S_UID}:{K8S_UID}"]
     assert values(final, "EXPOSE") == ["8080"]
-    assert json.loads(values(final, "CMD")[0]) == K8S_SERVE_ARGS
+    # The manifests pass --port 8080; the image's CMD gets it from its ENV PORT=8080.
+    assert env_of(final)["PORT"] == "8080"
+    assert serve_args(json.loads(values(final, "CMD")[0]), env_of(final)) == serve_args(
+        K8S_SERVE_ARGS, {}
+    )
     assert values(final, "WORKDIR") == ["/app"]  # where the default SQLite file lives
     assert env_of(final)["PYTHONUNBUFFERED"] == "1"  # log lines leave at once
     assert env_of(final)["SMS_BRIDGE_CONFIG"] == "/config/app.yaml"
+
+
+def serve_args(argv: list[str], env: dict[str, str]) -> dict[str, object]:
+    """What ``sms-bridge <argv>`` runs with ``env`` (just PORT, else none) around it."""
+    saved = os.environ.pop("PORT", None)
+    os.environ.update({k: v for k, v in env.items() if k == "PORT"})
+    try:
+        args = build_parser().parse_args(argv)
+    finally:
+        os.environ.pop("PORT", None)
+        if saved is not None:
+            os.environ["PORT"] = saved
+    return {k: getattr(args, k) for k in ("command", "host", "port", "config")}
+
+
+def test_the_healthcheck_probes_the_port_serve_listens_on() -> None:
+    """One setting: ``serve`` (its --port default) and the HEALTHCHECK both read $PORT, so
+    ``docker run -e PORT=9000`` moves both."""
+    final = stages(DOCKERFILE.read_text(encoding="utf-8"))[-1]
+    argv = argv_of(final)
+    assert argv[0] == "sms-bridge"
+    check = json.loads(values(final, "HEALTHCHECK")[-1].split(" CMD ", 1)[1])
+    assert check[:2] == ["python", "-c"]
+    for port in ("8080", "9000"):
+        env = env_of(final) | {"PORT": port}
+        assert serve_args(argv[1:], env)["port"] == int(port)
+        probed: list[str] = []
+        code = (
+            check[2]
+            .replace("urllib.request.urlopen(", "probed.append((")
+            .replace(", timeout=4)", "))")
+        )
+        saved = dict(os.environ)
+        os.environ.update(env)
+        try:
+            exec(code, {"probed": probed})
+        finally:
+            os.environ.clear()
+            os.environ.update(saved)
+        assert probed == [f"http://127.0.0.1:{port}/healthz"]
 
 
 # -- what the build reads, and how to run it ------------------------------------------------------
