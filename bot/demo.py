@@ -347,7 +347,7 @@ async def _bridge(settings: Settings, config: AppConfig) -> AsyncIterator[str]:
     """The real service under uvicorn on a free loopback port; yields its base URL."""
     from bot.web import create_app
 
-    app = create_app(settings, config)
+    app = create_app(settings, config, watch_dependencies=False)
     server = uvicorn.Server(
         uvicorn.Config(
             app, host="127.0.0.1", port=0, lifespan="on", log_config=None, access_log=False

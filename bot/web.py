@@ -394,12 +394,20 @@ def settle_garbage_collector() -> None:
 
 
 def create_app(
-    settings: Settings, config: AppConfig, *, run_jobs: bool = True, settle_gc: bool = False
+    settings: Settings,
+    config: AppConfig,
+    *,
+    run_jobs: bool = True,
+    settle_gc: bool = False,
+    watch_dependencies: bool = True,
 ) -> Starlette:
     """The service. ``run_jobs=False`` serves requests without a job runner in this process
     (another process, ``sms-bridge worker``, runs the jobs). ``settle_gc``: once started,
     tune the garbage collector for a long-running server (``settle_garbage_collector``);
-    ``sms-bridge serve`` sets it, tests that run many apps in one process do not."""
+    ``sms-bridge serve`` sets it, tests that run many apps in one process do not.
+    ``watch_dependencies``: log each dependency's state at start and while one is wrong
+    (``bot.dependencies.DependencyWatch``); off only for the demo, whose fakes it set up itself
+    and which plays VoIPbin's webhooks by hand."""
     parts = build_components(settings, config)
     bolt = build_bolt_app(
         client=parts.slack_client,
@@ -491,22 +499,21 @@ def create_app(
             run_jobs,
             getattr(app.state, "listening", "-"),
         )
-        watch = asyncio.create_task(
-            DependencyWatch(
-                engine=parts.engine,
-                slack=parts.slack_client,
-                voipbin=parts.voipbin,
-                settings=settings,
-                webhook=True,
-                interval=config.alerts.dependency_check_seconds,
-            ).run()
+        watch = DependencyWatch(
+            engine=parts.engine,
+            slack=parts.slack_client,
+            voipbin=parts.voipbin,
+            settings=settings,
+            webhook=True,
+            interval=config.alerts.dependency_check_seconds,
         )
+        watching = asyncio.create_task(watch.run()) if watch_dependencies else None
         try:
             yield
         finally:
-            watch.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await watch
+            if watching is not None:
+                watching.cancel()
+                await asyncio.gather(watching, return_exceptions=True)
             await parts.aclose(runner_started=run_jobs)
             log.info("sms-bridge stopped")
 
