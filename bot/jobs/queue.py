@@ -346,9 +346,7 @@ async def release(
         )
 
 
-async def release_stray(
-    engine: AsyncEngine, *, owner: str, keep: Iterable[int], now: float
-) -> int:
+async def release_stray(engine: AsyncEngine, *, owner: str, keep: Iterable[int], now: float) -> int:
     """Hand back every job ``owner`` holds a lease on but is not running (``keep`` are the
     ones it runs): after the database was away, those whose end could not be written (or
     whose claim's answer was lost) are taken again at once instead of when the lease
