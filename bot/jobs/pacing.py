@@ -90,6 +90,12 @@ _HOLD = text(
     """
 )
 
+# A turn too far away, handed back (not before a hold's end plus its tolerance).
+_GIVE_BACK = text(
+    "UPDATE pacing SET tat = greatest(tat - :interval, held_until + :tolerance)"
+    " WHERE bucket = :bucket"
+)
+
 _HELD = text(
     "SELECT held_until - extract(epoch FROM statement_timestamp())::float8 AS left"
     " FROM pacing WHERE bucket = :bucket"
@@ -120,16 +126,34 @@ class Pacer:
     def shared(self) -> bool:
         return self._shared is not None
 
-    async def turn(self, bucket: str, rate: Rate, *, counted: bool = True) -> None:
+    async def turn(
+        self,
+        bucket: str,
+        rate: Rate,
+        *,
+        counted: bool = True,
+        max_wait: float | None = None,
+    ) -> None:
         """Wait for ``bucket``'s next turn. Raises ``Held`` while a 429 holds it, also when
         the hold began while this call was waiting. ``counted``: the wait counts in
-        ``waiters`` (and calls ``on_wait``)."""
+        ``waiters`` (and calls ``on_wait``). ``max_wait``: a turn further away than that is
+        given back and ``Held`` raised with the wait instead (the caller comes back later
+        rather than hold its place, and a worker slot, meanwhile)."""
         self._check_local(bucket)
-        wait = await self._reserve_shared(bucket, rate) if self._shared is not None else None
+        shared = self._shared is not None
+        wait = await self._reserve_shared(bucket, rate) if shared else None
         if wait is None:
+            shared = False
             wait = self._reserve_local(bucket, rate)
         if wait <= 0:
             return
+        if max_wait is not None and wait > max_wait:
+            # Giving a turn back only moves later turns of others later: never too early.
+            if shared:
+                await self._give_back_shared(bucket, rate)
+            else:
+                self._tat[bucket] = self._tat[bucket] - rate.interval
+            raise Held(bucket, wait)
         if counted:
             self.waiters += 1
             if self.on_wait is not None:
@@ -197,6 +221,18 @@ class Pacer:
         if held_until > now:
             raise Held(bucket, held_until - now)
         return tat - rate.interval - rate.tolerance - now
+
+    async def _give_back_shared(self, bucket: str, rate: Rate) -> None:
+        assert self._shared is not None
+        try:
+            async with asyncio.timeout(SHARED_TIMEOUT):
+                async with self._shared.connect() as conn:
+                    await conn.execute(
+                        _GIVE_BACK,
+                        {"bucket": bucket, "interval": rate.interval, "tolerance": rate.tolerance},
+                    )
+        except Exception as exc:  # the turn is lost: later turns are only later for it
+            log.warning("pacing turn not given back bucket=%s error=%s", bucket, type(exc).__name__)
 
     async def _check_shared(self, bucket: str) -> None:
         assert self._shared is not None

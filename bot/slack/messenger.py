@@ -34,6 +34,9 @@ TRANSIENT_ERRORS = frozenset(
 SETTLED_REACTION_ERRORS = frozenset({"already_reacted", "no_reaction"})
 # Methods paced per workspace (reference slack.md §3.6: chat.update is Tier 3, 50+ a minute).
 METHOD_RATES = {"chat.update": Rate(per_second=50 / 60, burst=20)}
+# A call whose method's turn is further away than this is retried later (as after a 429)
+# instead of waiting in a worker slot: those jobs have no channel to bound them.
+METHOD_MAX_WAIT = 1.0
 
 
 class SlackMessenger:
@@ -106,7 +109,9 @@ class SlackMessenger:
         rate = METHOD_RATES.get(method) if self._pacing.enabled else None
         if rate is not None:
             try:
-                await self._pacer.turn(f"slack:{method}", rate, counted=False)
+                await self._pacer.turn(
+                    f"slack:{method}", rate, counted=False, max_wait=METHOD_MAX_WAIT
+                )
             except Held as exc:
                 raise RateLimited(
                     f"Slack {method} is rate limited", retry_after=exc.retry_after

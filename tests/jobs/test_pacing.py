@@ -102,3 +102,17 @@ async def test_in_memory_a_waiting_call_is_held_too() -> None:
     await pacer.hold("slack:C1", 1.0, rate)
     with pytest.raises(Held):
         await waiting
+
+
+@pytest.mark.parametrize("where", ["memory", "database"])
+async def test_a_turn_too_far_away_is_given_back(
+    where: str, two_engines: tuple[AsyncEngine, AsyncEngine]
+) -> None:
+    rate = Rate(per_second=1.0, burst=1)
+    pacer = Pacer(two_engines[0] if where == "database" else None)
+    await pacer.turn("slack:chat.update", rate, max_wait=0.5)
+    for _ in range(3):
+        with pytest.raises(Held) as held:
+            await pacer.turn("slack:chat.update", rate, max_wait=0.5)
+        # The turn refused is handed back: the next caller is not pushed further away.
+        assert 0.5 < held.value.retry_after <= 1.0
