@@ -136,6 +136,11 @@ class AlertsConfig(_Strict):
     rollup_seconds: float = Field(
         default=60, ge=0, description="failures of a channel within this are one alert (0: off)"
     )
+    dependency_check_seconds: float = Field(
+        default=60,
+        ge=1,
+        description="how often a wrong credential or an unreachable dependency is logged again",
+    )
 
 
 class SlackPacing(_Strict):

@@ -402,7 +402,8 @@ def webhook_uri_problems(uri: str, *, api_url: str) -> list[Finding]:
     return problems
 
 
-def _check_webhook(customer: Customer, settings: Settings) -> list[Finding]:
+def check_webhook(customer: Customer, settings: Settings) -> list[Finding]:
+    """The account's webhook as the bridge needs it: a URL VoIPbin can reach, method POST."""
     findings = webhook_uri_problems(customer.webhook_uri, api_url=settings.voipbin_api_url)
     method = customer.webhook_method
     if method != "POST":
@@ -418,7 +419,8 @@ def _check_webhook(customer: Customer, settings: Settings) -> list[Finding]:
     return findings
 
 
-def _check_secret(customer: Customer, settings: Settings) -> Finding:
+def check_secret(customer: Customer, settings: Settings) -> Finding:
+    """``VOIPBIN_WEBHOOK_SECRET`` against the account's ``webhook_secret`` (never printed)."""
     configured = settings.voipbin_webhook_secret
     account = customer.webhook_secret
     if configured is None:
@@ -530,8 +532,8 @@ async def check_voipbin(
             assert error is not None
             findings.append(_voipbin_problem(error, "reading the customer (GET /customer)"))
             return findings
-        findings.extend(_check_webhook(customer, settings))
-        findings.append(_check_secret(customer, settings))
+        findings.extend(check_webhook(customer, settings))
+        findings.append(check_secret(customer, settings))
         return findings
     finally:
         await client.aclose()

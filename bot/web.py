@@ -23,7 +23,6 @@ import aiohttp
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
 from slack_sdk.web.async_client import AsyncWebClient
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -33,6 +32,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bot.bridge.service import Bridge
 from bot.config import AppConfig, Settings
+from bot.dependencies import DependencyWatch, probe_database, probe_slack, probe_voipbin
 from bot.jobs import queue
 from bot.jobs.pacing import Pacer
 from bot.jobs.runner import JobRunner
@@ -71,7 +71,15 @@ def open_listener(host: str, port: int) -> socket.socket:
 
 class LimitBody:
     """Answers 413 to a request whose body is larger than ``limit`` bytes, whether it says so
-    in Content-Length or not, before any handler reads it."""
+    in Content-Length or not, before any handler reads it.
+
+    The rest of the body is read and thrown away before the answer (up to ``DRAIN_BYTES``):
+    a server that closes a connection with unread bytes in it makes the kernel reset the
+    connection, and a sender that asked to close after the answer (``Connection: close``)
+    then sees a reset instead of the 413 and retries. A body beyond the drain cap is answered
+    at once and the connection closed; its sender may see the reset."""
+
+    DRAIN_BYTES = 16 * 1024 * 1024
 
     def __init__(self, app: ASGIApp, *, limit: int) -> None:
         self.app = app
@@ -83,6 +91,8 @@ class LimitBody:
             return
         for name, value in scope.get("headers", []):
             if name == b"content-length" and value.isdigit() and int(value) > self.limit:
+                if int(value) <= self.DRAIN_BYTES:
+                    await _drain(receive, self.DRAIN_BYTES)
                 await _too_large(scope, receive, send)
                 return
         received = 0
@@ -99,7 +109,19 @@ class LimitBody:
         try:
             await self.app(scope, limited_receive, send)
         except BodyTooLarge:
+            await _drain(receive, self.DRAIN_BYTES - received)
             await _too_large(scope, receive, send)
+
+
+async def _drain(receive: Receive, budget: int) -> None:
+    """Reads and drops the rest of a request body, at most ``budget`` bytes of it."""
+    while budget > 0:
+        message = await receive()
+        if message["type"] != "http.request":
+            return
+        budget -= len(message.get("body", b""))
+        if not message.get("more_body", False):
+            return
 
 
 class FrontDoor:
@@ -303,32 +325,13 @@ class Readiness:
         return result
 
     async def _database(self) -> str:
-        async with self._parts.engine.connect() as conn:
-            await conn.execute(text("SELECT 1"))
-        return "ok"
+        return await probe_database(self._parts.engine)
 
     async def _slack(self) -> str:
-        from slack_sdk.errors import SlackApiError
-
-        try:
-            await self._parts.slack_client.auth_test()
-        except SlackApiError as exc:
-            error = str(exc.response.get("error", "")) if exc.response is not None else ""
-            if error in {"invalid_auth", "not_authed", "account_inactive", "token_revoked"}:
-                return f"invalid token ({error})"
-            return f"unreachable ({error or 'error'})"
-        return "ok"
+        return await probe_slack(self._parts.slack_client)
 
     async def _voipbin(self) -> str:
-        from bot.voipbin.client import VoipbinRejected
-
-        try:
-            await self._parts.voipbin.get_customer()
-        except VoipbinRejected as exc:
-            if exc.http_status in (401, 403):
-                return f"invalid access key ({exc.reason or exc.http_status})"
-            return f"error ({exc.reason or exc.http_status})"
-        return "ok"
+        return await probe_voipbin(self._parts.voipbin)
 
     async def check(self) -> dict[str, Any]:
         database = await self._cached("database", self._database)
@@ -491,9 +494,22 @@ def create_app(
             run_jobs,
             getattr(app.state, "listening", "-"),
         )
+        watch = asyncio.create_task(
+            DependencyWatch(
+                engine=parts.engine,
+                slack=parts.slack_client,
+                voipbin=parts.voipbin,
+                settings=settings,
+                webhook=True,
+                interval=config.alerts.dependency_check_seconds,
+            ).run()
+        )
         try:
             yield
         finally:
+            watch.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watch
             await parts.aclose(runner_started=run_jobs)
             log.info("sms-bridge stopped")
 

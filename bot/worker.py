@@ -26,6 +26,7 @@ import uvicorn
 from starlette.applications import Starlette
 
 from bot.config import AppConfig, Settings
+from bot.dependencies import DependencyWatch
 from bot.exit_codes import Exit
 from bot.store.db import migrate, require_database
 from bot.web import (
@@ -72,6 +73,7 @@ async def run_worker(
     started = False
     health: _HealthServer | None = None
     serving: asyncio.Task[None] | None = None
+    watch: asyncio.Task[None] | None = None
     try:
         # The worker upgrades the schema beside `serve` (whichever starts first), but it
         # never creates a SQLite file: one that is not there is the wrong folder or URL.
@@ -93,8 +95,21 @@ async def run_worker(
             len(config.numbers),
             f"{host}:{port}" if port is not None else "off",
         )
+        watch = asyncio.create_task(
+            DependencyWatch(
+                engine=parts.engine,
+                slack=parts.slack_client,
+                voipbin=parts.voipbin,
+                settings=settings,
+                webhook=False,  # the worker takes no webhooks; `serve` checks them
+                interval=config.alerts.dependency_check_seconds,
+            ).run()
+        )
         await stop.wait()
     finally:
+        if watch is not None:
+            watch.cancel()
+            await asyncio.gather(watch, return_exceptions=True)
         # The health routes answer until the jobs are handed back; then the rest closes.
         if started:
             await parts.runner.stop()

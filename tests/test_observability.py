@@ -15,6 +15,9 @@ async def test_ready_when_database_and_both_credentials_work(
     fake_slack: FakeSlack, fake_voipbin: FakeVoipbin, sqlite_url: str
 ) -> None:
     async with serve(fake_slack, fake_voipbin, sqlite_url) as service:
+        # the start-up check of every dependency (bot/dependencies.py) reads the account
+        # last; once it has, only /readyz calls Slack here
+        await wait_for(fake_voipbin, lambda v: any(r.path == "/v1.0/customer" for r in v.requests))
         assert (await service.http.get("/healthz")).json() == {"ok": True}
         ready = await service.http.get("/readyz")
         assert ready.status_code == 200

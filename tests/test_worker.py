@@ -5,6 +5,7 @@ database, does the work. Both are real subprocesses; Slack and VoIPbin are the f
 from __future__ import annotations
 
 import asyncio
+import json
 import signal
 import socket
 import subprocess
@@ -121,6 +122,11 @@ async def test_serve_without_jobs_records_and_the_worker_does_the_work(
         worker.send_signal(signal.SIGTERM)
         assert worker.wait(timeout=60) == 0, (tmp_path / "worker.log").read_text()[-3000:]
         assert "sms-bridge worker stopped" in (tmp_path / "worker.log").read_text()
+        # the worker names its dependencies at start too; it takes no webhooks
+        lines = (tmp_path / "worker.log").read_text().splitlines()
+        entries = [json.loads(line) for line in lines if line.startswith("{")]
+        named = {(e["dependency"], e["status"]) for e in entries if "dependency" in e}
+        assert named == {("database", "ok"), ("slack", "ok"), ("voipbin", "ok")}, entries
     finally:
         if worker is not None and worker.poll() is None:
             worker.kill()

@@ -18,6 +18,7 @@ from collections.abc import Awaitable
 from typing import Literal, Self
 
 from bot.config import AppConfig, Settings
+from bot.dependencies import DependencyWatch
 from bot.nopublic.poller import Poller
 from bot.nopublic.socket_mode import SlackSocketMode
 from bot.nopublic.voipbin_ws import VoipbinSubscriber, websocket_url
@@ -79,6 +80,7 @@ class NoPublicUrlService:
         self.subscriber: VoipbinSubscriber | None = None
         self.socket_mode: SlackSocketMode | None = None
         self._runner_started = False
+        self._watch: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         parts = build_components(self.settings, self.config)
@@ -137,6 +139,16 @@ class NoPublicUrlService:
             len(self.config.numbers),
             self.inbound,
         )
+        self._watch = asyncio.create_task(
+            DependencyWatch(
+                engine=parts.engine,
+                slack=parts.slack_client,
+                voipbin=parts.voipbin,
+                settings=self.settings,
+                webhook=False,  # without a public URL, SMS come from the WebSocket or polling
+                interval=self.config.alerts.dependency_check_seconds,
+            ).run()
+        )
 
     async def stop(self) -> None:
         """Stop taking work (Slack, then VoIPbin), let the job runner finish, close up."""
@@ -144,6 +156,10 @@ class NoPublicUrlService:
         socket_mode, self.socket_mode = self.socket_mode, None
         subscriber, self.subscriber = self.subscriber, None
         poller, self.poller = self.poller, None
+        watch, self._watch = self._watch, None
+        if watch is not None:
+            watch.cancel()
+            await asyncio.gather(watch, return_exceptions=True)
         if socket_mode is not None:
             await _quietly(socket_mode.stop(), "socket mode")
         if subscriber is not None:
