@@ -1020,6 +1020,144 @@ async def pg_replicas(ctx: Context) -> Result:
     )
 
 
+async def pg_paced_replicas(ctx: Context) -> Result:
+    """Issue 15: two replicas on one PostgreSQL share each channel's pace. The same load as
+    paced_delivery (at most 5 channels), each SMS sent to either replica in turn."""
+    s = ctx.sizes
+    if not await pg_available():
+        raise RuntimeError(f"PostgreSQL is not reachable at {PG_ADMIN_URL}")
+    rate, burst = 1.0, 3
+    inbound = Inbound()
+    channels = min(5, s.paced_channels)
+    statuses: list[int] = []
+    async with fakes(ctx.workdir) as fake, PgDatabase() as db:
+        await fake.set_rate_limit(rate, burst)
+        config = write_config(
+            ctx.workdir / "pg-paced.yaml",
+            routes=channels,
+            pacing=True,
+            per_second=rate,
+            burst=burst,
+        )
+        procs = [
+            service(
+                f"pg-paced-replica{i}",
+                ctx.workdir,
+                fake,
+                database_url=db.url,
+                config_path=config,
+            )
+            for i in range(2)
+        ]
+        await start_all(procs)
+        senders = [Sender(p.url) for p in procs]
+        try:
+
+            async def stream(c: int, p: int) -> None:
+                for m in range(s.paced_messages):
+                    body, headers = inbound.build(
+                        peer(1000 * c + p), NUMBERS[c], f"paced {c} {p} {m}"
+                    )
+                    sender = senders[(p + m) % len(senders)]
+                    statuses.append(await sender.post(("/voipbin/webhook", body, headers)))
+
+            per_channel = s.paced_peers * (s.paced_messages + 1)  # + the thread root
+            expected = channels * per_channel
+            ideal = max(0.0, (per_channel - burst) / rate)
+            meter = CpuMeter(_cpu_pids(procs, fake))
+            meter.start()
+            start = time.monotonic()
+            await asyncio.gather(
+                *(stream(c, p) for c in range(channels) for p in range(s.paced_peers))
+            )
+            posts = await drain_wait(fake, expected, within=ideal * 3 + 30)
+            cpu = meter.stop()
+            stats = await fake.stats()
+        finally:
+            for sender in senders:
+                await sender.aclose()
+            stop_all(procs)
+    (ctx.workdir / "pg-paced-posts.json").write_text(
+        json.dumps({"start": start, "posts": posts}, indent=0)
+    )
+    done = [p for p in posts if not p["failed"]]
+    # Per busy channel: its posts against what Slack allowed it from the start to its last.
+    paces: dict[str, float] = {}
+    shares: dict[str, float] = {}
+    for c in range(channels):
+        channel = CHANNELS[c]
+        mine = [p for p in done if p["channel"] == channel]
+        tried = [p for p in posts if p["channel"] == channel]
+        limited_here = sum(1 for p in tried if p["status"] == 429)
+        last = max((p["at"] for p in mine), default=start)
+        paces[channel] = len(mine) / (burst + rate * max(1e-9, last - start))
+        shares[channel] = limited_here / len(tried) if tried else 0.0
+    ratio = min(paces.values()) if paces else 0.0
+    lost = 0
+    broken = 0
+    shown: dict[tuple[int, int], list[int]] = {}
+    for post in done:
+        found = _PACED.search(post["text"])
+        if found:
+            c, p, m = (int(g) for g in found.groups())
+            shown.setdefault((c, p), []).append(m)
+    for c in range(channels):
+        for p in range(s.paced_peers):
+            got = shown.get((c, p), [])
+            lost += len(set(range(s.paced_messages)) - set(got))
+            broken += got != sorted(got) or len(got) != len(set(got))
+    calls = stats.get("calls.chat.postMessage", 0)
+    limited = stats.get("rate_limited", 0)
+    share_429 = limited / calls if calls else 0.0
+    last_all = max((p["at"] for p in done), default=start)
+    duration = max(1e-9, last_all - start)
+    figures = (
+        {
+            "posts": float(len(done)),
+            "seconds": duration,
+            "calls": float(calls),
+            "rate_limited_429": float(limited),
+            "share_429": share_429,
+            "pace_ratio_min": ratio,
+            "pace_ratio_max": max(paces.values()) if paces else 0.0,
+            "lost": float(lost),
+            "threads_out_of_order": float(broken),
+            "non_200": float(sum(1 for code in statuses if code != 200)),
+        }
+        | {f"pace_{ch}": v for ch, v in paces.items()}
+        | {f"share_429_{ch}": v for ch, v in shares.items()}
+        | cpu
+    )
+    per_channel_text = ", ".join(
+        f"{ch[-2:]} {paces[ch]:.2f} ({100 * shares[ch]:.0f}% 429)" for ch in paces
+    )
+    return Result(
+        name="pg_paced_replicas",
+        title=(
+            f"2 replicas on PostgreSQL, Slack limit {rate:g}/s burst {burst}, {channels} channels"
+        ),
+        figures=figures,
+        baseline={"max_rate_per_channel": rate, "burst": float(burst)},
+        ratio=ratio,
+        target="pace >= 0.9 of Slack's on each busy channel, 429s <= 1%, none lost, order kept",
+        checks={
+            "ratio": ratio >= 0.9,
+            "share_429": share_429 <= 0.01,
+            "nothing_lost": lost == 0 and len(done) >= expected,
+            "order_kept": broken == 0,
+        },
+        summary=(
+            f"{len(done)} posts in {duration:.1f} s; {limited} x 429 of {calls} calls "
+            f"({100 * share_429:.1f}%); pace per channel: {per_channel_text}; "
+            f"{lost} lost, {broken} threads out of order"
+        ),
+        baseline_summary=(
+            f"Slack allows {burst} + {rate:g}/s per channel from the first SMS to the "
+            "channel's last post"
+        ),
+    )
+
+
 SCENARIOS: dict[str, Callable[[Context], Awaitable[Result]]] = {
     "sms_ack": sms_ack,
     "webhook_intake": webhook_intake,
@@ -1027,4 +1165,5 @@ SCENARIOS: dict[str, Callable[[Context], Awaitable[Result]]] = {
     "paced_delivery": paced_delivery,
     "mapping_scale": mapping_scale,
     "pg_replicas": pg_replicas,
+    "pg_paced_replicas": pg_paced_replicas,
 }

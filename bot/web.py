@@ -34,6 +34,7 @@ from bot.bridge.service import Bridge
 from bot.config import AppConfig, Settings
 from bot.dependencies import DependencyWatch, probe_database, probe_slack, probe_voipbin
 from bot.jobs import queue
+from bot.jobs.pacing import Pacer
 from bot.jobs.runner import JobRunner
 from bot.metrics import Metrics
 from bot.slack.app import build_bolt_app
@@ -249,6 +250,7 @@ def build_components(settings: Settings, config: AppConfig) -> Components:
         accesskey=settings.voipbin_accesskey.get_secret_value(),
         timeout=config.voipbin.timeout_seconds,
         requests_per_second=config.voipbin.requests_per_second,
+        pacer=Pacer(engine),
         observe=lambda route, outcome: metrics.api_calls.labels(
             api="voipbin", method=route, outcome=outcome
         ).inc(),
@@ -256,6 +258,7 @@ def build_components(settings: Settings, config: AppConfig) -> Components:
     messenger = SlackMessenger(
         client=slack_client,
         pacing=config.slack,
+        pacer=Pacer(engine),
         observe=lambda method, outcome: metrics.api_calls.labels(
             api="slack", method=method, outcome=outcome
         ).inc(),

@@ -346,6 +346,26 @@ async def release(
         )
 
 
+async def release_stray(engine: AsyncEngine, *, owner: str, keep: Iterable[int], now: float) -> int:
+    """Hand back every job ``owner`` holds a lease on but is not running (``keep`` are the
+    ones it runs): after the database was away, those whose end could not be written (or
+    whose claim's answer was lost) are taken again at once instead of when the lease
+    expires. Their attempt counts, so the next one looks for work already done."""
+    kept = list(keep)
+    condition = and_(jobs.c.lease_owner == owner, jobs.c.state == RUNNING)
+    if kept:
+        condition = and_(condition, jobs.c.id.not_in(kept))
+    async with engine.begin() as conn:
+        result = await conn.execute(
+            update(jobs)
+            .where(condition)
+            .values(
+                state=PENDING, lease_owner=None, lease_until=None, run_after=now, updated_at=now
+            )
+        )
+        return int(result.rowcount)
+
+
 async def prune_done(engine: AsyncEngine, *, before: float) -> int:
     """Delete finished jobs older than ``before``; their keys stop deduplicating then."""
     async with engine.begin() as conn:

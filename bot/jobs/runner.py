@@ -106,6 +106,9 @@ class JobRunner:
         self._inflight: dict[int, tuple[Job, asyncio.Task[None]]] = {}
         self._main: asyncio.Task[None] | None = None
         self._last_prune = 0.0
+        # Set when the database failed us (a claim, or a job's end not written): the next
+        # round that reaches it hands back the leases we hold but no longer run.
+        self._stray = False
 
     def wake(self) -> None:
         """New work was written: look for it now rather than at the next poll."""
@@ -153,9 +156,12 @@ class JobRunner:
                 self._wake.clear()
                 claimed = 0
                 try:
+                    if self._stray:
+                        await self._release_stray()
                     claimed = await self._claim()
                     await self._maintain()
                 except Exception:
+                    self._stray = True
                     log.exception("job claim failed; retrying")
                 if claimed == 0 or self._busy() >= self._limit():
                     timeout = self._config.poll_interval_seconds
@@ -168,6 +174,15 @@ class JobRunner:
             renewer.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await renewer
+
+    async def _release_stray(self) -> None:
+        # Cleared first: a job whose end fails meanwhile sets it again (it is in ``keep``).
+        self._stray = False
+        released = await queue.release_stray(
+            self._engine, owner=self.owner, keep=list(self._inflight), now=self._clock()
+        )
+        if released:
+            log.warning("handed back jobs left after a database failure count=%d", released)
 
     def _busy(self) -> int:
         """Jobs in flight that are doing work (not waiting for a pacing token)."""
@@ -248,8 +263,10 @@ class JobRunner:
         except asyncio.CancelledError:
             raise
         except Exception:
-            # Bookkeeping failed (the database went away): the lease expires and the job is
-            # claimed again; its handler is idempotent.
+            # Bookkeeping failed (the database went away): the job is handed back as soon as
+            # the database answers again (or, if this process dies first, its lease expires)
+            # and claimed again; its handler is idempotent.
+            self._stray = True
             log.exception("job bookkeeping failed job_id=%d kind=%s", job.id, job.kind)
         finally:
             self._inflight.pop(job.id, None)

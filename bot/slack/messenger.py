@@ -11,7 +11,6 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import aiohttp
-from aiolimiter import AsyncLimiter
 from cachetools import TTLCache
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
@@ -20,6 +19,7 @@ from slack_sdk.web.async_slack_response import AsyncSlackResponse
 from bot.bridge import status as st
 from bot.bridge.ports import AlertItem, OutgoingView, RateLimited, Rejected, Unavailable
 from bot.config import SlackPacing
+from bot.jobs.pacing import Held, Pacer, Rate
 from bot.slack import render
 from bot.slack.links import archive_link
 
@@ -32,12 +32,19 @@ TRANSIENT_ERRORS = frozenset(
 )
 # reactions.add / reactions.remove answers that mean the state is already as wanted.
 SETTLED_REACTION_ERRORS = frozenset({"already_reacted", "no_reaction"})
+# Methods paced per workspace (reference slack.md §3.6: chat.update is Tier 3, 50+ a minute).
+METHOD_RATES = {"chat.update": Rate(per_second=50 / 60, burst=20)}
+# A call whose method's turn is further away than this is retried later (as after a 429)
+# instead of waiting in a worker slot: those jobs have no channel to bound them.
+METHOD_MAX_WAIT = 1.0
 
 
 class SlackMessenger:
     """Posts through one ``AsyncWebClient``. Paces ``chat.postMessage`` per channel (Slack
-    allows about one per second per channel) and, after a 429, holds that channel for the
-    ``Retry-After`` time without holding up the others."""
+    allows about one per second per channel) and chat.update per workspace and, after a
+    429, holds that channel (or method) for the ``Retry-After`` time without holding up the
+    others. ``pacer`` (bot/jobs/pacing.py) shares the pace with every process on the
+    database; by default it is this process's alone."""
 
     def __init__(
         self,
@@ -46,22 +53,35 @@ class SlackMessenger:
         pacing: SlackPacing,
         clock: Callable[[], float] = time.monotonic,
         observe: Callable[[str, str], None] | None = None,
+        pacer: Pacer | None = None,
     ) -> None:
         """``observe(method, outcome)`` is called after every Web API call (for metrics)."""
         self._observe = observe
         self._client = client
         self._pacing = pacing
         self._clock = clock
-        self._limiters: dict[str, AsyncLimiter] = {}
-        self._held_until: dict[str, float] = {}
-        # Calls waiting for their channel's next pacing token. The job runner does not count
-        # their jobs against its concurrency (they hold no resource but a place in line), so
-        # one slow channel cannot keep the other channels' jobs from starting.
-        self.pacing_waiters = 0
-        self.on_pacing_wait: Callable[[], None] | None = None
+        # One token less than Slack's burst: the same average rate, with room for the
+        # jitter between our clock and Slack's, so steady pacing draws no 429s.
+        self._channel_rate = Rate(pacing.per_channel_per_second, max(1, pacing.burst - 1))
+        self._pacer = pacer if pacer is not None else Pacer(clock=clock)
         self._names: TTLCache[str, str] = TTLCache(maxsize=5000, ttl=3600)
         self._channel_names: TTLCache[str, str] = TTLCache(maxsize=500, ttl=3600)
         self._groups: TTLCache[str, set[str]] = TTLCache(maxsize=500, ttl=300)
+
+    @property
+    def pacing_waiters(self) -> int:
+        """Calls waiting for their channel's next turn. The job runner does not count their
+        jobs against its concurrency (they hold no resource but a place in line), so one slow
+        channel cannot keep the other channels' jobs from starting."""
+        return self._pacer.waiters
+
+    @property
+    def on_pacing_wait(self) -> Callable[[], None] | None:
+        return self._pacer.on_wait
+
+    @on_pacing_wait.setter
+    def on_pacing_wait(self, hook: Callable[[], None] | None) -> None:
+        self._pacer.on_wait = hook
 
     # -- plumbing --------------------------------------------------------------------------
 
@@ -86,6 +106,16 @@ class SlackMessenger:
     async def _call_once(
         self, method: str, call: Callable[[], Awaitable[AsyncSlackResponse]], channel: str
     ) -> AsyncSlackResponse:
+        rate = METHOD_RATES.get(method) if self._pacing.enabled else None
+        if rate is not None:
+            try:
+                await self._pacer.turn(
+                    f"slack:{method}", rate, counted=False, max_wait=METHOD_MAX_WAIT
+                )
+            except Held as exc:
+                raise RateLimited(
+                    f"Slack {method} is rate limited", retry_after=exc.retry_after
+                ) from None
         try:
             return await call()
         except SlackApiError as exc:
@@ -95,7 +125,9 @@ class SlackMessenger:
             if status == 429 or error == "ratelimited":
                 retry_after = _retry_after(response.headers if response is not None else {})
                 if channel:
-                    self._held_until[channel] = self._clock() + retry_after
+                    await self._pacer.hold(f"slack:{channel}", retry_after, self._channel_rate)
+                elif rate is not None:
+                    await self._pacer.hold(f"slack:{method}", retry_after, rate)
                 raise RateLimited(f"Slack {method} rate limited", retry_after=retry_after) from None
             if status >= 500 or error in TRANSIENT_ERRORS:
                 raise Unavailable(f"Slack {method} failed: {error or status}") from None
@@ -104,28 +136,21 @@ class SlackMessenger:
             raise Unavailable(f"Slack {method} failed: {type(exc).__name__}") from None
 
     async def _pace(self, channel: str) -> None:
-        held = self._held_until.get(channel, 0.0) - self._clock()
-        if held > 0:
-            raise RateLimited(f"Slack channel {channel} is rate limited", retry_after=held)
         if not self._pacing.enabled:
+            # No pace of our own, but a channel held after a 429 stays held.
+            try:
+                self._pacer.check(f"slack:{channel}")
+            except Held as exc:
+                raise RateLimited(
+                    f"Slack channel {channel} is rate limited", retry_after=exc.retry_after
+                ) from None
             return
-        limiter = self._limiters.get(channel)
-        if limiter is None:
-            # One token less than Slack's burst: the same average rate, with room for the
-            # jitter between our clock and Slack's, so steady pacing draws no 429s.
-            capacity = max(1, self._pacing.burst - 1)
-            limiter = AsyncLimiter(capacity, capacity / self._pacing.per_channel_per_second)
-            self._limiters[channel] = limiter
-        if limiter.has_capacity():
-            await limiter.acquire()
-            return
-        self.pacing_waiters += 1
-        if self.on_pacing_wait is not None:
-            self.on_pacing_wait()
         try:
-            await limiter.acquire()
-        finally:
-            self.pacing_waiters -= 1
+            await self._pacer.turn(f"slack:{channel}", self._channel_rate)
+        except Held as exc:
+            raise RateLimited(
+                f"Slack channel {channel} is rate limited", retry_after=exc.retry_after
+            ) from None
 
     async def _post(
         self,

@@ -203,3 +203,13 @@ alert_rollups = Table(
     Column("updated_at", Float, nullable=False),
 )
 Index("ix_alert_rollups_channel_opened", alert_rollups.c.channel, alert_rollups.c.opened_at)
+
+# Pacing buckets shared by every process on PostgreSQL (bot/jobs/pacing.py): a Slack channel,
+# a rate-limited Slack method, VoIPbin's account. Times on the database's clock.
+pacing = Table(
+    "pacing",
+    metadata,
+    Column("bucket", String(100), primary_key=True),
+    Column("tat", Float, nullable=False),  # GCRA's theoretical arrival time
+    Column("held_until", Float, nullable=False),  # a 429's Retry-After holds turns until then
+)

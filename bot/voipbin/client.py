@@ -14,9 +14,9 @@ from datetime import datetime
 from typing import Any
 
 import httpx
-from aiolimiter import AsyncLimiter
 from pydantic import ValidationError
 
+from bot.jobs.pacing import Held, Pacer, Rate
 from bot.voipbin.models import (
     Address,
     Customer,
@@ -33,6 +33,9 @@ log = logging.getLogger(__name__)
 _ID = re.compile(r"/[0-9a-fA-F-]{8,}")
 
 PAGE_SIZE = 100
+
+# The pacing bucket of VoIPbin's per-customer rate (one account per deployment).
+ACCOUNT_BUCKET = "voipbin:account"
 
 
 class VoipbinError(Exception):
@@ -124,9 +127,12 @@ class VoipbinClient:
         requests_per_second: float = 15.0,
         transport: httpx.AsyncBaseTransport | None = None,
         observe: Callable[[str, str], None] | None = None,
+        pacer: Pacer | None = None,
     ) -> None:
         """``observe(route, outcome)`` is called after every request (for metrics); outcome
-        is ok, rate_limited, unavailable or rejected."""
+        is ok, rate_limited, unavailable or rejected. ``pacer`` shares the account's pace
+        (and a 429's Retry-After) with every process on the database; by default it is this
+        process's alone."""
         self._observe = observe
         self._accesskey = accesskey
         self._http = httpx.AsyncClient(
@@ -138,7 +144,8 @@ class VoipbinClient:
             trust_env=False,
         )
         # VoIPbin allows about 16.7 requests per second per customer (reference §6.2).
-        self._limiter = AsyncLimiter(requests_per_second, 1.0)
+        self._rate = Rate(requests_per_second, max(1, int(requests_per_second)))
+        self._pacer = pacer if pacer is not None else Pacer()
 
     async def aclose(self) -> None:
         await self._http.aclose()
@@ -164,20 +171,28 @@ class VoipbinClient:
     async def _send(
         self, method: str, path: str, *, json: Any = None, params: dict[str, Any] | None = None
     ) -> httpx.Response:
-        async with self._limiter:
-            try:
-                response = await self._http.request(
-                    method, path.lstrip("/"), json=json, params=params
-                )
-            except httpx.TimeoutException:
-                raise VoipbinUnavailable(f"VoIPbin {method} {path} timed out") from None
-            except httpx.HTTPError as exc:
-                # str(exc) can hold the URL, and so the access key: name the kind only.
-                raise VoipbinUnavailable(
-                    f"VoIPbin {method} {path} failed: {type(exc).__name__}"
-                ) from None
+        try:
+            await self._pacer.turn(ACCOUNT_BUCKET, self._rate, counted=False)
+        except Held as exc:
+            raise VoipbinRateLimited(
+                f"VoIPbin {method} {path} not sent: the account is rate limited",
+                retry_after=exc.retry_after,
+                http_status=429,
+            ) from None
+        try:
+            response = await self._http.request(method, path.lstrip("/"), json=json, params=params)
+        except httpx.TimeoutException:
+            raise VoipbinUnavailable(f"VoIPbin {method} {path} timed out") from None
+        except httpx.HTTPError as exc:
+            # str(exc) can hold the URL, and so the access key: name the kind only.
+            raise VoipbinUnavailable(
+                f"VoIPbin {method} {path} failed: {type(exc).__name__}"
+            ) from None
         if response.status_code >= 400:
-            raise _error_from(method, path, response)
+            error = _error_from(method, path, response)
+            if isinstance(error, VoipbinRateLimited):
+                await self._pacer.hold(ACCOUNT_BUCKET, error.retry_after, self._rate)
+            raise error
         return response
 
     @staticmethod

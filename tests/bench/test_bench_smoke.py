@@ -23,6 +23,7 @@ SCENARIOS = {
     "paced_delivery",
     "mapping_scale",
     "pg_replicas",
+    "pg_paced_replicas",
 }
 
 pytestmark = pytest.mark.slow
@@ -76,6 +77,7 @@ def test_quick_bench_runs_every_scenario(tmp_path: Path) -> None:
     if pg.get("error") and "not reachable" in pg["error"] and not _pg_required():
         # Without a PostgreSQL server that scenario cannot run; the rest must.
         by_name.pop("pg_replicas")
+        by_name.pop("pg_paced_replicas", None)
         assert completed.returncode == 1, report
         assert all(not s["error"] for s in by_name.values()), report
         pytest.skip("PostgreSQL is not reachable; the other scenarios ran")

@@ -88,6 +88,6 @@ async def test_an_older_schema_is_upgraded_with_its_data(database_url: str) -> N
             version = (
                 await conn.execute(text("SELECT version_num FROM alembic_version"))
             ).scalar_one()
-            assert version == "0005"
+            assert version == "0006"
     finally:
         await engine.dispose()
