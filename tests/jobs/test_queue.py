@@ -97,3 +97,44 @@ async def test_release_hands_jobs_back_at_once(engine: AsyncEngine) -> None:
     (again,) = await queue.claim(engine, owner="w2", now=102, limit=10, lease_seconds=30)
     assert again.id == job.id
     assert again.attempts == 2  # it may have done part of its work: reconcile first
+
+
+async def test_pruning_forgets_old_finished_jobs_only(engine: AsyncEngine) -> None:
+    for key in ("old-done", "new-done", "old-pending", "old-dead"):
+        await add(engine, key, None)
+    claimed = await queue.claim(engine, owner="w", now=101, limit=10, lease_seconds=30)
+    by_key = {job.key: job for job in claimed}
+    assert await queue.finish(engine, by_key["old-done"], owner="w", now=110)
+    assert await queue.bury(engine, by_key["old-dead"], owner="w", now=110, error="gave up")
+    await queue.release(engine, [by_key["old-pending"].id], owner="w", now=110)
+    assert await queue.finish(engine, by_key["new-done"], owner="w", now=300)
+
+    assert await queue.prune_done(engine, before=200) == 1
+    # the old finished job's key is free again; every other job still holds its key
+    assert await add(engine, "old-done", None, now=400)
+    for key in ("new-done", "old-pending", "old-dead"):
+        assert not await add(engine, key, None, now=400), key
+    assert [j.key for j in await queue.list_jobs(engine, ["dead"])] == ["old-dead"]
+
+
+async def test_depth_counts_due_jobs_as_pending_and_later_ones_as_scheduled(
+    engine: AsyncEngine,
+) -> None:
+    await add(engine, "running", None)
+    (_running,) = await queue.claim(engine, owner="w", now=101, limit=10, lease_seconds=30)
+    await add(engine, "due-now", None, now=150)
+    async with engine.begin() as conn:
+        await queue.enqueue(
+            conn, kind="k", key="later", payload={}, lane=None, channel="C1", now=150, run_after=151
+        )
+    assert await queue.depth(engine, now=150) == {"running": 1, "pending": 1, "scheduled": 1}
+    assert await queue.depth(engine) == {"running": 1, "pending": 2}
+
+
+async def test_the_oldest_pending_job_is_reported_and_none_when_there_is_none(
+    engine: AsyncEngine,
+) -> None:
+    assert await queue.oldest_pending(engine) is None
+    await add(engine, "a1", None, now=120.5)
+    await add(engine, "a2", None, now=130)
+    assert await queue.oldest_pending(engine) == 120.5
