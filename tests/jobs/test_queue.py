@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+
+import pytest
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.jobs import queue
@@ -138,3 +142,20 @@ async def test_the_oldest_pending_job_is_reported_and_none_when_there_is_none(
     await add(engine, "a1", None, now=120.5)
     await add(engine, "a2", None, now=130)
     assert await queue.oldest_pending(engine) == 120.5
+
+
+async def test_a_claim_skips_a_job_another_worker_holds_instead_of_waiting(
+    engine: AsyncEngine,
+) -> None:
+    if engine.dialect.name != "postgresql":
+        pytest.skip("SQLite runs one write transaction at a time: nothing to skip")
+    await add(engine, "a1", None)
+    await add(engine, "a2", None)
+    async with engine.connect() as other:
+        # another worker's claim, between its SELECT ... FOR UPDATE and its commit
+        await other.execute(text("SELECT id FROM jobs WHERE key = 'a1' FOR UPDATE"))
+        claimed = await asyncio.wait_for(
+            queue.claim(engine, owner="w", now=101, limit=10, lease_seconds=30), timeout=10
+        )
+        assert [j.key for j in claimed] == ["a2"]
+        await other.rollback()
