@@ -159,3 +159,14 @@ async def test_a_claim_skips_a_job_another_worker_holds_instead_of_waiting(
         )
         assert [j.key for j in claimed] == ["a2"]
         await other.rollback()
+
+
+async def test_a_renewed_lease_runs_out_a_lease_after_the_renewal(engine: AsyncEngine) -> None:
+    await add(engine, "a1", "a")
+    (job,) = await queue.claim(engine, owner="w1", now=101, limit=10, lease_seconds=30)
+    await queue.renew(engine, [job.id], owner="w1", now=125, lease_seconds=30)  # until 155
+    # another worker cannot renew a lease it does not hold
+    await queue.renew(engine, [job.id], owner="w2", now=140, lease_seconds=30)
+    assert await queue.claim(engine, owner="w2", now=150, limit=10, lease_seconds=30) == []
+    (again,) = await queue.claim(engine, owner="w2", now=156, limit=10, lease_seconds=30)
+    assert again.id == job.id
