@@ -35,6 +35,11 @@ async def test_a_streamed_body_over_the_limit_is_refused_and_one_at_it_is_taken(
         assert at.status_code == 401
         far_over = await service.http.post("/voipbin/webhook", content=streamed(4 * LIMIT))
         assert far_over.status_code == 413
+        # the same with a Content-Length
+        sized = b"{" + b" " * (LIMIT - 2) + b"}"
+        assert (await service.http.post("/voipbin/webhook", content=sized)).status_code == 401
+        over = await service.http.post("/voipbin/webhook", content=sized + b" ")
+        assert over.status_code == 413
     assert fake_voipbin.sends() == []
 
 
