@@ -119,11 +119,17 @@ async def test_senders_can_be_restricted_to_people_and_groups(
         told = fake_slack.calls("chat.postEphemeral")[0].params
         assert told["user"] == "U0ANNA" and told["thread_ts"] == thread
         assert "not on the list" in told["text"]
+        # and from a member of the group, and of the staff channel: sent
+        await service.reply(thread, "carol in the thread", user="U0CAROL")
+        await service.reply(thread, "dave in the thread", user="U0DAVE")
+        await wait_for(fake_voipbin, lambda v: len(v.sends()) == 5)
         await idle(service)
     assert [s["text"] for s in fake_voipbin.sends()] == [
         "from the boss",
         "from carol",
         "from dave",
+        "carol in the thread",
+        "dave in the thread",
     ]
 
 

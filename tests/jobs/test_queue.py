@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+
+import pytest
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.jobs import queue
@@ -97,3 +101,72 @@ async def test_release_hands_jobs_back_at_once(engine: AsyncEngine) -> None:
     (again,) = await queue.claim(engine, owner="w2", now=102, limit=10, lease_seconds=30)
     assert again.id == job.id
     assert again.attempts == 2  # it may have done part of its work: reconcile first
+
+
+async def test_pruning_forgets_old_finished_jobs_only(engine: AsyncEngine) -> None:
+    for key in ("old-done", "new-done", "old-pending", "old-dead"):
+        await add(engine, key, None)
+    claimed = await queue.claim(engine, owner="w", now=101, limit=10, lease_seconds=30)
+    by_key = {job.key: job for job in claimed}
+    assert await queue.finish(engine, by_key["old-done"], owner="w", now=110)
+    assert await queue.bury(engine, by_key["old-dead"], owner="w", now=110, error="gave up")
+    await queue.release(engine, [by_key["old-pending"].id], owner="w", now=110)
+    assert await queue.finish(engine, by_key["new-done"], owner="w", now=300)
+
+    assert await queue.prune_done(engine, before=200) == 1
+    # the old finished job's key is free again; every other job still holds its key
+    assert await add(engine, "old-done", None, now=400)
+    for key in ("new-done", "old-pending", "old-dead"):
+        assert not await add(engine, key, None, now=400), key
+    assert [j.key for j in await queue.list_jobs(engine, ["dead"])] == ["old-dead"]
+
+
+async def test_depth_counts_due_jobs_as_pending_and_later_ones_as_scheduled(
+    engine: AsyncEngine,
+) -> None:
+    await add(engine, "running", None)
+    (_running,) = await queue.claim(engine, owner="w", now=101, limit=10, lease_seconds=30)
+    await add(engine, "due-now", None, now=150)
+    async with engine.begin() as conn:
+        await queue.enqueue(
+            conn, kind="k", key="later", payload={}, lane=None, channel="C1", now=150, run_after=151
+        )
+    assert await queue.depth(engine, now=150) == {"running": 1, "pending": 1, "scheduled": 1}
+    assert await queue.depth(engine) == {"running": 1, "pending": 2}
+
+
+async def test_the_oldest_pending_job_is_reported_and_none_when_there_is_none(
+    engine: AsyncEngine,
+) -> None:
+    assert await queue.oldest_pending(engine) is None
+    await add(engine, "a1", None, now=120.5)
+    await add(engine, "a2", None, now=130)
+    assert await queue.oldest_pending(engine) == 120.5
+
+
+async def test_a_claim_skips_a_job_another_worker_holds_instead_of_waiting(
+    engine: AsyncEngine,
+) -> None:
+    if engine.dialect.name != "postgresql":
+        pytest.skip("SQLite runs one write transaction at a time: nothing to skip")
+    await add(engine, "a1", None)
+    await add(engine, "a2", None)
+    async with engine.connect() as other:
+        # another worker's claim, between its SELECT ... FOR UPDATE and its commit
+        await other.execute(text("SELECT id FROM jobs WHERE key = 'a1' FOR UPDATE"))
+        claimed = await asyncio.wait_for(
+            queue.claim(engine, owner="w", now=101, limit=10, lease_seconds=30), timeout=10
+        )
+        assert [j.key for j in claimed] == ["a2"]
+        await other.rollback()
+
+
+async def test_a_renewed_lease_runs_out_a_lease_after_the_renewal(engine: AsyncEngine) -> None:
+    await add(engine, "a1", "a")
+    (job,) = await queue.claim(engine, owner="w1", now=101, limit=10, lease_seconds=30)
+    await queue.renew(engine, [job.id], owner="w1", now=125, lease_seconds=30)  # until 155
+    # another worker cannot renew a lease it does not hold
+    await queue.renew(engine, [job.id], owner="w2", now=140, lease_seconds=30)
+    assert await queue.claim(engine, owner="w2", now=150, limit=10, lease_seconds=30) == []
+    (again,) = await queue.claim(engine, owner="w2", now=156, limit=10, lease_seconds=30)
+    assert again.id == job.id
