@@ -346,8 +346,9 @@ def create_app(
             count_webhook("malformed")
             log.warning("webhook refused: %s", exc)
             return JSONResponse({"error": str(exc)}, status_code=400)
+        delivery = event.delivery()
         try:
-            outcome = await parts.bridge.accept_webhook(event)
+            outcome = "ignored" if delivery is None else await parts.bridge.accept(delivery)
         except Exception:
             # Nothing was recorded: a 5xx makes VoIPbin deliver it again.
             count_webhook("error")
