@@ -1,5 +1,5 @@
 """State behind what people do in Slack besides typing: sends held for confirmation,
-signatures, alert roll-ups, and finding a message or job by its key. Like ``repo``, every
+signatures, alert roll-ups, and finding a message by its key. Like ``repo``, every
 function takes the connection of the caller's transaction."""
 
 from __future__ import annotations
@@ -11,11 +11,9 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from bot.jobs.queue import PENDING
 from bot.store.repo import Message, insert_ignore
 from bot.store.tables import (
     alert_rollups,
-    jobs,
     messages,
     pending_sends,
     seen_events,
@@ -115,23 +113,12 @@ async def set_signature(
         )
 
 
-# -- messages and jobs by key --------------------------------------------------------------
+# -- messages by key ---------------------------------------------------------------------
 
 
 async def find_message_by_key(conn: AsyncConnection, key: str) -> Message | None:
     row = (await conn.execute(select(messages).where(messages.c.key == key))).mappings().first()
     return None if row is None else Message(**dict(row))
-
-
-async def cancel_unstarted_job(conn: AsyncConnection, key: str, now: float) -> bool:
-    """Take back a job that no worker has claimed yet (it is marked done and never runs);
-    False when it has started, finished or does not exist."""
-    result = await conn.execute(
-        update(jobs)
-        .where(jobs.c.key == key, jobs.c.state == PENDING, jobs.c.attempts == 0)
-        .values(state="done", last_error="cancelled", updated_at=now)
-    )
-    return bool(result.rowcount)
 
 
 # -- alert roll-ups ------------------------------------------------------------------------
