@@ -20,7 +20,7 @@ from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bot.store.db import in_transaction
-from bot.store.repo import ignore_conflicts
+from bot.store.statements import ignore_conflicts
 
 log = logging.getLogger(__name__)
 
