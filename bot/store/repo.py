@@ -172,6 +172,11 @@ async def get_message(conn: AsyncConnection, message_id: int) -> Message:
     return _message(row)
 
 
+async def find_message_by_key(conn: AsyncConnection, key: str) -> Message | None:
+    row = (await conn.execute(select(messages).where(messages.c.key == key))).mappings().first()
+    return None if row is None else _message(row)
+
+
 async def find_message_by_voipbin_id(conn: AsyncConnection, voipbin_id: str) -> Message | None:
     row = (
         (await conn.execute(sql.MESSAGE_BY_VOIPBIN_ID, {"p_voipbin_id": voipbin_id}))
@@ -395,6 +400,7 @@ __all__ = [
     "add_audit",
     "audit_entries",
     "find_conversation_by_thread",
+    "find_message_by_key",
     "find_message_by_voipbin_id",
     "first_seen",
     "get_conversation",
