@@ -9,39 +9,29 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import json
 import logging
 import socket
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl
 
-import aiohttp
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
-from slack_sdk.web.async_client import AsyncWebClient
-from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from bot.bridge.service import Bridge
+from bot.components import Components, RequestGauge, build_components
 from bot.config import AppConfig, Settings
 from bot.dependencies import DependencyWatch, probe_database, probe_slack, probe_voipbin
 from bot.jobs import queue
-from bot.jobs.pacing import Pacer
-from bot.jobs.runner import JobRunner
-from bot.metrics import Metrics
+from bot.runtime import settle_garbage_collector
 from bot.slack.app import build_bolt_app
-from bot.slack.messenger import SlackMessenger
-from bot.store.db import create_engine, migrate
-from bot.voipbin.client import VoipbinClient
-from bot.voipbin.gateway import VoipbinGateway
+from bot.store.db import migrate
 from bot.voipbin.webhook import WebhookError, parse_event, signature_valid
 
 log = logging.getLogger(__name__)
@@ -129,9 +119,7 @@ class FrontDoor:
     while they queue (``JobRunner(pressure=...)``); ``on_idle`` runs when the last one is
     answered, to let the runner catch up at once."""
 
-    # This many requests in flight at once means they are arriving faster than they are
-    # answered; one or two at a time is normal traffic.
-    PRESSURE = 4
+    PRESSURE = RequestGauge.PRESSURE
 
     def __init__(self, app: ASGIApp, *, gauge: RequestGauge) -> None:
         self.app = app
@@ -150,24 +138,6 @@ class FrontDoor:
             self.gauge.inflight -= 1
             if self.gauge.inflight == 0:
                 self.gauge.on_idle()
-
-
-@dataclass
-class RequestGauge:
-    inflight: int = 0
-    pressed_at: float = float("-inf")
-    on_idle: Callable[[], None] = lambda: None
-
-    # Pressure lasts this long after requests last queued: under a burst, concurrent
-    # requests wait on one shared commit and are answered together, so the count drops to
-    # zero for an instant between batches; without the hold, jobs would rush in there.
-    HOLD_SECONDS = 0.25
-
-    def pressure(self) -> bool:
-        return (
-            self.inflight >= FrontDoor.PRESSURE
-            or time.monotonic() - self.pressed_at < self.HOLD_SECONDS
-        )
 
 
 async def _too_large(scope: Scope, receive: Receive, send: Send) -> None:
@@ -198,102 +168,6 @@ def _malformed_slack_body(body: bytes, content_type: str) -> str | None:
     except json.JSONDecodeError:
         return "the body is not valid JSON"
     return None if isinstance(parsed, dict) else "the body is not a JSON object"
-
-
-@dataclass
-class Components:
-    engine: AsyncEngine
-    bridge: Bridge
-    messenger: SlackMessenger
-    runner: JobRunner
-    slack_client: AsyncWebClient
-    voipbin: VoipbinClient
-    metrics: Metrics
-    gauge: RequestGauge
-
-    def open_slack_session(self) -> None:
-        """One HTTP session (connection pool) for every Slack call. Without it slack_sdk
-        opens a new aiohttp session, and a new TCP and TLS connection, for each call. Called
-        inside the running event loop (aiohttp requires it)."""
-        if self.slack_client.session is None:
-            self.slack_client.session = aiohttp.ClientSession(
-                timeout=aiohttp.ClientTimeout(total=self.slack_client.timeout)
-            )
-
-    async def close_slack_session(self) -> None:
-        session, self.slack_client.session = self.slack_client.session, None
-        if session is not None:
-            await session.close()
-
-    async def aclose(self, *, runner_started: bool) -> None:
-        """Stop the job runner (when it was started: it hands back what is unfinished), then
-        close the clients, the job writer and the database, in that order."""
-        if runner_started:
-            await self.runner.stop()
-        await self.voipbin.aclose()
-        await self.close_slack_session()
-        await self.bridge.aclose()
-        await self.engine.dispose()
-
-
-def build_components(settings: Settings, config: AppConfig) -> Components:
-    metrics = Metrics()
-    gauge = RequestGauge()
-    engine = create_engine(settings.database_url)
-    slack_client = AsyncWebClient(
-        token=settings.slack_bot_token.get_secret_value(),
-        base_url=settings.slack_api_url,
-        timeout=int(max(1, config.slack.timeout_seconds)),
-    )
-    voipbin = VoipbinClient(
-        base_url=settings.voipbin_api_url,
-        accesskey=settings.voipbin_accesskey.get_secret_value(),
-        timeout=config.voipbin.timeout_seconds,
-        requests_per_second=config.voipbin.requests_per_second,
-        pacer=Pacer(engine),
-        observe=lambda route, outcome: metrics.api_calls.labels(
-            api="voipbin", method=route, outcome=outcome
-        ).inc(),
-    )
-    messenger = SlackMessenger(
-        client=slack_client,
-        pacing=config.slack,
-        pacer=Pacer(engine),
-        observe=lambda method, outcome: metrics.api_calls.labels(
-            api="slack", method=method, outcome=outcome
-        ).inc(),
-    )
-    bridge = Bridge(
-        engine=engine,
-        config=config,
-        messenger=messenger,
-        gateway=VoipbinGateway(voipbin),
-        metrics=metrics,
-    )
-    runner = JobRunner(
-        engine=engine,
-        handlers=bridge.handlers,
-        config=config.jobs,
-        on_dead=bridge.on_dead,
-        per_channel_limit=min(config.slack.burst, 4),
-        observe=lambda kind, outcome: metrics.jobs.labels(kind=kind, outcome=outcome).inc(),
-        waiting=lambda: messenger.pacing_waiters,
-        pressure=gauge.pressure,
-        settle_seconds=max(config.slack.timeout_seconds, config.voipbin.timeout_seconds),
-    )
-    gauge.on_idle = runner.wake
-    bridge.set_wake(runner.wake)
-    messenger.on_pacing_wait = runner.wake
-    return Components(
-        engine=engine,
-        bridge=bridge,
-        messenger=messenger,
-        runner=runner,
-        slack_client=slack_client,
-        voipbin=voipbin,
-        metrics=metrics,
-        gauge=gauge,
-    )
 
 
 class Readiness:
@@ -379,23 +253,6 @@ def health_routes(parts: Components) -> list[Route]:
     ]
 
 
-# Collect the youngest generation after this many new container objects instead of 700.
-GC_YOUNG_THRESHOLD = 20_000
-
-
-def settle_garbage_collector() -> None:
-    """Everything alive once the service has started (modules, the app, SQLAlchemy's and
-    pydantic's caches: hundreds of thousands of objects) lives as long as the process. Moved
-    to the permanent generation (``gc.freeze``), the collector stops walking it on every
-    full collection; and the youngest generation is collected less often. Under a burst of
-    webhooks the collector's pauses were the long tail: intake p99 62 -> 16 ms, and ~15 %
-    more webhooks a second (docs/PERFORMANCE.md). Objects still die by reference counting
-    as soon as they are unused; only reference cycles wait for a collection."""
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(GC_YOUNG_THRESHOLD, *gc.get_threshold()[1:])
-
-
 def create_app(
     settings: Settings,
     config: AppConfig,
@@ -478,8 +335,9 @@ def create_app(
             count_webhook("malformed")
             log.warning("webhook refused: %s", exc)
             return JSONResponse({"error": str(exc)}, status_code=400)
+        delivery = event.delivery()
         try:
-            outcome = await parts.bridge.accept_webhook(event)
+            outcome = "ignored" if delivery is None else await parts.bridge.accept(delivery)
         except Exception:
             # Nothing was recorded: a 5xx makes VoIPbin deliver it again.
             count_webhook("error")

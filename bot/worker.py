@@ -25,18 +25,13 @@ from collections.abc import Iterator
 import uvicorn
 from starlette.applications import Starlette
 
+from bot.components import Components, build_components
 from bot.config import AppConfig, Settings
 from bot.dependencies import DependencyWatch
 from bot.exit_codes import Exit
+from bot.runtime import settle_garbage_collector
 from bot.store.db import migrate, require_database
-from bot.web import (
-    Components,
-    ListenError,
-    build_components,
-    health_routes,
-    open_listener,
-    settle_garbage_collector,
-)
+from bot.web import ListenError, health_routes, open_listener
 
 log = logging.getLogger(__name__)
 

@@ -1,4 +1,4 @@
-"""``sms-bridge serve`` settles the garbage collector once started (bot.web): what is alive
+"""``sms-bridge serve`` settles the garbage collector once started (bot.runtime): what is alive
 then is frozen out of the collector's walks, and the youngest generation is collected less
 often. Checked in a fresh interpreter, so this test process's collector is left alone."""
 
@@ -9,7 +9,8 @@ import sys
 
 CHECK = """
 import gc
-from bot.web import GC_YOUNG_THRESHOLD, settle_garbage_collector
+import bot.web  # what serve has loaded when it settles the collector
+from bot.runtime import GC_YOUNG_THRESHOLD, settle_garbage_collector
 assert gc.get_freeze_count() == 0
 before = gc.get_threshold()
 settle_garbage_collector()

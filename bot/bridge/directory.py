@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from bot.bridge import status as st
 from bot.bridge.ports import DeliveryError, SmsArchive
 from bot.config import AppConfig
+from bot.jobs import health as job_health
 from bot.phone import mask, normalize_sender
 from bot.store import directory as store
 from bot.store import repo
@@ -93,8 +94,8 @@ class RecentConversation:
 @dataclass(frozen=True, slots=True)
 class Health:
     now: float
-    queue: store.QueueState
-    problems: list[store.JobProblem]
+    queue: job_health.QueueState
+    problems: list[job_health.JobProblem]
     opted_out: int
 
 
@@ -272,7 +273,7 @@ class Directory:
         """The job queue, its latest errors and the opt-out count."""
         now = self._clock()
         async with self._engine.connect() as conn:
-            queue = await store.queue_state(conn, now)
-            problems = await store.job_problems(conn, limit=5)
+            queue = await job_health.queue_state(conn, now)
+            problems = await job_health.job_problems(conn, limit=5)
             opted_out = await store.opted_out_count(conn)
         return Health(now=now, queue=queue, problems=problems, opted_out=opted_out)

@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.bridge import status as st
 from bot.bridge.core import BridgeCore
+from bot.jobs import queue
 from bot.jobs.queue import Job, enqueue
 from bot.phone import count_segments, format_international
 from bot.store import interactive, repo
@@ -72,8 +73,8 @@ class ReplyEdits(BridgeCore):
                 return "ignored"
             conversation = await repo.get_conversation(conn, message.conversation_id)
             if deleted and (
-                await interactive.cancel_unstarted_job(conn, f"release:{message.id}", now)
-                or await interactive.cancel_unstarted_job(conn, f"send:{message.id}", now)
+                await queue.cancel_unstarted(conn, f"release:{message.id}", now)
+                or await queue.cancel_unstarted(conn, f"send:{message.id}", now)
             ):
                 await repo.update_message(conn, message.id, now, error="deleted before sending")
                 await repo.raise_status(

@@ -1,4 +1,7 @@
-"""What the domain needs from Slack and from the SMS provider, and the errors they raise."""
+"""What the domain needs from Slack and from the SMS provider, the errors they raise, and the
+facts that come in from the provider (``InboundSms``, ``StatusReport``), in the domain's own
+terms: the adapters (``bot.voipbin``, ``bot.nopublic``) translate the provider's wire format to
+them, so nothing of it reaches the domain."""
 
 from __future__ import annotations
 
@@ -48,6 +51,33 @@ class MaybeRefused(Unavailable):
         super().__init__(message)
         self.status = status
         self.detail = detail
+
+
+@dataclass(frozen=True, slots=True)
+class InboundSms:
+    """An SMS someone sent to one of our numbers, as the provider delivered it. ``sms_id`` is
+    the provider's id (a redelivery has the same one); ``sender`` is the other party as the
+    provider wrote it, not yet normalised (a number, or a sender name)."""
+
+    sms_id: str
+    our_number: str
+    sender: str
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class StatusReport:
+    """The provider's status of an SMS we sent (``sms_id``: its id). ``dispatched``: the
+    provider has handed it to a carrier, whatever its status says (some carriers leave it
+    ``queued``)."""
+
+    sms_id: str
+    status: str
+    dispatched: bool = False
+
+
+# What the provider tells the bridge of its own accord.
+Delivery = InboundSms | StatusReport
 
 
 @dataclass(frozen=True, slots=True)

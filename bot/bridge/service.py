@@ -24,7 +24,16 @@ from bot.bridge import status as st
 from bot.bridge.core import SIGNATURE_TTL_SECONDS, BridgeCore, NotRouted, NotRoutedHere, Queued
 from bot.bridge.edits import ReplyEdits
 from bot.bridge.held import HELD_SEND_TTL_SECONDS, HeldSends
-from bot.bridge.ports import MaybeRefused, OutgoingView, RateLimited, Rejected, Unavailable
+from bot.bridge.ports import (
+    Delivery,
+    InboundSms,
+    MaybeRefused,
+    OutgoingView,
+    RateLimited,
+    Rejected,
+    StatusReport,
+    Unavailable,
+)
 from bot.bridge.retry import Retries
 from bot.bridge.rollups import AlertRollups
 from bot.bridge.signatures import Signatures
@@ -33,7 +42,6 @@ from bot.jobs.runner import Handler, RetryLater
 from bot.phone import count_segments, format_international, mask
 from bot.store import interactive, repo, threads
 from bot.store.directory import contact_names
-from bot.voipbin.webhook import WebhookEvent
 
 __all__ = [
     "HELD_SEND_TTL_SECONDS",
@@ -249,42 +257,39 @@ class Bridge(HeldSends, Retries, ReplyEdits, AlertRollups, Signatures, BridgeCor
         async with self._engine.connect() as conn:
             return await repo.was_seen(conn, key)
 
-    async def accept_webhook(self, event: WebhookEvent) -> str:
-        """Take in a VoIPbin delivery; returns what was done, for logs and metrics."""
-        message = event.message
-        if message is None or event.type == "message_deleted":
-            return "ignored"
-        if message.direction == "inbound" and event.type == "message_created":
-            return await self._accept_inbound(event)
-        if message.direction == "outbound":
-            # A Telnyx-path SMS stays "queued" after its dispatch: the update itself (or
-            # tm_update) says it reached a carrier.
-            status = st.reported(message.status, dispatched=event.dispatched)
-            return await self._accept_status(message.id, status)
-        return "ignored"
+    async def accept(self, delivery: Delivery) -> str:
+        """Take in what the provider delivered; returns what was done, for logs and metrics."""
+        if isinstance(delivery, InboundSms):
+            return await self.accept_inbound(delivery)
+        return await self.accept_status(delivery)
 
-    async def _accept_inbound(self, event: WebhookEvent) -> str:
+    async def accept_status(self, report: StatusReport) -> str:
+        """Record a status the provider reported for an SMS we sent."""
+        # A Telnyx-path SMS stays "queued" after its dispatch: the report says it reached
+        # a carrier.
+        return await self._accept_status(
+            report.sms_id, st.reported(report.status, dispatched=report.dispatched)
+        )
+
+    async def accept_inbound(self, sms: InboundSms) -> str:
         """Record the delivery as a ``take_inbound`` job and answer: nothing else runs inside
         the request. The job is written in a transaction shared with concurrent deliveries
-        (``JobWriter``), and its key, the VoIPbin message id, makes a redelivery a no-op.
+        (``JobWriter``), and its key, the provider's message id, makes a redelivery a no-op.
         The job's lane is the sender's conversation (our number, which names the channel,
         and the sender), so the SMS of one sender are taken in, and posted, in the order they
-        were accepted. The sender is keyed as VoIPbin wrote it; making it a number (costly:
-        libphonenumber) is left to the job."""
-        message = event.message
-        assert message is not None
-        our_number = message.our_number_inbound
-        source = message.source.target
+        were accepted. The sender is keyed as the provider wrote it; making it a number
+        (costly: libphonenumber) is left to the job."""
+        our_number, source = sms.our_number, sms.sender
         now = self._clock()
         await self._writer.write(
             job_row(
                 kind="take_inbound",
-                key=f"take:{message.id}",
+                key=f"take:{sms.sms_id}",
                 payload={
-                    "voipbin_id": message.id,
+                    "voipbin_id": sms.sms_id,
                     "our_number": our_number,
                     "source": source,
-                    "text": message.text,
+                    "text": sms.text,
                     "received_at": now,
                 },
                 # The lane column holds 64 characters; a sender VoIPbin wrote at length

@@ -455,3 +455,14 @@ async def depth(engine: AsyncEngine, *, now: float | None = None) -> dict[str, i
             )
         ).all()
         return {str(name): int(count) for name, count in rows}
+
+
+async def cancel_unstarted(conn: AsyncConnection, key: str, now: float) -> bool:
+    """Take back a job that no worker has claimed yet (it is marked done and never runs);
+    False when it has started, finished or does not exist."""
+    result = await conn.execute(
+        update(jobs)
+        .where(jobs.c.key == key, jobs.c.state == PENDING, jobs.c.attempts == 0)
+        .values(state=DONE, last_error="cancelled", updated_at=now)
+    )
+    return bool(result.rowcount)

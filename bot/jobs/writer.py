@@ -8,11 +8,8 @@ everyone waiting. Under light load a batch is one row and nothing waits; under a
 of a commit is shared by the whole batch. No timer is involved, so a lone delivery is never
 delayed to fill a batch.
 
-A batch goes to the database driver directly (one INSERT compiled by SQLAlchemy once, run
-with the driver's ``executemany`` in a transaction of its own; on SQLite the whole
-transaction is one hand-off to the driver's thread): SQLAlchemy's execution layer cost more
-per batch than the insert itself (intake ~5,000 -> ~6,000/s, docs/PERFORMANCE.md). The
-connection still comes from, and goes back to, SQLAlchemy's pool.
+A batch is one ``store.bulk.insert_ignoring_conflicts``: one transaction of its own at the
+database driver's speed (which driver runs underneath is that function's business).
 
 On PostgreSQL two batches may be in flight at once (the second gathers while the first
 waits for its WAL flush); on SQLite, with one writer, one.
@@ -28,11 +25,11 @@ import asyncio
 import logging
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.jobs.queue import JOB_ROW_COLUMNS
-from bot.store.db import in_transaction
-from bot.store.repo import ignore_conflicts
+from bot.store.bulk import insert_ignoring_conflicts
+from bot.store.db import is_sqlite
 from bot.store.tables import jobs
 
 log = logging.getLogger(__name__)
@@ -48,18 +45,9 @@ class JobWriter:
         self._max_batch = max_batch
         # SQLite has one writer (one connection per process): one commit at a time. A
         # server database takes a second batch while the first waits for its WAL flush.
-        self._commits = commits or (1 if engine.dialect.name == "sqlite" else 2)
+        self._commits = commits or (1 if is_sqlite(engine) else 2)
         self._waiting: list[tuple[dict[str, Any], asyncio.Future[None]]] = []
         self._tasks: set[asyncio.Task[None]] = set()
-        # ON CONFLICT DO NOTHING: a job whose key exists (a redelivery) is skipped, not an error.
-        # Compiled once, for the driver: its SQL and the order of its parameters.
-        self._insert = ignore_conflicts(engine.dialect.name, jobs)
-        compiled = self._insert.inline().compile(
-            dialect=engine.dialect, column_keys=list(JOB_ROW_COLUMNS)
-        )
-        self._sql = str(compiled)
-        self._names = tuple(compiled.positiontup or ())
-        self._sqlite = engine.dialect.name == "sqlite"
         self.batches = 0  # for tests and benchmarks: how many transactions were used
         self.rows = 0
 
@@ -105,41 +93,13 @@ class JobWriter:
         # In key order: two batches in flight that share keys (a redelivery racing the first
         # delivery) then take the keys' locks in the same order and cannot deadlock.
         rows = sorted((row for row, _ in batch), key=lambda row: str(row["key"]))
-        args = [tuple(row.get(name) for name in self._names) for row in rows]
-        try:
-            await self._write(args)
-        except Exception as exc:
-            # Once more through SQLAlchemy, which tells a dead connection (the database
-            # restarted while it sat in the pool) from a refused row: for the first it
-            # discards the whole pool and runs the transaction again on a new connection.
-            log.warning("job batch not written (%s); once more through SQLAlchemy", exc)
-
-            async def insert(conn: AsyncConnection) -> None:
-                await conn.execute(self._insert, rows)
-
-            await in_transaction(self._engine, insert)
+        # ON CONFLICT DO NOTHING: a job whose key exists (a redelivery) is skipped, not an error.
+        await insert_ignoring_conflicts(self._engine, jobs, JOB_ROW_COLUMNS, rows)
         self.batches += 1
         self.rows += len(batch)
         for _, done in batch:
             if not done.done():
                 done.set_result(None)
-
-    async def _write(self, args: list[tuple[Any, ...]]) -> None:
-        async with self._engine.connect() as conn:
-            driver: Any = (await conn.get_raw_connection()).driver_connection
-            try:
-                if self._sqlite:
-                    await driver.write_many(self._sql, args)
-                else:
-                    # asyncpg's executemany is atomic on its own: every row's Bind and
-                    # Execute, then one Sync, i.e. one implicit transaction in one round
-                    # trip; BEGIN and COMMIT around it would be two more.
-                    await driver.executemany(self._sql, args)
-            except BaseException:
-                # Whatever failed, this connection is not reused: a dead one must not go
-                # back to the pool, and a live one is cheap to open again.
-                await conn.invalidate()
-                raise
 
     @staticmethod
     def _fail(batch: list[tuple[dict[str, Any], asyncio.Future[None]]], exc: Exception) -> None:

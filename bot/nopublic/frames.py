@@ -1,5 +1,6 @@
-"""Turning what the WebSocket and ``GET /messages`` give into the webhook events the bridge
-takes (``Bridge.accept_webhook``), with the same checks as a webhook delivery.
+"""Turning what the WebSocket and ``GET /messages`` give into webhook events, with the same
+checks as a webhook delivery; ``WebhookEvent.delivery`` makes them what the bridge takes
+(``Bridge.accept``).
 
 VoIPbin's WebSocket frames come in two shapes (reference §4.6): wrapped like a webhook,
 ``{"type": "message_created", "data": {...message...}}``, or unwrapped, the message object
@@ -15,12 +16,11 @@ twice, or as "updated" when it was just created, is harmless.
 from __future__ import annotations
 
 import json
-from typing import Any
 
 from pydantic import ValidationError
 
 from bot.voipbin.models import Message
-from bot.voipbin.webhook import WebhookError, WebhookEvent, parse_event
+from bot.voipbin.webhook import WebhookError, WebhookEvent, event_of, parse_event
 
 
 def event_kind(direction: str, *, deleted: bool, dispatched: bool = False) -> str:
@@ -33,17 +33,13 @@ def event_kind(direction: str, *, deleted: bool, dispatched: bool = False) -> st
     return "message_updated"
 
 
-def _wrap(kind: str, data: Any) -> WebhookEvent:
-    return parse_event(json.dumps({"type": kind, "data": data}).encode())
-
-
 def event_for_message(message: Message) -> WebhookEvent:
     """The delivery for a message read from ``GET /messages`` (raises WebhookError for an
     inbound message that names no sender or no number, as a webhook would)."""
     kind = event_kind(
         message.direction, deleted=message.tm_delete is not None, dispatched=message.dispatched
     )
-    return _wrap(kind, message.model_dump(mode="json"))
+    return event_of(kind, message)
 
 
 def parse_frame(data: str | bytes) -> WebhookEvent | None:
@@ -68,4 +64,4 @@ def parse_frame(data: str | bytes) -> WebhookEvent | None:
     kind = event_kind(
         message.direction, deleted=message.tm_delete is not None, dispatched=message.dispatched
     )
-    return _wrap(kind, raw)
+    return event_of(kind, message)

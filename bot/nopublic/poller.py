@@ -4,7 +4,7 @@ neither a webhook nor the WebSocket can reach us, and the catch-up after every W
 
 Each poll pages through the list, newest first, down to the high-water mark (the newest
 ``tm_create`` seen so far) minus a safety overlap, and hands the messages to
-``Bridge.accept_webhook``, oldest first so a conversation's SMS are posted in order:
+``Bridge.accept``, oldest first so a conversation's SMS are posted in order:
 
 - inbound messages as ``message_created``;
 - outbound messages as ``message_updated`` (their status). A status changes after the message
@@ -28,11 +28,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 from bot.bridge import status as st
+from bot.bridge.ports import Delivery
 from bot.nopublic.background import BackgroundTask
 from bot.nopublic.frames import event_for_message
 from bot.voipbin.client import VoipbinError, VoipbinRateLimited
 from bot.voipbin.models import Message
-from bot.voipbin.webhook import WebhookError, WebhookEvent
+from bot.voipbin.webhook import WebhookError
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +43,7 @@ FINAL_RANK = st.rank("delivered")
 class Acceptor(Protocol):
     """What takes the deliveries: ``bot.bridge.service.Bridge``."""
 
-    async def accept_webhook(self, event: WebhookEvent) -> str: ...
+    async def accept(self, delivery: Delivery) -> str: ...
 
 
 class MessageSource(Protocol):
@@ -127,12 +128,13 @@ class Poller:
             if key in self._handed:
                 continue
             try:
-                event = event_for_message(message)
+                delivery = event_for_message(message).delivery()
             except WebhookError as exc:
                 log.warning("poll: message skipped voipbin_id=%s: %s", message.id, exc)
                 self._remember(key)
                 continue
-            await self._bridge.accept_webhook(event)
+            if delivery is not None:
+                await self._bridge.accept(delivery)
             self._remember(key)
             handed += 1
         for message in found:

@@ -17,6 +17,7 @@ import signal
 from collections.abc import Awaitable
 from typing import Literal, Self
 
+from bot.components import Components, build_components
 from bot.config import AppConfig, Settings
 from bot.dependencies import DependencyWatch
 from bot.nopublic.poller import Poller
@@ -24,7 +25,6 @@ from bot.nopublic.socket_mode import SlackSocketMode
 from bot.nopublic.voipbin_ws import VoipbinSubscriber, websocket_url
 from bot.slack.app import build_bolt_app
 from bot.store.db import migrate
-from bot.web import Components, build_components
 
 log = logging.getLogger(__name__)
 

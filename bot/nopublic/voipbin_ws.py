@@ -2,7 +2,7 @@
 
 Connects to ``<VOIPBIN_API_URL with http→ws>/ws?accesskey=<key>``, subscribes to
 ``customer_id:<id>:message`` (the id from ``GET /customer``), and hands every message frame,
-wrapped or unwrapped (``bot.nopublic.frames``), to ``Bridge.accept_webhook``.
+wrapped or unwrapped (``bot.nopublic.frames``), to ``Bridge.accept``.
 
 Nothing sent while we were not connected may be lost, so every (re)connect starts with a
 catch-up poll of ``GET /messages`` (``bot.nopublic.poller``) reaching back to when the last
@@ -342,7 +342,8 @@ class VoipbinSubscriber:
             self.frames_repeated += 1
             return
         try:
-            outcome = await self._bridge.accept_webhook(event)
+            delivery = event.delivery()
+            outcome = "ignored" if delivery is None else await self._bridge.accept(delivery)
         except asyncio.CancelledError:
             raise
         except Exception as exc:

@@ -1,16 +1,15 @@
-"""Read models for people: contact names, a number's messages, recent conversations, and the
-state of the job queue. Only reads, except the contact names themselves."""
+"""Read models for people: contact names, a number's messages, recent conversations and
+opt-out counts. Only reads, except the contact names themselves."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 
-from sqlalchemy import and_, delete, func, or_, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.store.repo import Conversation, Message, insert_ignore
-from bot.store.tables import contacts, conversations, jobs, messages, opt_outs
+from bot.store.tables import contacts, conversations, messages, opt_outs
 
 # -- contact names ---------------------------------------------------------------------------
 
@@ -107,85 +106,7 @@ async def last_message_each(
     return {int(row["conversation_id"]): Message(**dict(row)) for row in rows}
 
 
-# -- health ----------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class QueueState:
-    """The job table at a glance. ``waiting``: due and not yet tried; ``retrying``: tried and
-    waiting for another attempt; ``scheduled``: timers not due yet (stuck-SMS checks);
-    ``oldest_created_at``: when the oldest waiting or retrying job was written."""
-
-    waiting: int
-    retrying: int
-    running: int
-    scheduled: int
-    dead: int
-    oldest_created_at: float | None
-
-
-@dataclass(frozen=True, slots=True)
-class JobProblem:
-    id: int
-    kind: str
-    state: str
-    attempts: int
-    last_error: str
-    updated_at: float
-
-
-async def queue_state(conn: AsyncConnection, now: float) -> QueueState:
-    pending = jobs.c.state == "pending"
-    tried = jobs.c.attempts > 0
-    due = jobs.c.run_after <= now
-
-    waiting_or_retrying = and_(pending, or_(tried, due))
-    row = (
-        await conn.execute(
-            select(
-                func.count().filter(and_(pending, ~tried, due)),
-                func.count().filter(and_(pending, tried)),
-                func.count().filter(jobs.c.state == "running"),
-                func.count().filter(and_(pending, ~tried, ~due)),
-                func.count().filter(jobs.c.state == "dead"),
-                func.min(jobs.c.created_at).filter(
-                    or_(waiting_or_retrying, jobs.c.state == "running")
-                ),
-            ).where(jobs.c.state != "done")
-        )
-    ).one()
-    return QueueState(
-        waiting=int(row[0]),
-        retrying=int(row[1]),
-        running=int(row[2]),
-        scheduled=int(row[3]),
-        dead=int(row[4]),
-        oldest_created_at=None if row[5] is None else float(row[5]),
-    )
-
-
-async def job_problems(conn: AsyncConnection, *, limit: int = 5) -> list[JobProblem]:
-    """The most recent errors of jobs that are dead or still retrying, newest first."""
-    rows = (
-        (
-            await conn.execute(
-                select(
-                    jobs.c.id,
-                    jobs.c.kind,
-                    jobs.c.state,
-                    jobs.c.attempts,
-                    jobs.c.last_error,
-                    jobs.c.updated_at,
-                )
-                .where(jobs.c.state.in_(("pending", "dead")), jobs.c.last_error.is_not(None))
-                .order_by(jobs.c.updated_at.desc(), jobs.c.id.desc())
-                .limit(limit)
-            )
-        )
-        .mappings()
-        .all()
-    )
-    return [JobProblem(**dict(row)) for row in rows]
+# -- opt-outs --------------------------------------------------------------------------------
 
 
 async def opted_out_count(conn: AsyncConnection) -> int:

@@ -6,11 +6,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Table, and_, bindparam, case, delete, func, literal, select, text, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Table, and_, case, delete, func, literal, select, text, update
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from bot.store import statements as sql
 from bot.store.tables import audit, conversations, early_statuses, messages, opt_outs, seen_events
 
 
@@ -56,44 +56,8 @@ def _message(row: RowMapping) -> Message:
 
 async def insert_ignore(conn: AsyncConnection, table: Table, values: dict[str, Any]) -> bool:
     """INSERT that does nothing when a unique key already exists; True when a row was added."""
-    result = await conn.execute(ignore_conflicts(conn.dialect.name, table), values)
+    result = await conn.execute(sql.ignore_conflicts(conn.dialect.name, table), values)
     return bool(result.rowcount)
-
-
-def ignore_conflicts(dialect: str, table: Table) -> Any:
-    """``INSERT … ON CONFLICT DO NOTHING`` into ``table`` for the dialect named ``dialect``.
-    The values are given at execution (one dict, or a list for executemany), so the statement
-    is built, and compiled, once per table and reused."""
-    cache = _IGNORE_CONFLICTS.setdefault(dialect, {})
-    stmt = cache.get(table.name)
-    if stmt is None:
-        if dialect == "postgresql":
-            stmt = postgresql.insert(table).on_conflict_do_nothing()
-        elif dialect == "sqlite":
-            stmt = sqlite.insert(table).on_conflict_do_nothing()
-        else:  # pragma: no cover - only the two dialects above are supported
-            raise RuntimeError(f"unsupported database {dialect}")
-        cache[table.name] = stmt
-    return stmt
-
-
-_IGNORE_CONFLICTS: dict[str, dict[str, Any]] = {}
-
-
-def _ignore_conflicts_returning(dialect: str, table: Table, *columns: Any) -> Any:
-    """``ignore_conflicts`` with ``RETURNING columns`` (all of the table's when none), built
-    once: a statement built per call costs its construction and its cache key every time
-    (py-spy: ~10 % of a ``/sms``)."""
-    names = tuple(column.name for column in columns)
-    key = (dialect, table.name, names)
-    stmt = _RETURNING.get(key)
-    if stmt is None:
-        stmt = ignore_conflicts(dialect, table).returning(*(columns or (table,)))
-        _RETURNING[key] = stmt
-    return stmt
-
-
-_RETURNING: dict[tuple[str, str, tuple[str, ...]], Any] = {}
 
 
 # -- conversations -------------------------------------------------------------------------
@@ -108,7 +72,7 @@ async def get_or_create_conversation(
     One statement for a known number (the common case), two for a new one; a concurrent
     creator of the same conversation (its insert wins) costs a third."""
     found = (
-        await conn.execute(_CONVERSATION_BY_KEY, _key(channel, our_number, peer_number))
+        await conn.execute(sql.CONVERSATION_BY_KEY, _key(channel, our_number, peer_number))
     ).first()
     if found is None:
         values = {
@@ -119,56 +83,34 @@ async def get_or_create_conversation(
             "created_at": now,
             "last_activity_at": now,
         }
-        insert = _ignore_conflicts_returning(conn.dialect.name, conversations)
+        insert = sql.ignore_conflicts_returning(conn.dialect.name, conversations)
         found = (await conn.execute(insert, values)).first()
         if found is None:  # created meanwhile by another transaction
             found = (
-                await conn.execute(_CONVERSATION_BY_KEY, _key(channel, our_number, peer_number))
+                await conn.execute(sql.CONVERSATION_BY_KEY, _key(channel, our_number, peer_number))
             ).first()
     assert found is not None
     return _conversation(found._mapping)
 
 
-_CONVERSATION_BY_KEY = select(conversations).where(
-    conversations.c.channel == bindparam("k_channel"),
-    conversations.c.our_number == bindparam("k_our"),
-    conversations.c.peer_number == bindparam("k_peer"),
-)
-
-
 def _key(channel: str, our_number: str, peer_number: str) -> dict[str, str]:
-    return {"k_channel": channel, "k_our": our_number, "k_peer": peer_number}
+    return {"p_channel": channel, "p_our_number": our_number, "p_peer_number": peer_number}
 
 
 async def get_conversation(conn: AsyncConnection, conversation_id: int) -> Conversation:
-    row = (await conn.execute(_CONVERSATION_BY_ID, {"c_id": conversation_id})).mappings().one()
+    row = (await conn.execute(sql.CONVERSATION_BY_ID, {"p_id": conversation_id})).mappings().one()
     return _conversation(row)
-
-
-# Statements on the paths of every /sms and every job are built once, with their values
-# bound at execution (see _ignore_conflicts_returning).
-_CONVERSATION_BY_ID = select(conversations).where(conversations.c.id == bindparam("c_id"))
-_CONVERSATION_BY_THREAD = select(conversations).where(
-    conversations.c.channel == bindparam("t_channel"),
-    conversations.c.thread_ts == bindparam("t_ts"),
-)
-_SET_THREAD = (
-    update(conversations)
-    .where(conversations.c.id == bindparam("c_id"))
-    .values(thread_ts=bindparam("c_thread_ts"))
-)
-_TOUCH_CONVERSATION = (
-    update(conversations)
-    .where(conversations.c.id == bindparam("c_id"))
-    .values(last_activity_at=bindparam("c_now"))
-)
 
 
 async def find_conversation_by_thread(
     conn: AsyncConnection, *, channel: str, thread_ts: str
 ) -> Conversation | None:
     row = (
-        (await conn.execute(_CONVERSATION_BY_THREAD, {"t_channel": channel, "t_ts": thread_ts}))
+        (
+            await conn.execute(
+                sql.CONVERSATION_BY_THREAD, {"p_channel": channel, "p_thread_ts": thread_ts}
+            )
+        )
         .mappings()
         .first()
     )
@@ -176,11 +118,11 @@ async def find_conversation_by_thread(
 
 
 async def set_thread(conn: AsyncConnection, conversation_id: int, thread_ts: str) -> None:
-    await conn.execute(_SET_THREAD, {"c_id": conversation_id, "c_thread_ts": thread_ts})
+    await conn.execute(sql.SET_THREAD, {"p_id": conversation_id, "p_thread_ts": thread_ts})
 
 
 async def touch_conversation(conn: AsyncConnection, conversation_id: int, now: float) -> None:
-    await conn.execute(_TOUCH_CONVERSATION, {"c_id": conversation_id, "c_now": now})
+    await conn.execute(sql.TOUCH_CONVERSATION, {"p_id": conversation_id, "p_now": now})
 
 
 # -- messages ------------------------------------------------------------------------------
@@ -204,7 +146,7 @@ async def insert_message(
     """Record an SMS; None when a message with ``key`` already exists (a redelivery)."""
     row = (
         await conn.execute(
-            _ignore_conflicts_returning(conn.dialect.name, messages, messages.c.id),
+            sql.ignore_conflicts_returning(conn.dialect.name, messages, messages.c.id),
             {
                 "key": key,
                 "conversation_id": conversation_id,
@@ -226,23 +168,22 @@ async def insert_message(
 
 
 async def get_message(conn: AsyncConnection, message_id: int) -> Message:
-    row = (await conn.execute(_MESSAGE_BY_ID, {"m_id": message_id})).mappings().one()
+    row = (await conn.execute(sql.MESSAGE_BY_ID, {"p_id": message_id})).mappings().one()
     return _message(row)
 
 
-_MESSAGE_BY_ID = select(messages).where(messages.c.id == bindparam("m_id"))
+async def find_message_by_key(conn: AsyncConnection, key: str) -> Message | None:
+    row = (await conn.execute(select(messages).where(messages.c.key == key))).mappings().first()
+    return None if row is None else _message(row)
 
 
 async def find_message_by_voipbin_id(conn: AsyncConnection, voipbin_id: str) -> Message | None:
     row = (
-        (await conn.execute(_MESSAGE_BY_VOIPBIN_ID, {"m_voipbin_id": voipbin_id}))
+        (await conn.execute(sql.MESSAGE_BY_VOIPBIN_ID, {"p_voipbin_id": voipbin_id}))
         .mappings()
         .first()
     )
     return None if row is None else _message(row)
-
-
-_MESSAGE_BY_VOIPBIN_ID = select(messages).where(messages.c.voipbin_id == bindparam("m_voipbin_id"))
 
 
 async def update_message(conn: AsyncConnection, message_id: int, now: float, **values: Any) -> None:
@@ -260,18 +201,10 @@ async def raise_status(
     both win.
     """
     result = await conn.execute(
-        _RAISE_STATUS, {"m_id": message_id, "m_status": status, "m_rank": rank, "m_now": now}
+        sql.RAISE_STATUS,
+        {"p_id": message_id, "p_status": status, "p_status_rank": rank, "p_now": now},
     )
     return bool(result.rowcount)
-
-
-_RAISE_STATUS = (
-    update(messages)
-    .where(messages.c.id == bindparam("m_id"), messages.c.status_rank < bindparam("m_rank"))
-    .values(
-        status=bindparam("m_status"), status_rank=bindparam("m_rank"), updated_at=bindparam("m_now")
-    )
-)
 
 
 # -- statuses that arrived before their message was known -----------------------------------
@@ -324,13 +257,12 @@ async def take_early_status(conn: AsyncConnection, voipbin_id: str) -> tuple[str
 
 
 async def is_opted_out(conn: AsyncConnection, *, our_number: str, peer_number: str) -> bool:
-    row = (await conn.execute(_OPTED_OUT, {"o_our": our_number, "o_peer": peer_number})).first()
+    row = (
+        await conn.execute(
+            sql.OPTED_OUT, {"p_our_number": our_number, "p_peer_number": peer_number}
+        )
+    ).first()
     return bool(row[0]) if row is not None else False
-
-
-_OPTED_OUT = select(opt_outs.c.opted_out).where(
-    opt_outs.c.our_number == bindparam("o_our"), opt_outs.c.peer_number == bindparam("o_peer")
-)
 
 
 async def set_opt_out(
@@ -370,7 +302,7 @@ async def add_audit(
     detail: str | None = None,
 ) -> None:
     await conn.execute(
-        _ADD_AUDIT,
+        sql.ADD_AUDIT,
         {
             "at": now,
             "actor": actor,
@@ -382,9 +314,6 @@ async def add_audit(
             "detail": detail,
         },
     )
-
-
-_ADD_AUDIT = audit.insert()
 
 
 async def usage(
@@ -471,12 +400,12 @@ __all__ = [
     "add_audit",
     "audit_entries",
     "find_conversation_by_thread",
+    "find_message_by_key",
     "find_message_by_voipbin_id",
     "first_seen",
     "get_conversation",
     "get_message",
     "get_or_create_conversation",
-    "ignore_conflicts",
     "insert_ignore",
     "insert_message",
     "is_opted_out",

@@ -1,4 +1,5 @@
-"""Webhook deliveries from VoIPbin: signature check and parsing (reference §4.2–§4.4)."""
+"""Webhook deliveries from VoIPbin: signature check, parsing (reference §4.2–§4.4), and the
+translation to the bridge's own facts (``InboundSms``, ``StatusReport``)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from bot.bridge.ports import Delivery, InboundSms, StatusReport
 from bot.voipbin.models import Message
 
 MESSAGE_EVENTS = frozenset({"message_created", "message_updated", "message_deleted"})
@@ -64,6 +66,26 @@ class WebhookEvent(BaseModel):
             return False
         return self.type == "message_updated" or self.message.dispatched
 
+    def delivery(self) -> Delivery | None:
+        """What the delivery tells the bridge: an SMS received (``message_created`` of an
+        inbound message), a status of an SMS sent (any event of an outbound one but its
+        deletion), or nothing (other event types, deletions, updates of inbound SMS)."""
+        message = self.message
+        if message is None or self.type == "message_deleted":
+            return None
+        if message.direction == "inbound" and self.type == "message_created":
+            return InboundSms(
+                sms_id=message.id,
+                our_number=message.our_number_inbound,
+                sender=message.source.target,
+                text=message.text,
+            )
+        if message.direction == "outbound":
+            return StatusReport(
+                sms_id=message.id, status=message.status, dispatched=self.dispatched
+            )
+        return None
+
 
 def parse_event(body: bytes) -> WebhookEvent:
     """Parse a delivery body. Raises WebhookError for anything that is not a valid envelope or,
@@ -99,6 +121,12 @@ def _parse_slowly(body: bytes) -> WebhookEvent:
         fields = ", ".join(".".join(str(p) for p in e["loc"]) or "data" for e in exc.errors())
         raise WebhookError(f"{envelope.type}: 'data' is not a valid message ({fields})") from None
     return _checked(envelope.type, message)
+
+
+def event_of(type_: str, message: Message) -> WebhookEvent:
+    """The delivery of ``message`` as a ``type_`` event (for a message that came another
+    way: a WebSocket frame, ``GET /messages``), with the checks of a webhook delivery."""
+    return _checked(type_, message)
 
 
 def _checked(type_: str, message: Message) -> WebhookEvent:

@@ -22,6 +22,7 @@ from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_sdk.socket_mode.request import SocketModeRequest
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.bridge.ports import Delivery, InboundSms, StatusReport
 from bot.fakes.slack import FakeSlack
 from bot.fakes.socket_mode import FakeSocketMode
 from bot.fakes.voipbin import FakeVoipbin
@@ -38,7 +39,7 @@ from bot.nopublic.voipbin_ws import (
 )
 from bot.voipbin.client import VoipbinClient
 from bot.voipbin.models import Message
-from bot.voipbin.webhook import WebhookError, WebhookEvent
+from bot.voipbin.webhook import WebhookError
 
 from harness import ACCESSKEY, OUR_NUMBER, make_config, make_settings, wait_until
 
@@ -86,18 +87,23 @@ class Recorder:
     """A bridge that records what it is handed (and can fail the first ``fail`` times)."""
 
     def __init__(self, fail: int = 0) -> None:
-        self.events: list[WebhookEvent] = []
+        self.deliveries: list[Delivery] = []
         self.fail = fail
 
-    async def accept_webhook(self, event: WebhookEvent) -> str:
+    async def accept(self, delivery: Delivery) -> str:
         if self.fail:
             self.fail -= 1
             raise RuntimeError("database unavailable")
-        self.events.append(event)
+        self.deliveries.append(delivery)
         return "ok"
 
     def texts(self) -> list[str]:
-        return [e.message.text for e in self.events if e.message is not None]
+        """The texts of the SMS received, in the order handed over."""
+        return [d.text for d in self.deliveries if isinstance(d, InboundSms)]
+
+    def reports(self) -> list[tuple[str, bool]]:
+        """``(status, dispatched)`` of the statuses handed over, in order."""
+        return [(d.status, d.dispatched) for d in self.deliveries if isinstance(d, StatusReport)]
 
 
 # -- frames ------------------------------------------------------------------------------------
@@ -112,6 +118,11 @@ def test_frames_wrapped_and_unwrapped_become_webhook_events() -> None:
     unwrapped = parse_frame(json.dumps(inbound).encode())
     assert unwrapped is not None and unwrapped.type == "message_created"
     assert unwrapped.message == wrapped.message
+    assert (
+        unwrapped.delivery()
+        == wrapped.delivery()
+        == InboundSms(sms_id=inbound["id"], our_number=OUR_NUMBER, sender=PEER, text="in")
+    )
 
     outbound = parse_frame(json.dumps(message(direction="outbound", status="sent", updated=True)))
     assert outbound is not None and outbound.type == "message_updated"
@@ -332,8 +343,8 @@ async def test_poller_lookback_overlap_and_pending_statuses() -> None:
         direction="outbound", status="queued", created=now - timedelta(seconds=400), text="out"
     )
     assert await poller.poll_once() == 2  # "recent" and the outbound status
-    assert recorder.texts() == ["recent", "out"]
-    assert (recorder.events[1].type, recorder.events[1].dispatched) == ("message_created", False)
+    assert recorder.texts() == ["recent"]
+    assert recorder.deliveries[1] == StatusReport(sms_id=sms.id, status="queued", dispatched=False)
 
     # Newer messages move the mark on; the queued SMS, now older than the overlap, is still
     # looked at until its status is final or status_window has passed.
@@ -351,7 +362,7 @@ async def test_poller_lookback_overlap_and_pending_statuses() -> None:
         updated=True,
     )
     assert await poller.poll_once() == 1
-    assert (recorder.events[-1].type, recorder.events[-1].dispatched) == ("message_updated", True)
+    assert recorder.deliveries[-1] == StatusReport(sms_id=sms.id, status="queued", dispatched=True)
     listed.add(
         direction="outbound",
         status="sent",
@@ -361,9 +372,7 @@ async def test_poller_lookback_overlap_and_pending_statuses() -> None:
         updated=True,
     )
     assert await poller.poll_once() == 1
-    assert recorder.events[-1].type == "message_updated"
-    assert recorder.events[-1].message is not None
-    assert recorder.events[-1].message.status == "sent"
+    assert recorder.deliveries[-1] == StatusReport(sms_id=sms.id, status="sent", dispatched=True)
     assert listed.sinces[-1] is not None and sms.tm_create is not None
     assert listed.sinces[-1] <= sms.tm_create
 
@@ -464,12 +473,11 @@ async def test_the_second_copy_of_each_frame_is_dropped(
         await ws_fake.push_event("message_updated", fake_voipbin.get_message(sent.id))
         await wait_until(lambda: subscriber.frames_repeated == 3)
         assert ws_fake.pushed == 6
-        assert [(e.type, e.dispatched) for e in recorder.events] == [
-            ("message_created", False),
-            ("message_created", False),
-            ("message_updated", True),
+        assert recorder.deliveries == [
+            InboundSms(sms_id=sms["id"], our_number=OUR_NUMBER, sender=PEER, text="once"),
+            StatusReport(sms_id=sent.id, status=sent.status, dispatched=False),
+            StatusReport(sms_id=sent.id, status=sent.status, dispatched=True),
         ]
-        assert recorder.texts() == ["once", "out", "out"]
     finally:
         await subscriber.stop()
         await client.aclose()

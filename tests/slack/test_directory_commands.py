@@ -14,10 +14,10 @@ from bot.bridge.directory import (
     RecentConversation,
     ThreadRef,
 )
+from bot.jobs.health import JobProblem, QueueState
 from bot.slack import directory_render as view
 from bot.slack.commands import CommandError, parse_sms_command
 from bot.slack.directory_commands import ListContacts, NameContact, ShowHistory, ShowStatus
-from bot.store.directory import JobProblem, QueueState
 
 PEER = "+31612345678"
 

@@ -3,8 +3,13 @@ results SQLAlchemy reads (rows, row counts, RETURNING, executemany) as aiosqlite
 
 from __future__ import annotations
 
+import inspect
+import sqlite3
+import threading
 from typing import Any
 
+import aiosqlite
+import aiosqlite.context
 import pytest
 from sqlalchemy import Column, Integer, MetaData, String, Table, insert, select, update
 
@@ -110,3 +115,35 @@ async def test_a_transaction_is_its_statements_and_a_commit_and_still_immediate(
                 other.close()
     finally:
         await engine.dispose()
+
+
+def test_the_private_members_of_aiosqlite_onetrip_uses_are_where_it_expects_them() -> None:
+    """onetrip (and ``db.create_engine``) use aiosqlite's private members; pyproject.toml pins
+    aiosqlite to the releases checked. Before moving the pin, this must still pass."""
+    parameters = list(inspect.signature(aiosqlite.Connection.__init__).parameters)
+    assert parameters[:3] == ["self", "connector", "iter_chunk_size"]
+    assert inspect.iscoroutinefunction(aiosqlite.Connection._execute)
+    assert isinstance(inspect.getattr_static(aiosqlite.Connection, "_conn"), property)
+    assert callable(aiosqlite.context.contextmanager)
+    assert issubclass(onetrip.Cursor, aiosqlite.Cursor)
+
+
+async def test_an_open_onetrip_connection_has_the_state_onetrip_reads() -> None:
+    connection = await onetrip.connect(":memory:", check_same_thread=False)
+    try:
+        assert isinstance(connection._connection, sqlite3.Connection)
+        assert connection._conn is connection._connection
+        assert isinstance(connection._thread, threading.Thread)  # joined by db.create_engine
+        assert connection._thread.is_alive()
+        assert connection._iter_chunk_size == 64
+        # _execute runs a function with the sqlite3 connection in the database thread
+        ran_in: list[threading.Thread] = []
+
+        def where(conn: sqlite3.Connection) -> int:
+            ran_in.append(threading.current_thread())
+            return int(conn.execute("SELECT 41 + 1").fetchone()[0])
+
+        assert await connection._execute(where, connection._conn) == 42
+        assert ran_in == [connection._thread]
+    finally:
+        await connection.close()

@@ -7,6 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from bot.bridge.ports import InboundSms, StatusReport
 from bot.voipbin.webhook import WebhookError, _parse_slowly, parse_event, sign, signature_valid
 
 VECTOR_BODY = b'{"type":"message_created","data":{"id":"a5d2114a-8e84-48cd-8bb2-c406eeb08cd1"}}'
@@ -74,6 +75,39 @@ def test_legacy_timestamps_and_unknown_statuses_are_accepted() -> None:
     )
     event = parse_event(body)
     assert event.message is not None and event.message.status == "buffered"
+
+
+def _delivery(kind: str, direction: str, *, status: str = "", updated: bool = False) -> object:
+    ours, theirs = {"target": "+31201234567"}, {"target": "+31612345678"}
+    data = {
+        "id": "m1",
+        "direction": direction,
+        "source": theirs if direction == "inbound" else ours,
+        "targets": [{"destination": ours if direction == "inbound" else theirs, "status": status}],
+        "text": "Hi",
+        "tm_update": "2026-08-20T10:31:03Z" if updated else None,
+    }
+    return parse_event(json.dumps({"type": kind, "data": data}).encode()).delivery()
+
+
+def test_deliveries_become_the_bridges_own_facts() -> None:
+    """The bridge is handed InboundSms and StatusReport, never VoIPbin's message."""
+    assert _delivery("message_created", "inbound") == InboundSms(
+        sms_id="m1", our_number="+31201234567", sender="+31612345678", text="Hi"
+    )
+    assert _delivery("message_created", "outbound", status="queued") == StatusReport(
+        sms_id="m1", status="queued", dispatched=False
+    )
+    # an update is sent only once a provider took the SMS; tm_update says so on its own
+    assert _delivery("message_updated", "outbound", status="queued") == StatusReport(
+        sms_id="m1", status="queued", dispatched=True
+    )
+    assert _delivery("message_created", "outbound", status="sent", updated=True) == (
+        StatusReport(sms_id="m1", status="sent", dispatched=True)
+    )
+    assert _delivery("message_deleted", "outbound", status="sent") is None
+    assert _delivery("message_updated", "inbound", status="received") is None
+    assert parse_event(b'{"type":"call_created","data":{"anything":1}}').delivery() is None
 
 
 def test_other_event_types_parse_without_a_message() -> None:
