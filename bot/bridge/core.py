@@ -20,10 +20,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bot.bridge import policy
 from bot.bridge.directory import Directory
+from bot.bridge.jobs import Notice, SendSms, ShowStatus, enqueue
 from bot.bridge.ports import Messenger, RateLimited, Rejected, SmsArchive, SmsGateway, Unavailable
 from bot.bridge.threads import retire_if_idle
 from bot.config import AppConfig, NumberRoute
-from bot.jobs.queue import enqueue
 from bot.jobs.runner import GiveUp, RetryLater
 from bot.jobs.writer import JobWriter
 from bot.metrics import Metrics
@@ -245,15 +245,7 @@ class BridgeCore:
     async def _enqueue_send(
         self, conn: AsyncConnection, conversation: repo.Conversation, message_id: int, now: float
     ) -> None:
-        await enqueue(
-            conn,
-            kind="send_sms",
-            key=f"send:{message_id}",
-            payload={"message_id": message_id},
-            lane=f"c{conversation.id}",
-            channel=conversation.channel,
-            now=now,
-        )
+        await enqueue(conn, SendSms.of(conversation, message_id), now=now)
         await repo.touch_conversation(conn, conversation.id, now)
 
     async def _enqueue_show(
@@ -267,14 +259,7 @@ class BridgeCore:
     ) -> None:
         """Redraw a message's status. The job runs in the conversation's lane: two redraws of
         one message never race, so an older status can never be drawn over a newer one."""
-        await enqueue(
-            conn,
-            kind="show_status",
-            key=f"show:{message.id}:{label}",
-            payload={"message_id": message.id, "force": force},
-            lane=f"c{message.conversation_id}",
-            now=now,
-        )
+        await enqueue(conn, ShowStatus.of(message, label, force=force), now=now)
 
     async def _thread_notice(
         self,
@@ -291,23 +276,10 @@ class BridgeCore:
         """A notice in the conversation's thread, after everything already queued for it (it
         runs in the conversation's lane, so it never lands before the message it is about).
         ``retry``: a failed thread reply's message id, for a Retry button on the notice."""
-        await enqueue(
-            conn,
-            kind="notice",
-            key=f"notice:{key}",
-            payload={
-                "channel": conversation.channel,
-                "conversation_id": conversation.id,
-                "text": text,
-                "alert": False,
-                "broadcast": broadcast,
-                "mention": mention,
-                "retry": retry,
-            },
-            lane=f"c{conversation.id}",
-            channel=conversation.channel,
-            now=now,
+        notice = Notice.in_thread(
+            conversation, key=key, text=text, broadcast=broadcast, mention=mention, retry=retry
         )
+        await enqueue(conn, notice, now=now)
 
     # -- Slack calls from jobs -------------------------------------------------------------
 

@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.bridge import status as st
 from bot.bridge.core import BridgeCore
-from bot.jobs.queue import Job, enqueue
+from bot.bridge.jobs import ReleaseReply, Tell, enqueue
 from bot.phone import count_segments, format_international
 from bot.store import interactive, repo
 
@@ -28,20 +28,14 @@ class ReplyEdits(BridgeCore):
             await self._enqueue_send(conn, conversation, message_id, now)
             return
         await enqueue(
-            conn,
-            kind="release_reply",
-            key=f"release:{message_id}",
-            payload={"message_id": message_id},
-            lane=f"d{conversation.id}",
-            now=now,
-            run_after=now + delay,
+            conn, ReleaseReply.of(conversation, message_id), now=now, run_after=now + delay
         )
         await repo.touch_conversation(conn, conversation.id, now)
 
-    async def _job_release_reply(self, job: Job) -> None:
+    async def _job_release_reply(self, job: ReleaseReply, attempt: int) -> None:
         now = self._clock()
         async with self._engine.begin() as conn:
-            message = await repo.get_message(conn, int(job.payload["message_id"]))
+            message = await repo.get_message(conn, job.message_id)
             if st.phase(message.status) is st.Phase.CANCELLED:
                 return  # deleted inside the window
             conversation = await repo.get_conversation(conn, message.conversation_id)
@@ -107,18 +101,14 @@ class ReplyEdits(BridgeCore):
                     deleted=deleted,
                     undo_window=self.config.policy.send_delay_seconds > 0,
                 )
-                await enqueue(
-                    conn,
-                    kind="tell",
-                    key=f"tell:{change_key}",
-                    payload={
-                        "channel": channel,
-                        "user": message.author,
-                        "thread_ts": conversation.thread_ts,
-                        "text": text,
-                    },
-                    now=now,
+                tell = Tell.of(
+                    key=change_key,
+                    channel=channel,
+                    user=message.author,
+                    thread_ts=conversation.thread_ts,
+                    text=text,
                 )
+                await enqueue(conn, tell, now=now)
                 outcome = "noted"
         self._wake()
         return outcome

@@ -12,23 +12,40 @@ alert roll-ups and signatures.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from bot.bridge import policy
+from bot.bridge import messages, policy
 from bot.bridge import status as st
 from bot.bridge.core import SIGNATURE_TTL_SECONDS, BridgeCore, NotRouted, NotRoutedHere, Queued
 from bot.bridge.edits import ReplyEdits
 from bot.bridge.held import HELD_SEND_TTL_SECONDS, HeldSends
+from bot.bridge.jobs import (
+    CheckStuck,
+    JobHandlers,
+    MessageJob,
+    Notice,
+    PostInbound,
+    ReleaseReply,
+    RollupAlert,
+    RollupRedraw,
+    SendSms,
+    ShowStatus,
+    TakeInbound,
+    Tell,
+    enqueue,
+    job_row,
+    read,
+)
+from bot.bridge.messages import who
 from bot.bridge.ports import MaybeRefused, OutgoingView, RateLimited, Rejected, Unavailable
 from bot.bridge.retry import Retries
 from bot.bridge.rollups import AlertRollups
 from bot.bridge.signatures import Signatures
-from bot.jobs.queue import Job, enqueue, job_row
+from bot.jobs.queue import Job
 from bot.jobs.runner import Handler, RetryLater
 from bot.phone import count_segments, format_international, mask
 from bot.store import interactive, repo, threads
@@ -60,10 +77,6 @@ PEER_WIDTH = 64
 NOT_DISPATCHED_NOTE = "VoIPbin has not handed it to a carrier"
 
 
-def _digest(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()[:40]
-
-
 class Bridge(HeldSends, Retries, ReplyEdits, AlertRollups, Signatures, BridgeCore):
     """One per process. ``wake`` tells the local job runner that work was written."""
 
@@ -77,18 +90,19 @@ class Bridge(HeldSends, Retries, ReplyEdits, AlertRollups, Signatures, BridgeCor
 
     @property
     def handlers(self) -> Mapping[str, Handler]:
-        return {
-            "send_sms": self._job_send_sms,
-            "take_inbound": self._job_take_inbound,
-            "post_inbound": self._job_post_inbound,
-            "show_status": self._job_show_status,
-            "check_stuck": self._job_check_stuck,
-            "notice": self._job_notice,
-            "tell": self._job_tell,
-            "release_reply": self._job_release_reply,
-            "rollup_alert": self._job_rollup_alert,
-            "rollup_redraw": self._job_rollup_redraw,
-        }
+        """The handler of each job kind, for ``JobRunner``: each gets its job typed."""
+        handlers = JobHandlers()
+        handlers.register(SendSms, self._job_send_sms)
+        handlers.register(TakeInbound, self._job_take_inbound)
+        handlers.register(PostInbound, self._job_post_inbound)
+        handlers.register(ShowStatus, self._job_show_status)
+        handlers.register(CheckStuck, self._job_check_stuck)
+        handlers.register(Notice, self._job_notice)
+        handlers.register(Tell, self._job_tell)
+        handlers.register(ReleaseReply, self._job_release_reply)
+        handlers.register(RollupAlert, self._job_rollup_alert)
+        handlers.register(RollupRedraw, self._job_rollup_redraw)
+        return handlers.for_runner()
 
     # -- intake ----------------------------------------------------------------------------
 
@@ -140,18 +154,10 @@ class Bridge(HeldSends, Retries, ReplyEdits, AlertRollups, Signatures, BridgeCor
                     peers=[conversation.peer_number],
                     now=now,
                 )
-                await enqueue(
-                    conn,
-                    kind="tell",
-                    key=f"tell:{key}",
-                    payload={
-                        "channel": channel,
-                        "user": user,
-                        "thread_ts": thread_ts,
-                        "text": refusal.message,
-                    },
-                    now=now,
+                tell = Tell.of(
+                    key=key, channel=channel, user=user, thread_ts=thread_ts, text=refusal.message
                 )
+                await enqueue(conn, tell, now=now)
                 self._wake()
                 return "refused"
             message_id = await repo.insert_message(
@@ -276,43 +282,31 @@ class Bridge(HeldSends, Retries, ReplyEdits, AlertRollups, Signatures, BridgeCor
         our_number = message.our_number_inbound
         source = message.source.target
         now = self._clock()
-        await self._writer.write(
-            job_row(
-                kind="take_inbound",
-                key=f"take:{message.id}",
-                payload={
-                    "voipbin_id": message.id,
-                    "our_number": our_number,
-                    "source": source,
-                    "text": message.text,
-                    "received_at": now,
-                },
-                # The lane column holds 64 characters; a sender VoIPbin wrote at length
-                # (not a number) is keyed by its digest.
-                lane=f"in:{our_number}:{source if len(source) <= 40 else _digest(source)}",
-                now=now,
-            )
+        take = TakeInbound.of(
+            voipbin_id=message.id,
+            our_number=our_number,
+            source=source,
+            text=message.text,
+            received_at=now,
         )
+        await self._writer.write(job_row(take, now=now))
         self._wake()
         return "inbound"
 
-    async def _job_take_inbound(self, job: Job) -> None:
+    async def _job_take_inbound(self, job: TakeInbound, attempt: int) -> None:
         """An accepted inbound SMS: its conversation, its message row, the job that posts it,
         and STOP/START handling, in one transaction. Run again after a crash, it finds the
         message already stored (its key) and does nothing."""
         from bot.phone import normalize_sender
 
-        p = job.payload
-        voipbin_id, our_number = str(p["voipbin_id"]), str(p["our_number"])
-        sender = normalize_sender(str(p["source"]), self.config.region)
+        voipbin_id, our_number = job.voipbin_id, job.our_number
+        sender = normalize_sender(job.source, self.config.region)
         if len(sender) > PEER_WIDTH:
             # Not a number, and longer than any real sender ID (11 characters): keep the
             # message, under the name cut to what the store holds.
-            log.warning(
-                "inbound sender cut to %d characters voipbin_id=%s", PEER_WIDTH, p["voipbin_id"]
-            )
+            log.warning("inbound sender cut to %d characters voipbin_id=%s", PEER_WIDTH, voipbin_id)
             sender = sender[:PEER_WIDTH]
-        text, received_at = str(p["text"]), float(p["received_at"])
+        text, received_at = job.text, job.received_at
         channel = self.config.channel_for(our_number)
         now = self._clock()
         if channel is None:
@@ -356,15 +350,7 @@ class Bridge(HeldSends, Retries, ReplyEdits, AlertRollups, Signatures, BridgeCor
             )
             if message_id is None:
                 return
-            await enqueue(
-                conn,
-                kind="post_inbound",
-                key=f"inbound:{message_id}",
-                payload={"message_id": message_id},
-                lane=f"c{conversation.id}",
-                channel=channel,
-                now=now,
-            )
+            await enqueue(conn, PostInbound.of(conversation, message_id), now=now)
             await repo.touch_conversation(conn, conversation.id, now)
             await self._opt_keyword(conn, conversation, text, message_id, now)
         self._wake()
@@ -457,12 +443,7 @@ class Bridge(HeldSends, Retries, ReplyEdits, AlertRollups, Signatures, BridgeCor
         if self.config.alerts.channel is None:
             return
         await enqueue(
-            conn,
-            kind="notice",
-            key=f"alert:{key}",
-            payload={"channel": self.config.alerts.channel, "text": text, "alert": True},
-            channel=self.config.alerts.channel,
-            now=now,
+            conn, Notice.alert_post(self.config.alerts.channel, key=key, text=text), now=now
         )
 
     async def _alert(
@@ -485,12 +466,7 @@ class Bridge(HeldSends, Retries, ReplyEdits, AlertRollups, Signatures, BridgeCor
             )
         else:
             await enqueue(
-                conn,
-                kind="notice",
-                key=f"notice:{key}",
-                payload={"channel": conversation.channel, "text": text, "alert": False},
-                channel=conversation.channel,
-                now=now,
+                conn, Notice.in_channel(conversation.channel, key=key, text=text), now=now
             )
         if self.config.alerts.channel is not None:
             await self._enqueue_alert(conn, key=key, conversation=conversation, text=text, now=now)
@@ -513,7 +489,7 @@ class Bridge(HeldSends, Retries, ReplyEdits, AlertRollups, Signatures, BridgeCor
             conversation = await repo.get_conversation(conn, message.conversation_id)
             return message, conversation
 
-    async def _ensure_thread(self, conversation: repo.Conversation, job: Job) -> str:
+    async def _ensure_thread(self, conversation: repo.Conversation, attempt: int) -> str:
         if conversation.thread_ts is not None:
             return conversation.thread_ts
         async with self._engine.connect() as conn:
@@ -529,7 +505,7 @@ class Bridge(HeldSends, Retries, ReplyEdits, AlertRollups, Signatures, BridgeCor
                 our_number=conversation.our_number,
                 # A new thread after an idle one gets a key of its own.
                 key=f"root:{conversation.id}" + (f":{previous}" if previous else ""),
-                reconcile=job.attempts > 1,
+                reconcile=attempt > 1,
                 opted_out=opted_out,
                 name=names.get(conversation.peer_number),
                 previous_thread_ts=previous,
@@ -544,7 +520,7 @@ class Bridge(HeldSends, Retries, ReplyEdits, AlertRollups, Signatures, BridgeCor
 
     async def _who(self, peer: str) -> str:
         """How a notice names the other party: the contact's name and number, or the number."""
-        return _who(peer, (await self.directory.names([peer])).get(peer))
+        return who(peer, (await self.directory.names([peer])).get(peer))
 
     async def _view(self, message: repo.Message, conversation: repo.Conversation) -> OutgoingView:
         """What the Slack message of an outgoing SMS shows, with the contact's name as it is
@@ -568,9 +544,9 @@ class Bridge(HeldSends, Retries, ReplyEdits, AlertRollups, Signatures, BridgeCor
             name=names.get(conversation.peer_number),
         )
 
-    async def _job_send_sms(self, job: Job) -> None:
-        message, conversation = await self._load(int(job.payload["message_id"]))
-        thread_ts = await self._ensure_thread(conversation, job)
+    async def _job_send_sms(self, job: SendSms, attempt: int) -> None:
+        message, conversation = await self._load(job.message_id)
+        thread_ts = await self._ensure_thread(conversation, attempt)
         if message.origin == "command" and message.slack_ts is None:
             ts: str = await self._slack(
                 self._messenger.post_outgoing(
@@ -578,7 +554,7 @@ class Bridge(HeldSends, Retries, ReplyEdits, AlertRollups, Signatures, BridgeCor
                     thread_ts=thread_ts,
                     view=await self._view(message, conversation),
                     key=f"msg:{message.id}",
-                    reconcile=job.attempts > 1,
+                    reconcile=attempt > 1,
                 )
             )
             now = self._clock()
@@ -587,7 +563,7 @@ class Bridge(HeldSends, Retries, ReplyEdits, AlertRollups, Signatures, BridgeCor
             message, conversation = await self._load(message.id)
         settled = st.phase(message.status) in (st.Phase.FAILED, st.Phase.CANCELLED)
         if message.voipbin_id is None and not settled:
-            last = job.attempts >= self.config.jobs.max_attempts
+            last = attempt >= self.config.jobs.max_attempts
             await self._send(message, conversation, last_attempt=last)
         # Show the status reached so far (a webhook may have moved it on already).
         await self._show(message.id)
@@ -669,9 +645,7 @@ class Bridge(HeldSends, Retries, ReplyEdits, AlertRollups, Signatures, BridgeCor
                 await repo.raise_status(conn, message.id, status=early[0], rank=early[1], now=now)
             await enqueue(
                 conn,
-                kind="check_stuck",
-                key=f"stuck:{message.id}",
-                payload={"message_id": message.id},
+                CheckStuck.of(message.id),
                 now=now,
                 run_after=now + self.config.alerts.stuck_after,
             )
@@ -784,14 +758,14 @@ class Bridge(HeldSends, Retries, ReplyEdits, AlertRollups, Signatures, BridgeCor
             )
         self._wake()
 
-    async def _job_show_status(self, job: Job) -> None:
-        await self._show(int(job.payload["message_id"]), force=bool(job.payload.get("force")))
+    async def _job_show_status(self, job: ShowStatus, attempt: int) -> None:
+        await self._show(job.message_id, force=job.force)
 
-    async def _job_post_inbound(self, job: Job) -> None:
-        message, conversation = await self._load(int(job.payload["message_id"]))
+    async def _job_post_inbound(self, job: PostInbound, attempt: int) -> None:
+        message, conversation = await self._load(job.message_id)
         if message.slack_ts is not None:
             return
-        thread_ts = await self._ensure_thread(conversation, job)
+        thread_ts = await self._ensure_thread(conversation, attempt)
         names = await self.directory.names([conversation.peer_number])
         ts: str = await self._slack(
             self._messenger.post_inbound(
@@ -800,7 +774,7 @@ class Bridge(HeldSends, Retries, ReplyEdits, AlertRollups, Signatures, BridgeCor
                 sender=conversation.peer_number,
                 text=message.text,
                 key=f"msg:{message.id}",
-                reconcile=job.attempts > 1,
+                reconcile=attempt > 1,
                 name=names.get(conversation.peer_number),
             )
         )
@@ -809,13 +783,13 @@ class Bridge(HeldSends, Retries, ReplyEdits, AlertRollups, Signatures, BridgeCor
             await repo.update_message(conn, message.id, now, slack_ts=ts)
         self._metrics.end_to_end.labels(direction="inbound").observe(now - message.created_at)
 
-    async def _job_check_stuck(self, job: Job) -> None:
+    async def _job_check_stuck(self, job: CheckStuck, attempt: int) -> None:
         """``alerts.stuck_after`` after a send: is the SMS still not dispatched? One that
         VoIPbin handed to a carrier is not stuck, even when no status came (its Telnyx path
         leaves it "queued"; nothing reports delivery on either path). Only one VoIPbin never
         dispatched (``tm_update`` null: every provider failed, or it is very late) is
         alerted, once (this job's key is the message's)."""
-        message, conversation = await self._load(int(job.payload["message_id"]))
+        message, conversation = await self._load(job.message_id)
         if st.phase(message.status) is not st.Phase.PENDING or message.voipbin_id is None:
             return
         try:
@@ -847,124 +821,85 @@ class Bridge(HeldSends, Retries, ReplyEdits, AlertRollups, Signatures, BridgeCor
         )
         await self._raise_alert_once(message, conversation, kind="stuck", text=text)
 
-    async def _job_notice(self, job: Job) -> None:
-        payload = job.payload
-        channel = str(payload["channel"])
+    async def _job_notice(self, job: Notice, attempt: int) -> None:
         thread_ts: str | None = None
         link: str | None = None
-        conversation_id = payload.get("conversation_id")
-        if conversation_id is not None:
+        if job.conversation_id is not None:
             async with self._engine.connect() as conn:
-                conversation = await repo.get_conversation(conn, int(conversation_id))
-            if payload.get("alert"):
+                conversation = await repo.get_conversation(conn, job.conversation_id)
+            if job.alert:
                 if conversation.thread_ts is not None:
                     link = await self._messenger.permalink(
                         channel=conversation.channel, ts=conversation.thread_ts
                     )
             else:
                 thread_ts = conversation.thread_ts
-        mention = payload.get("mention")
-        retry = payload.get("retry")
         await self._slack(
             self._messenger.post_notice(
-                channel=channel,
+                channel=job.channel_id,
                 thread_ts=thread_ts,
-                text=str(payload["text"]),
-                broadcast=thread_ts is not None and bool(payload.get("broadcast", True)),
+                text=job.text,
+                broadcast=thread_ts is not None and job.broadcast,
                 key=job.key,
-                reconcile=job.attempts > 1,
+                reconcile=attempt > 1,
                 link=link,
-                mention=str(mention) if mention else None,
-                retry=int(retry) if retry else None,
+                mention=job.mention or None,
+                retry=job.retry or None,
             )
         )
 
-    async def _job_tell(self, job: Job) -> None:
-        payload = job.payload
+    async def _job_tell(self, job: Tell, attempt: int) -> None:
         await self._slack(
             self._messenger.tell(
-                channel=str(payload["channel"]),
-                user=str(payload["user"]),
-                thread_ts=payload.get("thread_ts"),
-                text=str(payload["text"]),
+                channel=job.channel_id, user=job.user, thread_ts=job.thread_ts, text=job.text
             )
         )
 
     # -- giving up -------------------------------------------------------------------------
 
     async def on_dead(self, conn: AsyncConnection, job: Job, reason: str) -> None:
-        """A job gave up: make it visible (written in the same transaction as the dead row)."""
+        """A job gave up: make it visible (written in the same transaction as the dead row).
+        What is said comes from the job's model (``BridgeJob.alerted_when_dead``,
+        ``MessageJob.dead_notice``)."""
         now = self._clock()
-        if job.kind in ("notice", "tell"):
+        try:
+            typed = read(job)
+        except ValueError:  # a payload that fits no model: said as a job about no message
+            typed = None
+        if typed is not None and not typed.alerted_when_dead:
             # An alert that cannot be posted: the error log is the last resort.
             log.error("alert could not be posted key=%s reason=%s", job.key, reason)
             return
-        message_id = job.payload.get("message_id")
-        if message_id is None:
+        if not isinstance(typed, MessageJob):
             await self._alert_channel_only(
                 conn,
                 key=f"dead:{job.id}",
-                text=f"A {job.kind} job gave up: {excerpt(reason)}",
+                text=messages.job_gave_up(kind=job.kind, reason=reason),
                 now=now,
             )
             return
-        message = await repo.get_message(conn, int(message_id))
+        message = await repo.get_message(conn, typed.message_id)
         conversation = await repo.get_conversation(conn, message.conversation_id)
         name = (await contact_names(conn, [conversation.peer_number])).get(conversation.peer_number)
-        peer = _who(conversation.peer_number, name)
-        if job.kind == "send_sms" and message.voipbin_id is None:
+        notice = typed.dead_notice(
+            message, conversation, peer=who(conversation.peer_number, name), reason=reason
+        )
+        if notice.unsent:
             self._metrics.sms.labels(event="failed", reason="not_sent").inc()
             await repo.update_message(conn, message.id, now, error=reason, alerted=True)
             if await repo.raise_status(
                 conn, message.id, status="failed", rank=st.rank("failed"), now=now
             ):
                 await self._enqueue_show(conn, message, "failed", now)
-            text = f"SMS to {peer} was not sent: {excerpt(reason)}."
-        elif job.kind == "post_inbound":
-            # An excerpt, not the whole SMS: the text that Slack refused would be refused
-            # again in the notice (and the alert), and then nobody would hear of it.
-            text = (
-                f"An SMS from {peer} could not be posted to Slack: {excerpt(reason)}. "
-                f"It began: “{excerpt(message.text)}” (`/sms history "
-                f"{conversation.peer_number}` shows it)."
-            )
-        else:
-            text = f"Updating the Slack thread of {peer} failed: {excerpt(reason)}."
         await self._alert(
             conn,
             key=f"dead:{job.id}",
             conversation=conversation,
-            text=text,
+            text=notice.text,
             now=now,
             in_thread=conversation.thread_ts is not None,
-            retry=(
-                _retry_on_notice(message, "failed")
-                if job.kind == "send_sms" and message.voipbin_id is None
-                else None
-            ),
+            retry=_retry_on_notice(message, "failed") if notice.unsent else None,
         )
-
-
-NOTICE_EXCERPT = 300
-
-
-def excerpt(text: str, limit: int = NOTICE_EXCERPT) -> str:
-    """The start of ``text`` (plain) for a notice, at most ``limit`` characters, cut at a
-    word with "…": notices quote, the thread and history hold the whole."""
-    if len(text) <= limit:
-        return text
-    head = text[: limit - 1]
-    space = head.rfind(" ")
-    if space > limit // 2:
-        head = head[:space]
-    return head.rstrip() + "…"
-
-
-def _who(peer: str, name: str | None) -> str:
-    """``Anna de Vries (+31 6 12345678)``, or ``+31 6 12345678`` for an unnamed number: how
-    the bridge's notices name the other party (plain text; escaped where it is shown)."""
-    number = format_international(peer)
-    return f"{name} ({number})" if name else number
 
 
 def _retry_on_notice(message: repo.Message, kind: str) -> int | None:
