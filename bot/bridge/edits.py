@@ -8,16 +8,23 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.bridge import status as st
-from bot.bridge.core import BridgeCore
+from bot.bridge.context import BridgeContext
 from bot.bridge.jobs import ReleaseReply, Tell, enqueue
+from bot.bridge.outbox import enqueue_send, thread_notice
 from bot.phone import count_segments, format_international
 from bot.store import interactive, repo
 
 
-class ReplyEdits(BridgeCore):
+class ReplyEdits:
     """The undo window of thread replies, and their edits and deletes."""
 
-    async def _enqueue_reply_send(
+    def __init__(self, ctx: BridgeContext) -> None:
+        self._engine = ctx.engine
+        self._clock = ctx.clock
+        self._wake = ctx.wake
+        self.config = ctx.config
+
+    async def enqueue_reply_send(
         self, conn: AsyncConnection, conversation: repo.Conversation, message_id: int, now: float
     ) -> None:
         """A thread reply's send, after the undo window (``policy.send_delay_seconds``)
@@ -25,21 +32,21 @@ class ReplyEdits(BridgeCore):
         inbound SMS are not held up behind it."""
         delay = self.config.policy.send_delay_seconds
         if delay <= 0:
-            await self._enqueue_send(conn, conversation, message_id, now)
+            await enqueue_send(conn, conversation, message_id, now)
             return
         await enqueue(
             conn, ReleaseReply.of(conversation, message_id), now=now, run_after=now + delay
         )
         await repo.touch_conversation(conn, conversation.id, now)
 
-    async def _job_release_reply(self, job: ReleaseReply, attempt: int) -> None:
+    async def job_release_reply(self, job: ReleaseReply, attempt: int) -> None:
         now = self._clock()
         async with self._engine.begin() as conn:
             message = await repo.get_message(conn, job.message_id)
             if st.phase(message.status) is st.Phase.CANCELLED:
                 return  # deleted inside the window
             conversation = await repo.get_conversation(conn, message.conversation_id)
-            await self._enqueue_send(conn, conversation, message.id, now)
+            await enqueue_send(conn, conversation, message.id, now)
         self._wake()
 
     async def reply_changed(
@@ -85,7 +92,7 @@ class ReplyEdits(BridgeCore):
                     segments=count_segments(message.text).segments,
                     detail="deleted before it was sent",
                 )
-                await self._thread_notice(
+                await thread_notice(
                     conn,
                     conversation,
                     key=f"unsent:{message.id}",

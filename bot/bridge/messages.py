@@ -60,3 +60,14 @@ def thread_update_failed(*, peer: str, reason: str) -> str:
 def job_gave_up(*, kind: str, reason: str) -> str:
     """A job about no message (the alert channel is told)."""
     return f"A {kind} job gave up: {excerpt(reason)}"
+
+
+# -- refusals --------------------------------------------------------------------------------
+
+
+def no_longer_routed(our_number: str, *, sender: str) -> str:
+    """A send from a number that has left app.yaml; ``sender`` names what cannot send."""
+    return (
+        f"{our_number} is no longer in the bridge's app.yaml, so {sender} cannot send. "
+        f"{NOTHING_SENT}"
+    )

@@ -17,8 +17,9 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from bot.bridge.core import BridgeCore
+from bot.bridge.context import BridgeContext
 from bot.bridge.jobs import Notice, RollupAlert, RollupRedraw, enqueue
+from bot.bridge.outbox import slack
 from bot.bridge.ports import AlertItem
 from bot.store import interactive, repo
 
@@ -27,10 +28,16 @@ from bot.store import interactive, repo
 REDRAW_SECONDS = 5.0
 
 
-class AlertRollups(BridgeCore):
+class AlertRollups:
     """Failure alerts, rolled up per channel."""
 
-    async def _enqueue_alert(
+    def __init__(self, ctx: BridgeContext) -> None:
+        self._engine = ctx.engine
+        self._clock = ctx.clock
+        self._messenger = ctx.messenger
+        self.config = ctx.config
+
+    async def enqueue_alert(
         self,
         conn: AsyncConnection,
         *,
@@ -51,7 +58,7 @@ class AlertRollups(BridgeCore):
         rollup = RollupAlert.of(alerts, key=key, conversation=conversation, text=text)
         await enqueue(conn, rollup, now=now)
 
-    async def _job_rollup_alert(self, job: RollupAlert, attempt: int) -> None:
+    async def job_rollup_alert(self, job: RollupAlert, attempt: int) -> None:
         alerts = self.config.alerts.channel
         if alerts is None:
             return
@@ -81,7 +88,7 @@ class AlertRollups(BridgeCore):
                     await self._schedule_redraw(conn, rollup_id, now=now)
         if alert_ts is not None:
             return
-        ts: str = await self._slack(
+        ts: str = await slack(
             self._messenger.post_rollup(
                 channel=alerts,
                 source=source,
@@ -102,7 +109,7 @@ class AlertRollups(BridgeCore):
         )
         await enqueue(conn, redraw, now=now, run_after=at)
 
-    async def _job_rollup_redraw(self, job: RollupRedraw, attempt: int) -> None:
+    async def job_rollup_redraw(self, job: RollupRedraw, attempt: int) -> None:
         """Show every failure the roll-up lists now."""
         alerts = self.config.alerts.channel
         if alerts is None:
@@ -111,7 +118,7 @@ class AlertRollups(BridgeCore):
             rollup = await interactive.get_rollup(conn, job.rollup_id)
         if rollup is None or rollup.alert_ts is None:
             return  # the job that posts it shows every failure it lists
-        await self._slack(
+        await slack(
             self._messenger.update_rollup(
                 channel=alerts,
                 ts=rollup.alert_ts,

@@ -5,22 +5,28 @@ the job that acts on it commit in one transaction, and the caller answers at onc
 handlers do the slow, fallible work (Slack posts, VoIPbin calls), each step recorded as it
 completes so a retried job resumes where the last attempt stopped.
 
-The feature groups that joined later are mixins in modules of their own, over the shared base
-``BridgeCore`` (``bot.bridge.core``): held sends, retries, reply edits and the undo window,
-alert roll-ups and signatures.
+The bridge is composed of services, each in a module of its own and built on one shared
+``BridgeContext`` (``bot.bridge.context``): the send intake (``sending``) and the sending
+policy (``checks``), held sends (``held``), retries (``retry``), reply edits and the undo
+window (``edits``), alert roll-ups (``rollups``) and signatures (``signatures``). ``Bridge``
+composes them, holds the intake and jobs not yet moved out (thread replies, inbound SMS,
+statuses), and is the one object the Slack side and ``web.py`` call during the transition.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bot.bridge import messages, policy
 from bot.bridge import status as st
-from bot.bridge.core import SIGNATURE_TTL_SECONDS, BridgeCore, NotRouted, NotRoutedHere, Queued
+from bot.bridge.checks import NotRouted, NotRoutedHere, SendChecks
+from bot.bridge.context import BridgeContext, Wake
+from bot.bridge.directory import Directory
 from bot.bridge.edits import ReplyEdits
 from bot.bridge.held import HELD_SEND_TTL_SECONDS, HeldSends
 from bot.bridge.jobs import (
@@ -41,12 +47,27 @@ from bot.bridge.jobs import (
     read,
 )
 from bot.bridge.messages import who
-from bot.bridge.ports import MaybeRefused, OutgoingView, RateLimited, Rejected, Unavailable
+from bot.bridge.outbox import enqueue_show, slack, thread_notice
+from bot.bridge.ports import (
+    MaybeRefused,
+    Messenger,
+    OutgoingView,
+    RateLimited,
+    Rejected,
+    SmsArchive,
+    SmsGateway,
+    Unavailable,
+)
 from bot.bridge.retry import Retries
 from bot.bridge.rollups import AlertRollups
-from bot.bridge.signatures import Signatures
+from bot.bridge.sending import Queued, Sending
+from bot.bridge.signatures import SIGNATURE_TTL_SECONDS, Signatures
+from bot.bridge.threads import retire_if_idle
+from bot.config import AppConfig
 from bot.jobs.queue import Job
 from bot.jobs.runner import Handler, RetryLater
+from bot.jobs.writer import JobWriter
+from bot.metrics import Metrics
 from bot.phone import count_segments, format_international, mask
 from bot.store import interactive, repo, threads
 from bot.store.directory import contact_names
@@ -77,11 +98,72 @@ PEER_WIDTH = 64
 NOT_DISPATCHED_NOTE = "VoIPbin has not handed it to a carrier"
 
 
-class Bridge(HeldSends, Retries, ReplyEdits, AlertRollups, Signatures, BridgeCore):
+class Bridge:
     """One per process. ``wake`` tells the local job runner that work was written."""
 
+    def __init__(
+        self,
+        *,
+        engine: AsyncEngine,
+        config: AppConfig,
+        messenger: Messenger,
+        gateway: SmsGateway,
+        wake: Callable[[], None] = lambda: None,
+        clock: Callable[[], float] = time.time,
+        metrics: Metrics | None = None,
+    ) -> None:
+        ctx = BridgeContext(
+            engine=engine,
+            config=config,
+            messenger=messenger,
+            gateway=gateway,
+            clock=clock,
+            metrics=metrics or Metrics(),
+            wake=Wake(wake),
+            writer=JobWriter(engine),
+            directory=Directory(
+                engine=engine,
+                config=config,
+                archive=gateway if isinstance(gateway, SmsArchive) else None,
+                clock=clock,
+            ),
+        )
+        self._ctx = ctx
+        self._engine = ctx.engine
+        self.config = ctx.config
+        self._messenger = ctx.messenger
+        self._gateway = ctx.gateway
+        self._clock = ctx.clock
+        self._metrics = ctx.metrics
+        self._wake = ctx.wake
+        self._writer = ctx.writer
+        self.directory = ctx.directory
+        # The services.
+        self._checks = SendChecks(config=config, metrics=ctx.metrics)
+        self.sending = Sending(ctx, self._checks)
+        self.held_sends = HeldSends(ctx, self._checks, self.sending)
+        self.retries = Retries(ctx, self._checks)
+        self.edits = ReplyEdits(ctx)
+        self.rollups = AlertRollups(ctx)
+        self.signatures = Signatures(ctx)
+        # What the Slack side calls, under the names it has always called (one object
+        # during the transition; a listener can take the one service it uses instead).
+        self.route_of = self._checks.route_of
+        self.route_from = self._checks.route_from
+        self.accept_send = self.sending.accept_send
+        self.hold_send = self.held_sends.hold_send
+        self.held = self.held_sends.held
+        self.confirm_send = self.held_sends.confirm_send
+        self.cancel_send = self.held_sends.cancel_send
+        self.accept_retry = self.retries.accept_retry
+        self.sent_from = self.retries.sent_from
+        self.reply_changed = self.edits.reply_changed
+        self.signature = self.signatures.signature
+        self.set_signature = self.signatures.set_signature
+        self.signed = self.signatures.signed
+
     def set_wake(self, wake: Callable[[], None]) -> None:
-        self._wake = wake
+        self._wake.set(wake)
 
     async def aclose(self) -> None:
         """Wait for deliveries handed to the shared writer (at shutdown, before the engine
@@ -99,9 +181,9 @@ class Bridge(HeldSends, Retries, ReplyEdits, AlertRollups, Signatures, BridgeCor
         handlers.register(CheckStuck, self._job_check_stuck)
         handlers.register(Notice, self._job_notice)
         handlers.register(Tell, self._job_tell)
-        handlers.register(ReleaseReply, self._job_release_reply)
-        handlers.register(RollupAlert, self._job_rollup_alert)
-        handlers.register(RollupRedraw, self._job_rollup_redraw)
+        handlers.register(ReleaseReply, self.edits.job_release_reply)
+        handlers.register(RollupAlert, self.rollups.job_rollup_alert)
+        handlers.register(RollupRedraw, self.rollups.job_rollup_redraw)
         return handlers.for_runner()
 
     # -- intake ----------------------------------------------------------------------------
@@ -133,7 +215,7 @@ class Bridge(HeldSends, Retries, ReplyEdits, AlertRollups, Signatures, BridgeCor
             if conversation is None:
                 return "ignored"
             key = f"reply:{team}:{channel}:{ts}"
-            refusal = await self._check_conversation(
+            refusal = await self._checks.check_conversation(
                 conn,
                 conversation,
                 user=user,
@@ -145,7 +227,7 @@ class Bridge(HeldSends, Retries, ReplyEdits, AlertRollups, Signatures, BridgeCor
             if refusal is not None:
                 if not await repo.first_seen(conn, f"refused:{key}", now):
                     return "ignored"
-                await self._refuse(
+                await self._checks.refuse(
                     conn,
                     refusal,
                     user=user,
@@ -175,7 +257,7 @@ class Bridge(HeldSends, Retries, ReplyEdits, AlertRollups, Signatures, BridgeCor
             )
             if message_id is None:
                 return "ignored"
-            await self._enqueue_reply_send(conn, conversation, message_id, now)
+            await self.edits.enqueue_reply_send(conn, conversation, message_id, now)
             await repo.add_audit(
                 conn,
                 actor=user,
@@ -232,7 +314,7 @@ class Bridge(HeldSends, Retries, ReplyEdits, AlertRollups, Signatures, BridgeCor
                     if opted_out
                     else f"{pretty} is opted back in: SMS can be sent to it again."
                 )
-                await self._thread_notice(
+                await thread_notice(
                     conn,
                     conversation,
                     key=f"{action}:{conversation.id}:{now}",
@@ -333,7 +415,9 @@ class Bridge(HeldSends, Retries, ReplyEdits, AlertRollups, Signatures, BridgeCor
             conversation = await repo.get_or_create_conversation(
                 conn, channel=channel, our_number=our_number, peer_number=sender, now=now
             )
-            conversation = await self._retire_if_idle(conn, conversation, now)
+            conversation = await retire_if_idle(
+                conn, conversation, idle_days=self.config.threads.idle_days, now=now
+            )
             message_id = await repo.insert_message(
                 conn,
                 key=f"in:{voipbin_id}",
@@ -403,9 +487,7 @@ class Bridge(HeldSends, Retries, ReplyEdits, AlertRollups, Signatures, BridgeCor
             else f"{pretty} sent {text.strip().upper()} and is opted back in: SMS can be sent "
             "again."
         )
-        await self._thread_notice(
-            conn, conversation, key=f"{word}:{message_id}", text=notice, now=now
-        )
+        await thread_notice(conn, conversation, key=f"{word}:{message_id}", text=notice, now=now)
         log.info("opt-out changed conversation_id=%d opted_out=%s", conversation.id, opted_out)
 
     async def _accept_status(self, voipbin_id: str, raw_status: str) -> str:
@@ -428,7 +510,7 @@ class Bridge(HeldSends, Retries, ReplyEdits, AlertRollups, Signatures, BridgeCor
                 if (found.error or "").startswith(NOT_DISPATCHED_NOTE):
                     # Alerted as not dispatched, and dispatched after all: the note is wrong now.
                     await repo.update_message(conn, found.id, now, error=None)
-                await self._enqueue_show(conn, found, raw_status, now)
+                await enqueue_show(conn, found, raw_status, now)
         if changed:
             self._wake()
             log.info("sms status message_id=%d status=%s", found.id, raw_status)
@@ -461,7 +543,7 @@ class Bridge(HeldSends, Retries, ReplyEdits, AlertRollups, Signatures, BridgeCor
         alert channel when one is configured."""
         if in_thread:
             broadcast = await self._broadcast_allowed(conn, conversation.channel, now)
-            await self._thread_notice(
+            await thread_notice(
                 conn, conversation, key=key, text=text, now=now, broadcast=broadcast, retry=retry
             )
         else:
@@ -469,7 +551,9 @@ class Bridge(HeldSends, Retries, ReplyEdits, AlertRollups, Signatures, BridgeCor
                 conn, Notice.in_channel(conversation.channel, key=key, text=text), now=now
             )
         if self.config.alerts.channel is not None:
-            await self._enqueue_alert(conn, key=key, conversation=conversation, text=text, now=now)
+            await self.rollups.enqueue_alert(
+                conn, key=key, conversation=conversation, text=text, now=now
+            )
 
     async def _broadcast_allowed(self, conn: AsyncConnection, channel: str, now: float) -> bool:
         """Whether a failure notice is also shown in the channel, besides its thread. When
@@ -498,7 +582,7 @@ class Bridge(HeldSends, Retries, ReplyEdits, AlertRollups, Signatures, BridgeCor
             )
             previous = await threads.previous_thread(conn, conversation.id)
         names = await self.directory.names([conversation.peer_number])
-        ts: str = await self._slack(
+        ts: str = await slack(
             self._messenger.open_thread(
                 channel=conversation.channel,
                 peer=conversation.peer_number,
@@ -548,7 +632,7 @@ class Bridge(HeldSends, Retries, ReplyEdits, AlertRollups, Signatures, BridgeCor
         message, conversation = await self._load(job.message_id)
         thread_ts = await self._ensure_thread(conversation, attempt)
         if message.origin == "command" and message.slack_ts is None:
-            ts: str = await self._slack(
+            ts: str = await slack(
                 self._messenger.post_outgoing(
                     channel=conversation.channel,
                     thread_ts=thread_ts,
@@ -706,7 +790,7 @@ class Bridge(HeldSends, Retries, ReplyEdits, AlertRollups, Signatures, BridgeCor
             await self._alert_if_failed(message, conversation)
             return
         if message.origin == "command":
-            await self._slack(
+            await slack(
                 self._messenger.update_outgoing(
                     channel=conversation.channel,
                     ts=message.slack_ts,
@@ -714,7 +798,7 @@ class Bridge(HeldSends, Retries, ReplyEdits, AlertRollups, Signatures, BridgeCor
                 )
             )
         elif message.origin == "reply":
-            await self._slack(
+            await slack(
                 self._messenger.mark_reply(
                     channel=conversation.channel,
                     ts=message.slack_ts,
@@ -767,7 +851,7 @@ class Bridge(HeldSends, Retries, ReplyEdits, AlertRollups, Signatures, BridgeCor
             return
         thread_ts = await self._ensure_thread(conversation, attempt)
         names = await self.directory.names([conversation.peer_number])
-        ts: str = await self._slack(
+        ts: str = await slack(
             self._messenger.post_inbound(
                 channel=conversation.channel,
                 thread_ts=thread_ts,
@@ -811,7 +895,7 @@ class Bridge(HeldSends, Retries, ReplyEdits, AlertRollups, Signatures, BridgeCor
                 now,
                 error=f"{NOT_DISPATCHED_NOTE} after {minutes} min",
             )
-            await self._enqueue_show(conn, message, "stuck", now, force=True)
+            await enqueue_show(conn, message, "stuck", now, force=True)
         text = (
             f"SMS to {await self._who(conversation.peer_number)} has not been handed to a "
             f"carrier {minutes} min after it was sent: VoIPbin still shows it queued and never "
@@ -834,7 +918,7 @@ class Bridge(HeldSends, Retries, ReplyEdits, AlertRollups, Signatures, BridgeCor
                     )
             else:
                 thread_ts = conversation.thread_ts
-        await self._slack(
+        await slack(
             self._messenger.post_notice(
                 channel=job.channel_id,
                 thread_ts=thread_ts,
@@ -849,7 +933,7 @@ class Bridge(HeldSends, Retries, ReplyEdits, AlertRollups, Signatures, BridgeCor
         )
 
     async def _job_tell(self, job: Tell, attempt: int) -> None:
-        await self._slack(
+        await slack(
             self._messenger.tell(
                 channel=job.channel_id, user=job.user, thread_ts=job.thread_ts, text=job.text
             )
@@ -890,7 +974,7 @@ class Bridge(HeldSends, Retries, ReplyEdits, AlertRollups, Signatures, BridgeCor
             if await repo.raise_status(
                 conn, message.id, status="failed", rank=st.rank("failed"), now=now
             ):
-                await self._enqueue_show(conn, message, "failed", now)
+                await enqueue_show(conn, message, "failed", now)
         await self._alert(
             conn,
             key=f"dead:{job.id}",
