@@ -12,6 +12,7 @@ from bot.bridge.ports import Messenger, SmsGateway
 from bot.config import AppConfig
 from bot.jobs.writer import JobWriter
 from bot.metrics import Metrics
+from bot.store import repo
 
 
 class Wake:
@@ -43,3 +44,10 @@ class BridgeContext:
     wake: Wake
     writer: JobWriter
     directory: Directory
+
+    async def load(self, message_id: int) -> tuple[repo.Message, repo.Conversation]:
+        """A stored message and its conversation."""
+        async with self.engine.connect() as conn:
+            message = await repo.get_message(conn, message_id)
+            conversation = await repo.get_conversation(conn, message.conversation_id)
+            return message, conversation

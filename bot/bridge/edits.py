@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from bot.bridge import messages
 from bot.bridge import status as st
 from bot.bridge.context import BridgeContext
 from bot.bridge.jobs import ReleaseReply, Tell, enqueue
@@ -96,7 +97,7 @@ class ReplyEdits:
                     conn,
                     conversation,
                     key=f"unsent:{message.id}",
-                    text="A reply was deleted before it went out, so it was not sent as SMS.",
+                    text=messages.reply_unsent(),
                     now=now,
                     mention=message.author,
                 )

@@ -62,6 +62,65 @@ def job_gave_up(*, kind: str, reason: str) -> str:
     return f"A {kind} job gave up: {excerpt(reason)}"
 
 
+# -- failures of an SMS ----------------------------------------------------------------------
+
+
+def send_refused(*, peer: str, reason: str) -> str:
+    """An SMS refused at its send; ``reason`` says so, and that it was not sent."""
+    return f"SMS to {peer}: {reason}"
+
+
+def send_failed(*, peer: str, reason: str) -> str:
+    """An SMS whose status became a failure."""
+    return f"SMS to {peer} failed: {reason}. It was not delivered."
+
+
+def not_dispatched(*, peer: str, minutes: int) -> str:
+    """An SMS VoIPbin still holds, undispatched, ``alerts.stuck_after`` after its send."""
+    return (
+        f"SMS to {peer} has not been handed to a carrier {minutes} min after it was sent: "
+        "VoIPbin still shows it queued and never dispatched it, which happens when none of "
+        "its SMS providers took it. It may still arrive if VoIPbin dispatches it late. Check "
+        "the VoIPbin account (balance, numbers) before sending it again: if this one does "
+        "arrive, the person gets it twice."
+    )
+
+
+def unrouted(*, sender: str, our_number: str) -> str:
+    """An inbound SMS to a number no channel has (``sender`` masked)."""
+    return (
+        f"An SMS from {sender} arrived on {our_number}, which is not routed to any channel "
+        "in app.yaml; it was not posted. Add the number to `numbers` in app.yaml."
+    )
+
+
+def reply_unsent() -> str:
+    """A thread reply deleted inside its undo window."""
+    return "A reply was deleted before it went out, so it was not sent as SMS."
+
+
+# -- opt-outs --------------------------------------------------------------------------------
+
+
+def opted_out_by_hand(number: str) -> str:
+    return f"{number} is now opted out: no SMS will be sent to it until it sends START."
+
+
+def opted_in_by_hand(number: str) -> str:
+    return f"{number} is opted back in: SMS can be sent to it again."
+
+
+def opted_out_by_sms(number: str, keyword: str) -> str:
+    return (
+        f"{number} replied {keyword} and is now opted out: no SMS will be sent to this number "
+        "until it sends START."
+    )
+
+
+def opted_in_by_sms(number: str, keyword: str) -> str:
+    return f"{number} sent {keyword} and is opted back in: SMS can be sent again."
+
+
 # -- refusals --------------------------------------------------------------------------------
 
 
@@ -71,3 +130,47 @@ def no_longer_routed(our_number: str, *, sender: str) -> str:
         f"{our_number} is no longer in the bridge's app.yaml, so {sender} cannot send. "
         f"{NOTHING_SENT}"
     )
+
+
+# -- VoIPbin's refusals -----------------------------------------------------------------------
+
+# The note of an SMS whose send VoIPbin answered with a refusal-like 500, until a look-up
+# settles it; what follows it is the refusal, in words, should none find the SMS.
+UNCONFIRMED_REFUSAL = "VoIPbin answered the send with an error; checking whether it was sent. "
+
+# How much of VoIPbin's own error text a person is shown.
+PROVIDER_WORDS = 200
+
+
+def unconfirmed_refusal(error: str | None) -> bool:
+    """Whether a note is the one of a send answered with a refusal-like 500 (not settled)."""
+    return error is not None and error.startswith(UNCONFIRMED_REFUSAL)
+
+
+def without_unconfirmed(error: str) -> str:
+    """The refusal, in words, of a note ``unconfirmed_refusal`` holds."""
+    return error.removeprefix(UNCONFIRMED_REFUSAL)
+
+
+def refusal_words(status: int, detail: str, *, reason: str = "") -> str:
+    """Why VoIPbin refused a send, in words: its HTTP status, what it usually means, and
+    VoIPbin's own text, cut to ``PROVIDER_WORDS`` characters (plain text: the notices and
+    status lines escape it). VoIPbin refuses for the balance with 402 or 500, and for an
+    unverified identity with 500 or 403 (reference §2.1, bin-api-manager/server/
+    error_translate.go)."""
+    said = " ".join(detail.split())
+    if len(said) > PROVIDER_WORDS:
+        said = said[: PROVIDER_WORDS - 1].rstrip() + "…"
+    if status in (402, 500) or reason == "IDENTITY_VERIFICATION_REQUIRED":
+        words = (
+            f"VoIPbin refused the SMS ({status}); this usually means the account's balance "
+            "or verification. It was not sent."
+        )
+    else:
+        code = " ".join(str(part) for part in (status or "", reason) if part)
+        words = (
+            f"VoIPbin refused the SMS ({code}). It was not sent."
+            if code
+            else ("VoIPbin refused the SMS. It was not sent.")
+        )
+    return f"{words} VoIPbin said: {said}" if said else words
