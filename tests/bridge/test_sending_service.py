@@ -105,8 +105,13 @@ async def test_a_retry_of_a_failed_send_sends_it_again_on_the_same_message(
         )
         assert isinstance(queued, list)
         (first,) = queued
+        # Clicked once the failure is shown and alerted (the alert is written after the
+        # status shown is recorded: a click in between would copy the status before it).
         await d.until(
-            lambda: any(c["view"].status == "failed" for c in d.messenger.named("update_outgoing"))
+            lambda: (
+                any(c["view"].status == "failed" for c in d.messenger.named("update_outgoing"))
+                and bool(d.messenger.named("post_rollup"))
+            )
         )
         retried = await d.bridge.accept_retry(message_id=first.message_id, user="U0ANNA")
         assert isinstance(retried, Queued)
