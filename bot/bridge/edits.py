@@ -7,18 +7,26 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from bot.bridge import messages
 from bot.bridge import status as st
-from bot.bridge.core import BridgeCore
+from bot.bridge.context import BridgeContext
+from bot.bridge.jobs import ReleaseReply, Tell, enqueue
+from bot.bridge.outbox import enqueue_send, thread_notice
 from bot.jobs import queue
-from bot.jobs.queue import Job, enqueue
 from bot.phone import count_segments, format_international
 from bot.store import interactive, repo
 
 
-class ReplyEdits(BridgeCore):
+class ReplyEdits:
     """The undo window of thread replies, and their edits and deletes."""
 
-    async def _enqueue_reply_send(
+    def __init__(self, ctx: BridgeContext) -> None:
+        self._engine = ctx.engine
+        self._clock = ctx.clock
+        self._wake = ctx.wake
+        self.config = ctx.config
+
+    async def enqueue_reply_send(
         self, conn: AsyncConnection, conversation: repo.Conversation, message_id: int, now: float
     ) -> None:
         """A thread reply's send, after the undo window (``policy.send_delay_seconds``)
@@ -26,27 +34,21 @@ class ReplyEdits(BridgeCore):
         inbound SMS are not held up behind it."""
         delay = self.config.policy.send_delay_seconds
         if delay <= 0:
-            await self._enqueue_send(conn, conversation, message_id, now)
+            await enqueue_send(conn, conversation, message_id, now)
             return
         await enqueue(
-            conn,
-            kind="release_reply",
-            key=f"release:{message_id}",
-            payload={"message_id": message_id},
-            lane=f"d{conversation.id}",
-            now=now,
-            run_after=now + delay,
+            conn, ReleaseReply.of(conversation, message_id), now=now, run_after=now + delay
         )
         await repo.touch_conversation(conn, conversation.id, now)
 
-    async def _job_release_reply(self, job: Job) -> None:
+    async def job_release_reply(self, job: ReleaseReply, attempt: int) -> None:
         now = self._clock()
         async with self._engine.begin() as conn:
-            message = await repo.get_message(conn, int(job.payload["message_id"]))
+            message = await repo.get_message(conn, job.message_id)
             if st.phase(message.status) is st.Phase.CANCELLED:
                 return  # deleted inside the window
             conversation = await repo.get_conversation(conn, message.conversation_id)
-            await self._enqueue_send(conn, conversation, message.id, now)
+            await enqueue_send(conn, conversation, message.id, now)
         self._wake()
 
     async def reply_changed(
@@ -92,11 +94,11 @@ class ReplyEdits(BridgeCore):
                     segments=count_segments(message.text).segments,
                     detail="deleted before it was sent",
                 )
-                await self._thread_notice(
+                await thread_notice(
                     conn,
                     conversation,
                     key=f"unsent:{message.id}",
-                    text="A reply was deleted before it went out, so it was not sent as SMS.",
+                    text=messages.reply_unsent(),
                     now=now,
                     mention=message.author,
                 )
@@ -108,18 +110,14 @@ class ReplyEdits(BridgeCore):
                     deleted=deleted,
                     undo_window=self.config.policy.send_delay_seconds > 0,
                 )
-                await enqueue(
-                    conn,
-                    kind="tell",
-                    key=f"tell:{change_key}",
-                    payload={
-                        "channel": channel,
-                        "user": message.author,
-                        "thread_ts": conversation.thread_ts,
-                        "text": text,
-                    },
-                    now=now,
+                tell = Tell.of(
+                    key=change_key,
+                    channel=channel,
+                    user=message.author,
+                    thread_ts=conversation.thread_ts,
+                    text=text,
                 )
+                await enqueue(conn, tell, now=now)
                 outcome = "noted"
         self._wake()
         return outcome

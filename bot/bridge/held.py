@@ -8,15 +8,23 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.bridge import policy
-from bot.bridge.core import BridgeCore, Queued
+from bot.bridge.checks import SendChecks
+from bot.bridge.context import BridgeContext
+from bot.bridge.sending import Queued, Sending
 from bot.store import interactive
 
 # A long message held for Send / Cancel can be confirmed for this long.
 HELD_SEND_TTL_SECONDS = 3600.0
 
 
-class HeldSends(BridgeCore):
+class HeldSends:
     """Sends kept for their sender's Send / Cancel."""
+
+    def __init__(self, ctx: BridgeContext, checks: SendChecks, sending: Sending) -> None:
+        self._engine = ctx.engine
+        self._clock = ctx.clock
+        self._checks = checks
+        self._sending = sending
 
     async def hold_send(
         self,
@@ -30,10 +38,10 @@ class HeldSends(BridgeCore):
     ) -> int | policy.Refusal:
         """Keep a send until its sender confirms it; returns its id. The policy is checked
         now (nobody is asked to confirm what would be refused) and again on confirmation."""
-        route = self.route_from(channel, our_number)
+        route = self._checks.route_from(channel, our_number)
         now = self._clock()
         async with self._engine.begin() as conn:
-            refusal = await self._check_or_refuse(
+            refusal = await self._checks.check_or_refuse(
                 conn,
                 route=route,
                 channel=channel,
@@ -85,7 +93,7 @@ class HeldSends(BridgeCore):
                 conn, pending_id, from_state="pending", to_state="sent", now=now
             )
 
-        result = await self.accept_send(
+        result = await self._sending.accept_send(
             channel=held.channel,
             user=user,
             recipients=held.recipients,

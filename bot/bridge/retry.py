@@ -8,13 +8,22 @@ from sqlalchemy.exc import NoResultFound
 
 from bot.bridge import policy
 from bot.bridge import status as st
-from bot.bridge.core import BridgeCore, Queued, log
+from bot.bridge.checks import SendChecks, log
+from bot.bridge.context import BridgeContext
+from bot.bridge.outbox import enqueue_send, enqueue_show
+from bot.bridge.sending import Queued
 from bot.phone import count_segments
 from bot.store import interactive, repo
 
 
-class Retries(BridgeCore):
+class Retries:
     """Sending a failed SMS again."""
+
+    def __init__(self, ctx: BridgeContext, checks: SendChecks) -> None:
+        self._engine = ctx.engine
+        self._clock = ctx.clock
+        self._wake = ctx.wake
+        self._checks = checks
 
     async def sent_from(self, message_id: int) -> str | None:
         """Our number an SMS went out from (None for an unknown message)."""
@@ -43,7 +52,7 @@ class Retries(BridgeCore):
             if message.direction != "outbound" or st.phase(message.status) is not st.Phase.FAILED:
                 return None
             conversation = await repo.get_conversation(conn, message.conversation_id)
-            refusal = await self._check_conversation(
+            refusal = await self._checks.check_conversation(
                 conn,
                 conversation,
                 user=user,
@@ -53,7 +62,7 @@ class Retries(BridgeCore):
                 sender="it",
             )
             if refusal is not None:
-                await self._refuse(
+                await self._checks.refuse(
                     conn,
                     refusal,
                     user=user,
@@ -89,8 +98,8 @@ class Retries(BridgeCore):
                 send_started_at=message.send_started_at if unknown_outcome else None,
             )
             retry = await repo.get_message(conn, retry_id)
-            await self._enqueue_show(conn, retry, "retry", now)
-            await self._enqueue_send(conn, conversation, retry_id, now)
+            await enqueue_show(conn, retry, "retry", now)
+            await enqueue_send(conn, conversation, retry_id, now)
             await repo.add_audit(
                 conn,
                 actor=user,

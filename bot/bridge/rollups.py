@@ -13,14 +13,14 @@ count, even when the process stops in between.
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from bot.bridge.core import BridgeCore
+from bot.bridge.context import BridgeContext
+from bot.bridge.jobs import Notice, RollupAlert, RollupRedraw, enqueue
+from bot.bridge.outbox import slack
 from bot.bridge.ports import AlertItem
-from bot.jobs.queue import Job, enqueue
 from bot.store import interactive, repo
 
 # At most one roll-up update per this many seconds: 12 a minute per failing channel, so
@@ -28,10 +28,16 @@ from bot.store import interactive, repo
 REDRAW_SECONDS = 5.0
 
 
-class AlertRollups(BridgeCore):
+class AlertRollups:
     """Failure alerts, rolled up per channel."""
 
-    async def _enqueue_alert(
+    def __init__(self, ctx: BridgeContext) -> None:
+        self._engine = ctx.engine
+        self._clock = ctx.clock
+        self._messenger = ctx.messenger
+        self.config = ctx.config
+
+    async def enqueue_alert(
         self,
         conn: AsyncConnection,
         *,
@@ -46,48 +52,25 @@ class AlertRollups(BridgeCore):
         alerts = self.config.alerts.channel
         assert alerts is not None
         if self.config.alerts.rollup_seconds <= 0:
-            await enqueue(
-                conn,
-                kind="notice",
-                key=f"alert:{key}",
-                payload={
-                    "channel": alerts,
-                    "conversation_id": conversation.id,
-                    "text": text,
-                    "alert": True,
-                },
-                channel=alerts,
-                now=now,
-            )
+            notice = Notice.alert_post(alerts, key=key, text=text, conversation_id=conversation.id)
+            await enqueue(conn, notice, now=now)
             return
-        await enqueue(
-            conn,
-            kind="rollup_alert",
-            key=f"alert:{key}",
-            payload={
-                "source": conversation.channel,
-                "conversation_id": conversation.id,
-                "text": text,
-            },
-            lane=f"alerts:{conversation.channel}",
-            channel=alerts,
-            now=now,
-        )
+        rollup = RollupAlert.of(alerts, key=key, conversation=conversation, text=text)
+        await enqueue(conn, rollup, now=now)
 
-    async def _job_rollup_alert(self, job: Job) -> None:
+    async def job_rollup_alert(self, job: RollupAlert, attempt: int) -> None:
         alerts = self.config.alerts.channel
         if alerts is None:
             return
-        payload = job.payload
-        source = str(payload["source"])
+        source = job.source
         link: str | None = None
         async with self._engine.connect() as conn:
-            conversation = await repo.get_conversation(conn, int(payload["conversation_id"]))
+            conversation = await repo.get_conversation(conn, job.conversation_id)
         if conversation.thread_ts is not None:
             link = await self._messenger.permalink(
                 channel=conversation.channel, ts=conversation.thread_ts
             )
-        item = {"key": job.key, "text": str(payload["text"]), "link": link}
+        item = {"key": job.key, "text": job.text, "link": link}
         now = self._clock()
         async with self._engine.begin() as conn:
             rollup = await interactive.open_rollup(
@@ -105,13 +88,13 @@ class AlertRollups(BridgeCore):
                     await self._schedule_redraw(conn, rollup_id, now=now)
         if alert_ts is not None:
             return
-        ts: str = await self._slack(
+        ts: str = await slack(
             self._messenger.post_rollup(
                 channel=alerts,
                 source=source,
                 items=_listed(items),
                 key=f"rollup:{rollup_id}",
-                reconcile=job.attempts > 1 or len(items) > 1,
+                reconcile=attempt > 1 or len(items) > 1,
             )
         )
         async with self._engine.begin() as conn:
@@ -121,27 +104,21 @@ class AlertRollups(BridgeCore):
         """One redraw per slot of REDRAW_SECONDS, run when the slot ends: every failure
         written within the slot is in the roll-up by then (a second one in the same slot
         finds the job written and adds nothing)."""
-        slot = math.floor(now / REDRAW_SECONDS)
-        await enqueue(
-            conn,
-            kind="rollup_redraw",
-            key=f"rollup-redraw:{rollup_id}:{slot}",
-            payload={"rollup_id": rollup_id},
-            channel=self.config.alerts.channel,
-            now=now,
-            run_after=(slot + 1) * REDRAW_SECONDS,
+        redraw, at = RollupRedraw.of(
+            self.config.alerts.channel, rollup_id=rollup_id, now=now, slot_seconds=REDRAW_SECONDS
         )
+        await enqueue(conn, redraw, now=now, run_after=at)
 
-    async def _job_rollup_redraw(self, job: Job) -> None:
+    async def job_rollup_redraw(self, job: RollupRedraw, attempt: int) -> None:
         """Show every failure the roll-up lists now."""
         alerts = self.config.alerts.channel
         if alerts is None:
             return
         async with self._engine.connect() as conn:
-            rollup = await interactive.get_rollup(conn, int(job.payload["rollup_id"]))
+            rollup = await interactive.get_rollup(conn, job.rollup_id)
         if rollup is None or rollup.alert_ts is None:
             return  # the job that posts it shows every failure it lists
-        await self._slack(
+        await slack(
             self._messenger.update_rollup(
                 channel=alerts,
                 ts=rollup.alert_ts,

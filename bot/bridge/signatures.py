@@ -4,12 +4,24 @@
 
 from __future__ import annotations
 
-from bot.bridge.core import BridgeCore
+from cachetools import TTLCache
+
+from bot.bridge.context import BridgeContext
 from bot.store import interactive
 
+# How long a user's signature is kept in memory (see Signatures.signature).
+SIGNATURE_TTL_SECONDS = 10.0
 
-class Signatures(BridgeCore):
+
+class Signatures:
     """Each person's signature, read through a short cache."""
+
+    def __init__(self, ctx: BridgeContext) -> None:
+        self._engine = ctx.engine
+        self._clock = ctx.clock
+        self._signatures: TTLCache[str, str | None] = TTLCache(
+            maxsize=10_000, ttl=SIGNATURE_TTL_SECONDS
+        )
 
     async def signature(self, user: str) -> str | None:
         """``user``'s signature. Read for every SMS a person sends, so it is kept for

@@ -1,4 +1,5 @@
-"""Thread lifecycle: after ``threads.idle_days`` without messages, a number's next /sms or
+"""Threads: a conversation's root post, opened when it has none (``Threads``), and the thread
+lifecycle: after ``threads.idle_days`` without messages, a number's next /sms or
 inbound SMS opens a new thread, whose root links to the one before.
 
 Only new conversation starts retire a thread. A reply typed in the current thread continues
@@ -13,7 +14,9 @@ import logging
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from bot.store import threads
+from bot.bridge.context import BridgeContext
+from bot.bridge.outbox import slack
+from bot.store import repo, threads
 from bot.store.repo import Conversation
 
 log = logging.getLogger(__name__)
@@ -39,3 +42,41 @@ async def retire_if_idle(
         "thread retired after idle conversation_id=%d idle_days=%s", conversation.id, idle_days
     )
     return dataclasses.replace(conversation, thread_ts=None)
+
+
+class Threads:
+    """Opening a conversation's Slack thread (its root post) when it has none."""
+
+    def __init__(self, ctx: BridgeContext) -> None:
+        self._engine = ctx.engine
+        self._messenger = ctx.messenger
+        self.directory = ctx.directory
+
+    async def ensure(self, conversation: repo.Conversation, attempt: int) -> str:
+        if conversation.thread_ts is not None:
+            return conversation.thread_ts
+        async with self._engine.connect() as conn:
+            opted_out = await repo.is_opted_out(
+                conn, our_number=conversation.our_number, peer_number=conversation.peer_number
+            )
+            previous = await threads.previous_thread(conn, conversation.id)
+        names = await self.directory.names([conversation.peer_number])
+        ts: str = await slack(
+            self._messenger.open_thread(
+                channel=conversation.channel,
+                peer=conversation.peer_number,
+                our_number=conversation.our_number,
+                # A new thread after an idle one gets a key of its own.
+                key=f"root:{conversation.id}" + (f":{previous}" if previous else ""),
+                reconcile=attempt > 1,
+                opted_out=opted_out,
+                name=names.get(conversation.peer_number),
+                previous_thread_ts=previous,
+            )
+        )
+        async with self._engine.begin() as conn:
+            await repo.set_thread(conn, conversation.id, ts)
+        log.info(
+            "thread opened conversation_id=%d channel=%s", conversation.id, conversation.channel
+        )
+        return ts

@@ -1,0 +1,176 @@
+"""What the bridge tells people: its notices and refusals, each a small named function, so the
+wording lives in one place (as ``slack_bolt/logger/messages.py`` does for Bolt).
+
+Plain text: where it is shown (``bot.slack.render``) it is escaped.
+"""
+
+from __future__ import annotations
+
+from bot.phone import format_international
+
+NOTHING_SENT = "Nothing was sent."
+
+# The longest quote of a reason or an SMS in a notice: notices quote, the thread and history
+# hold the whole.
+NOTICE_EXCERPT = 300
+
+
+def excerpt(text: str, limit: int = NOTICE_EXCERPT) -> str:
+    """The start of ``text`` (plain) for a notice, at most ``limit`` characters, cut at a
+    word with "…": notices quote, the thread and history hold the whole."""
+    if len(text) <= limit:
+        return text
+    head = text[: limit - 1]
+    space = head.rfind(" ")
+    if space > limit // 2:
+        head = head[:space]
+    return head.rstrip() + "…"
+
+
+def who(peer: str, name: str | None) -> str:
+    """``Anna de Vries (+31 6 12345678)``, or ``+31 6 12345678`` for an unnamed number: how
+    the bridge's notices name the other party."""
+    number = format_international(peer)
+    return f"{name} ({number})" if name else number
+
+
+# -- a job that gave up ----------------------------------------------------------------------
+
+
+def not_sent(*, peer: str, reason: str) -> str:
+    """An SMS whose send gave up before VoIPbin took it."""
+    return f"SMS to {peer} was not sent: {excerpt(reason)}."
+
+
+def inbound_not_posted(*, peer: str, reason: str, text: str, number: str) -> str:
+    """An inbound SMS Slack would not take. An excerpt, not the whole SMS: the text that
+    Slack refused would be refused again in the notice (and the alert), and then nobody
+    would hear of it."""
+    return (
+        f"An SMS from {peer} could not be posted to Slack: {excerpt(reason)}. "
+        f"It began: “{excerpt(text)}” (`/sms history {number}` shows it)."
+    )
+
+
+def thread_update_failed(*, peer: str, reason: str) -> str:
+    """Any other job about a message of ``peer``'s thread."""
+    return f"Updating the Slack thread of {peer} failed: {excerpt(reason)}."
+
+
+def job_gave_up(*, kind: str, reason: str) -> str:
+    """A job about no message (the alert channel is told)."""
+    return f"A {kind} job gave up: {excerpt(reason)}"
+
+
+# -- failures of an SMS ----------------------------------------------------------------------
+
+
+def send_refused(*, peer: str, reason: str) -> str:
+    """An SMS refused at its send; ``reason`` says so, and that it was not sent."""
+    return f"SMS to {peer}: {reason}"
+
+
+def send_failed(*, peer: str, reason: str) -> str:
+    """An SMS whose status became a failure."""
+    return f"SMS to {peer} failed: {reason}. It was not delivered."
+
+
+def not_dispatched(*, peer: str, minutes: int) -> str:
+    """An SMS VoIPbin still holds, undispatched, ``alerts.stuck_after`` after its send."""
+    return (
+        f"SMS to {peer} has not been handed to a carrier {minutes} min after it was sent: "
+        "VoIPbin still shows it queued and never dispatched it, which happens when none of "
+        "its SMS providers took it. It may still arrive if VoIPbin dispatches it late. Check "
+        "the VoIPbin account (balance, numbers) before sending it again: if this one does "
+        "arrive, the person gets it twice."
+    )
+
+
+def unrouted(*, sender: str, our_number: str) -> str:
+    """An inbound SMS to a number no channel has (``sender`` masked)."""
+    return (
+        f"An SMS from {sender} arrived on {our_number}, which is not routed to any channel "
+        "in app.yaml; it was not posted. Add the number to `numbers` in app.yaml."
+    )
+
+
+def reply_unsent() -> str:
+    """A thread reply deleted inside its undo window."""
+    return "A reply was deleted before it went out, so it was not sent as SMS."
+
+
+# -- opt-outs --------------------------------------------------------------------------------
+
+
+def opted_out_by_hand(number: str) -> str:
+    return f"{number} is now opted out: no SMS will be sent to it until it sends START."
+
+
+def opted_in_by_hand(number: str) -> str:
+    return f"{number} is opted back in: SMS can be sent to it again."
+
+
+def opted_out_by_sms(number: str, keyword: str) -> str:
+    return (
+        f"{number} replied {keyword} and is now opted out: no SMS will be sent to this number "
+        "until it sends START."
+    )
+
+
+def opted_in_by_sms(number: str, keyword: str) -> str:
+    return f"{number} sent {keyword} and is opted back in: SMS can be sent again."
+
+
+# -- refusals --------------------------------------------------------------------------------
+
+
+def no_longer_routed(our_number: str, *, sender: str) -> str:
+    """A send from a number that has left app.yaml; ``sender`` names what cannot send."""
+    return (
+        f"{our_number} is no longer in the bridge's app.yaml, so {sender} cannot send. "
+        f"{NOTHING_SENT}"
+    )
+
+
+# -- VoIPbin's refusals -----------------------------------------------------------------------
+
+# The note of an SMS whose send VoIPbin answered with a refusal-like 500, until a look-up
+# settles it; what follows it is the refusal, in words, should none find the SMS.
+UNCONFIRMED_REFUSAL = "VoIPbin answered the send with an error; checking whether it was sent. "
+
+# How much of VoIPbin's own error text a person is shown.
+PROVIDER_WORDS = 200
+
+
+def unconfirmed_refusal(error: str | None) -> bool:
+    """Whether a note is the one of a send answered with a refusal-like 500 (not settled)."""
+    return error is not None and error.startswith(UNCONFIRMED_REFUSAL)
+
+
+def without_unconfirmed(error: str) -> str:
+    """The refusal, in words, of a note ``unconfirmed_refusal`` holds."""
+    return error.removeprefix(UNCONFIRMED_REFUSAL)
+
+
+def refusal_words(status: int, detail: str, *, reason: str = "") -> str:
+    """Why VoIPbin refused a send, in words: its HTTP status, what it usually means, and
+    VoIPbin's own text, cut to ``PROVIDER_WORDS`` characters (plain text: the notices and
+    status lines escape it). VoIPbin refuses for the balance with 402 or 500, and for an
+    unverified identity with 500 or 403 (reference §2.1, bin-api-manager/server/
+    error_translate.go)."""
+    said = " ".join(detail.split())
+    if len(said) > PROVIDER_WORDS:
+        said = said[: PROVIDER_WORDS - 1].rstrip() + "…"
+    if status in (402, 500) or reason == "IDENTITY_VERIFICATION_REQUIRED":
+        words = (
+            f"VoIPbin refused the SMS ({status}); this usually means the account's balance "
+            "or verification. It was not sent."
+        )
+    else:
+        code = " ".join(str(part) for part in (status or "", reason) if part)
+        words = (
+            f"VoIPbin refused the SMS ({code}). It was not sent."
+            if code
+            else ("VoIPbin refused the SMS. It was not sent.")
+        )
+    return f"{words} VoIPbin said: {said}" if said else words
