@@ -17,10 +17,10 @@ from bot.bridge.messages import (
     without_unconfirmed,
 )
 from bot.bridge.outbox import slack
-from bot.bridge.ports import MaybeRefused, RateLimited, Rejected, Unavailable
+from bot.bridge.ports import MaybeRefused, RateLimited, Rejected, TimedOut, Unavailable
 from bot.bridge.statuses import Statuses
 from bot.bridge.threads import Threads
-from bot.jobs.runner import RetryLater
+from bot.jobs.runner import RetryLater, backoff
 from bot.phone import mask
 from bot.store import repo
 
@@ -65,12 +65,17 @@ class Delivery:
         settled = st.phase(message.status) in (st.Phase.FAILED, st.Phase.CANCELLED)
         if message.voipbin_id is None and not settled:
             last = attempt >= self.config.jobs.max_attempts
-            await self._send(message, conversation, last_attempt=last)
+            await self._send(message, conversation, last_attempt=last, attempt=attempt)
         # Show the status reached so far (a webhook may have moved it on already).
         await self._statuses.show(message.id)
 
     async def _send(
-        self, message: repo.Message, conversation: repo.Conversation, *, last_attempt: bool
+        self,
+        message: repo.Message,
+        conversation: repo.Conversation,
+        *,
+        last_attempt: bool,
+        attempt: int = 1,
     ) -> None:
         """Send the SMS once. An earlier attempt that did not learn the outcome is looked up
         first (``_reconcile``) so the person is not texted twice. A send VoIPbin answered with
@@ -131,7 +136,18 @@ class Delivery:
                 if unconfirmed_refusal(message.error):
                     async with self._engine.begin() as conn:
                         await repo.update_message(conn, message.id, self._clock(), error=None)
-                raise RetryLater(f"VoIPbin send outcome unknown: {exc.message}") from exc
+                settle = None
+                if isinstance(exc, TimedOut):
+                    # The send may still be in VoIPbin's hands (we stopped waiting, it did
+                    # not stop working) and be stored after a look-up made at once: the next
+                    # attempt looks for it only once as long again as we waited has passed.
+                    jobs = self.config.jobs
+                    settle = self.config.voipbin.timeout_seconds + backoff(
+                        attempt, base=jobs.backoff_base_seconds, cap=jobs.backoff_max_seconds
+                    )
+                raise RetryLater(
+                    f"VoIPbin send outcome unknown: {exc.message}", after=settle
+                ) from exc
         # Found, or sent this time: an earlier 500 was not a refusal after all.
         cleared = {"error": None} if unconfirmed_refusal(message.error) else {}
         now = self._clock()

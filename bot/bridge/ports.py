@@ -22,6 +22,11 @@ class Unavailable(DeliveryError):
     unknown, the SMS may exist."""
 
 
+class TimedOut(Unavailable):
+    """No answer in time: the provider may still be working on it. For an SMS send: it may
+    be stored after a look-up made at once."""
+
+
 class RateLimited(Unavailable):
     """Wait ``retry_after`` seconds before the next call."""
 

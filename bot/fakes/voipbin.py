@@ -248,6 +248,7 @@ class FakeVoipbin(FakeServer):
         self._outbox: queue.Queue[WebhookDelivery | None] = queue.Queue()
         self._sender: threading.Thread | None = None
         self._requests: list[VoipbinRequest] = []
+        self._answering = 0
         self._sends: list[Any] = []
         self._messages: dict[str, dict[str, Any]] = {}
         self._numbers: dict[str, dict[str, Any]] = {}
@@ -462,6 +463,13 @@ class FakeVoipbin(FakeServer):
     # -- test-side queries ------------------------------------------------------------------
 
     @property
+    def answering(self) -> int:
+        """API requests being answered right now (e.g. a "hang" fault still sleeping, whose
+        SMS is created when it wakes): a test that counts SMS waits for 0 first."""
+        with self.lock:
+            return self._answering
+
+    @property
     def requests(self) -> list[VoipbinRequest]:
         """Every API request so far, in arrival order (control routes excluded)."""
         with self.lock:
@@ -509,7 +517,13 @@ class FakeVoipbin(FakeServer):
         if request.path.startswith("/_fake/"):
             return self._control(request)
         received = time.monotonic()
-        answer = self._respond(request)
+        with self.lock:
+            self._answering += 1
+        try:
+            answer = self._respond(request)
+        finally:
+            with self.lock:
+                self._answering -= 1
         supplied = request.headers.get("x-request-id", "")
         request_id = supplied if _SAFE_REQUEST_ID.match(supplied) else self._request_id()
         answer.headers.setdefault("X-Request-Id", request_id)

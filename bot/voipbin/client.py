@@ -72,6 +72,10 @@ class VoipbinUnavailable(VoipbinError):
     retryable = True
 
 
+class VoipbinTimedOut(VoipbinUnavailable):
+    """No answer in time: VoIPbin may still be working on the request (and store the SMS)."""
+
+
 class VoipbinRateLimited(VoipbinUnavailable):
     """429: wait ``retry_after`` seconds."""
 
@@ -182,7 +186,7 @@ class VoipbinClient:
         try:
             response = await self._http.request(method, path.lstrip("/"), json=json, params=params)
         except httpx.TimeoutException:
-            raise VoipbinUnavailable(f"VoIPbin {method} {path} timed out") from None
+            raise VoipbinTimedOut(f"VoIPbin {method} {path} timed out") from None
         except httpx.HTTPError as exc:
             # str(exc) can hold the URL, and so the access key: name the kind only.
             raise VoipbinUnavailable(

@@ -11,6 +11,7 @@ from bot.bridge.ports import (
     RateLimited,
     Rejected,
     SentSms,
+    TimedOut,
     Unavailable,
 )
 from bot.voipbin.client import (
@@ -18,6 +19,7 @@ from bot.voipbin.client import (
     VoipbinError,
     VoipbinRateLimited,
     VoipbinRejected,
+    VoipbinTimedOut,
 )
 from bot.voipbin.models import Message
 
@@ -29,6 +31,8 @@ def _translate(exc: VoipbinError) -> Exception:
         return Rejected(
             exc.message, code=exc.reason, status=exc.http_status or 0, detail=exc.detail
         )
+    if isinstance(exc, VoipbinTimedOut):
+        return TimedOut(exc.message)
     return Unavailable(exc.message)
 
 
