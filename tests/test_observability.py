@@ -51,6 +51,9 @@ async def test_an_outage_upstream_is_reported_but_keeps_the_replica_ready(
 ) -> None:
     voipbin = FakeVoipbin(accesskey=ACCESSKEY).start()
     async with serve(fake_slack, voipbin, sqlite_url) as service:
+        # the start-up check has read the account: its connection is kept alive in the pool,
+        # and VoIPbin going down must end it too (a down vendor answers nothing)
+        await wait_for(voipbin, lambda v: any(r.path == "/v1.0/customer" for r in v.requests))
         voipbin.stop()  # VoIPbin is down: webhooks and commands are still taken in
         ready = await service.http.get("/readyz")
         assert ready.status_code == 200

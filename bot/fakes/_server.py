@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 import struct
@@ -51,12 +52,48 @@ class Answer:
     raw: bytes | None = None
 
 
+class _Server(ThreadingHTTPServer):
+    """The fakes' HTTP server, which remembers the connections it is serving so that
+    ``close_connections`` ends them: a stopped vendor does not go on answering on a kept-alive
+    connection, which a client's pool would otherwise reuse."""
+
+    daemon_threads = True
+
+    def __init__(self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler]) -> None:
+        super().__init__(address, handler)
+        self._open: set[socket.socket] = set()
+        self._open_lock = threading.Lock()
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        with self._open_lock:
+            self._open.add(request)
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request: Any) -> None:
+        with self._open_lock:
+            self._open.discard(request)
+        super().shutdown_request(request)
+
+    def close_connections(self) -> None:
+        with self._open_lock:
+            connections = list(self._open)
+        for connection in connections:
+            with contextlib.suppress(OSError):  # the client closed it first
+                connection.shutdown(socket.SHUT_RDWR)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client that timed out and left (the "hang" faults) is expected here.
+        error = sys.exc_info()[1]
+        if not isinstance(error, ConnectionError):
+            super().handle_error(request, client_address)
+
+
 class FakeServer:
     """Base class: subclasses implement ``handle(request) -> Answer``."""
 
     def __init__(self, *, host: str = "127.0.0.1", port: int = 0) -> None:
         self._address = (host, port)
-        self._server: ThreadingHTTPServer | None = None
+        self._server: _Server | None = None
         self._thread: threading.Thread | None = None
         self.lock = threading.Condition()
         self._faults: dict[str, list[Fault]] = {}
@@ -113,15 +150,7 @@ class FakeServer:
             do_PUT = _serve
             do_DELETE = _serve
 
-        class Server(ThreadingHTTPServer):
-            def handle_error(self, request: Any, client_address: Any) -> None:
-                # A client that timed out and left (the "hang" faults) is expected here.
-                error = sys.exc_info()[1]
-                if not isinstance(error, ConnectionError):
-                    super().handle_error(request, client_address)
-
-        server = Server(self._address, Handler)
-        server.daemon_threads = True
+        server = _Server(self._address, Handler)
         self._server = server
         self._thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
         self._thread.start()
@@ -131,6 +160,7 @@ class FakeServer:
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
+            self._server.close_connections()
             self._server = None
 
     def __enter__(self) -> Self:
