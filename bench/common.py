@@ -279,6 +279,21 @@ class Fakes:
         found: dict[str, int] = await self.control("/_fake/bench/stats")
         return found
 
+    async def voipbin_control(self, path: str, body: dict[str, Any] | None = None) -> Any:
+        url = self.voipbin_url.removesuffix("/v1.0") + path
+        if body is None:
+            response = await self.http.get(url, timeout=30)
+        else:
+            response = await self.http.post(url, json=body, timeout=30)
+        response.raise_for_status()
+        return response.json()
+
+    async def voipbin_requests(self) -> list[dict[str, Any]]:
+        """Every request the fake VoIPbin answered, in order, with its arrival time (``at``,
+        ``time.monotonic()``) and the status it was answered (``answered_status``)."""
+        found: list[dict[str, Any]] = (await self.voipbin_control("/_fake/requests"))["requests"]
+        return found
+
     async def set_rate_limit(self, per_second: float, burst: int) -> None:
         await self.control("/_fake/bench/rate_limit", {"per_second": per_second, "burst": burst})
 
@@ -334,8 +349,12 @@ def service(
     database_url: str,
     config_path: Path,
     log_level: str = "INFO",
+    command: str = "serve",
+    args: Sequence[str] = (),
 ) -> Proc:
-    """``python -m bot.cli serve`` on a free loopback port (not started yet)."""
+    """``python -m bot.cli serve`` on a free loopback port (not started yet); ``args`` are
+    more options (``--no-jobs``). ``command="worker"``: ``sms-bridge worker``, its health
+    routes on that port."""
     port = free_port()
     env = _clean_env() | {
         "SLACK_BOT_TOKEN": BOT_TOKEN,
@@ -351,7 +370,7 @@ def service(
     # bot.cli, to measure a candidate fix without touching bot/.
     entry = os.environ.get("SMS_BRIDGE_BENCH_SERVE", "bot.cli")
     argv = [sys.executable, entry] if entry.endswith(".py") else [sys.executable, "-m", entry]
-    argv += ["serve", "--config", str(config_path)]
+    argv += [command, "--config", str(config_path), *args]
     argv += ["--host", "127.0.0.1", "--port", str(port)]
     return Proc(name, argv, env=env, port=port, log_path=workdir / f"{name}.log")
 
@@ -629,16 +648,19 @@ async def closed_loop(
 class Sender:
     """Open-loop sends (each on a connection of a small pool), for the latency scenarios."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, timeout: float = 15.0) -> None:
         self.port = port_of(url)
+        self.timeout = timeout
         self._idle: list[RawConnection | HttpxConnection] = []
 
     async def post(self, request: Request) -> int:
         raw = encode(*request)
         conn = self._idle.pop() if self._idle else connection(self.port)
         try:
-            status, _ = await conn.send(raw)
-        except (OSError, asyncio.IncompleteReadError, ValueError, IndexError):
+            # A service killed in the middle of an answer must not hold the sender for ever.
+            status, _ = await asyncio.wait_for(conn.send(raw), timeout=self.timeout)
+        except (OSError, asyncio.IncompleteReadError, ValueError, IndexError, TimeoutError):
+            await conn.aclose()
             return 0
         self._idle.append(conn)
         return status

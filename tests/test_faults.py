@@ -178,7 +178,10 @@ async def test_a_burst_of_inbound_sms_is_paced_complete_and_in_order(
         shown = [m["text"].split(": ", 1)[1] for m in posted if f"burst {p} " in m["text"]]
         assert shown == [f"burst {p} {i:02d}" for i in range(20)]
     calls = len(fake_slack.calls("chat.postMessage"))
-    assert fake_slack.rate_limited_count <= max(2, calls // 100)  # few 429s
+    # Few 429s: pacing 30 % too fast (13/s) got 31 of 241 calls refused. At 10/s a tenth of
+    # a second of scheduling jitter on a loaded machine is a token, so the bound is 2 %, not
+    # the 1 % the benchmark holds at Slack's real 1/s (docs/PERFORMANCE.md).
+    assert fake_slack.rate_limited_count <= max(4, calls // 50)
 
 
 async def test_a_rate_limited_channel_does_not_hold_up_the_others(

@@ -21,6 +21,8 @@
 - lists are newest first, paged by a ``tm_create`` cursor, and include deleted messages (§2.2);
   a non-UUID id is 400 ``INVALID_ID``, an unknown one 404 ``MESSAGE_NOT_FOUND`` (§2.3);
 - errors use VoIPbin's envelope and ``X-Request-Id`` (§6.1);
+- the customer may make 16.7 requests a second on ``/v1.0``, 33 at once (§6.2); over that it
+  is answered 429 ``RATE_LIMIT_EXCEEDED`` with ``Retry-After`` (``set_rate_limit``);
 - timestamps are Go's RFC 3339 with trailing zeros trimmed (§3.4).
 
 Faults can be scripted per route: an HTTP status, a reset connection, a malformed body or a
@@ -38,6 +40,7 @@ import copy
 import hashlib
 import hmac
 import json
+import math
 import queue
 import random
 import re
@@ -219,6 +222,11 @@ def refused_credentials(
     return None
 
 
+# VoIPbin's default per-customer rate limit (reference §6.2, bin-api-manager's
+# customer_ratelimit middleware): requests a second, burst.
+CUSTOMER_RATE_LIMIT = (16.7, 33)
+
+
 class FakeVoipbin(FakeServer):
     """VoIPbin's REST API at ``url`` (``http://127.0.0.1:PORT/v1.0``) for one customer."""
 
@@ -249,6 +257,11 @@ class FakeVoipbin(FakeServer):
         self._sender: threading.Thread | None = None
         self._requests: list[VoipbinRequest] = []
         self._answering = 0
+        # VoIPbin's per-customer limit on /v1.0 (reference §6.2: 16.7 requests a second,
+        # burst 33, after authentication); set_rate_limit changes or removes it.
+        self._rate: tuple[float, int] | None = CUSTOMER_RATE_LIMIT
+        self._bucket: tuple[float, float] | None = None  # tokens, when
+        self.rate_limited_count = 0
         self._sends: list[Any] = []
         self._messages: dict[str, dict[str, Any]] = {}
         self._numbers: dict[str, dict[str, Any]] = {}
@@ -550,6 +563,11 @@ class FakeVoipbin(FakeServer):
         denied = self._authenticate(request)
         if denied is not None:
             return denied
+        retry_after = self._rate_limited()
+        if retry_after is not None:
+            answer = self._error(429, details=[{"limited_by": "customer"}])
+            answer.headers["Retry-After"] = str(retry_after)
+            return answer
         fault = self.take_fault(route)
         done = self._serve(route, request) if fault and fault.create_first else None
         if fault is not None and fault.delay:
@@ -561,6 +579,33 @@ class FakeVoipbin(FakeServer):
             with self.lock:
                 self._sends.append(request.json())
         return answer
+
+    def _rate_limited(self) -> int | None:
+        """None if the request may go ahead, else the whole seconds (rounded up) until the
+        customer's bucket holds a token again: its ``Retry-After``."""
+        with self.lock:
+            if self._rate is None:
+                return None
+            per_second, burst = self._rate
+            now = time.monotonic()
+            tokens, last = self._bucket if self._bucket is not None else (float(burst), now)
+            tokens = min(float(burst), tokens + (now - last) * per_second)
+            if tokens >= 1.0:
+                self._bucket = (tokens - 1.0, now)
+                return None
+            self._bucket = (tokens, now)
+            self.rate_limited_count += 1
+            return max(1, math.ceil((1.0 - tokens) / per_second))
+
+    def set_rate_limit(self, per_second: float | None = 16.7, burst: int = 33) -> None:
+        """The account's limit on ``/v1.0``: ``burst`` requests at once, then ``per_second``
+        (over it: 429 ``RATE_LIMIT_EXCEEDED`` with ``Retry-After``, as VoIPbin answers).
+        ``per_second=None`` removes it; by default it is VoIPbin's own (``CUSTOMER_RATE_LIMIT``)."""
+        if per_second is not None and (per_second <= 0 or burst < 1):
+            raise ValueError(f"bad rate limit: {per_second}/s, burst {burst}")
+        with self.lock:
+            self._rate = None if per_second is None else (per_second, burst)
+            self._bucket = None
 
     @staticmethod
     def _route(request: Request) -> str | None:
@@ -797,10 +842,15 @@ class FakeVoipbin(FakeServer):
         return answer
 
     def _control(self, request: Request) -> Answer:
-        """``GET /_fake/requests``, ``GET /_fake/messages[?direction=]``, and POSTs of JSON to
-        ``/_fake/fail_next`` (``{"route": ..., **kwargs}``), ``/_fake/inbound``
-        (``{"source","our_number","text"}``) and ``/_fake/set_status``
-        (``{"message_id","status","parts"?}``)."""
+        """``GET /_fake/requests``, ``GET /_fake/messages[?direction=]``, ``GET /_fake/stats``
+        (sends stored, requests answered 429), and POSTs of JSON to ``/_fake/fail_next``
+        (``{"route": ..., **kwargs}``), ``/_fake/inbound`` (``{"source","our_number","text"}``),
+        ``/_fake/set_status`` (``{"message_id","status","parts"?}``) and ``/_fake/rate_limit``
+        (``{"per_second": 16.7 or null, "burst": 33}``)."""
+        if request.method == "GET" and request.path == "/_fake/stats":
+            with self.lock:
+                sends = len(self._sends)
+                return Answer(200, {"sends": sends, "rate_limited": self.rate_limited_count})
         if request.method == "GET" and request.path == "/_fake/requests":
             return Answer(200, {"requests": [asdict(r) for r in self.requests]})
         if request.method == "GET" and request.path == "/_fake/messages":
@@ -810,6 +860,7 @@ class FakeVoipbin(FakeServer):
             "/_fake/fail_next": lambda spec: self.fail_next(spec.pop("route"), **spec),
             "/_fake/inbound": lambda spec: self.inbound(**spec),
             "/_fake/set_status": lambda spec: self.set_status(**spec),
+            "/_fake/rate_limit": lambda spec: self.set_rate_limit(**spec),
         }
         action = actions.get(request.path)
         if request.method != "POST" or action is None:

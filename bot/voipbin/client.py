@@ -128,7 +128,7 @@ class VoipbinClient:
         base_url: str,
         accesskey: str,
         timeout: float = 10.0,
-        requests_per_second: float = 15.0,
+        requests_per_second: float = 16.0,
         transport: httpx.AsyncBaseTransport | None = None,
         observe: Callable[[str, str], None] | None = None,
         pacer: Pacer | None = None,

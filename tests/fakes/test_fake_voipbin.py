@@ -201,6 +201,33 @@ def test_status_faults_use_the_envelope(voipbin: FakeVoipbin, api: httpx.Client)
         voipbin.fail_next("POST /message")
 
 
+def test_the_customer_is_rate_limited_as_voipbin_limits_it(
+    voipbin: FakeVoipbin, api: httpx.Client
+) -> None:
+    # VoIPbin: 16.7 requests a second per customer, burst 33 (reference §6.2); a refused
+    # request is not carried out, and the refusal is not charged to the bucket.
+    answers = [api.post("/messages", json=json.loads(json.dumps(_BODY))) for _ in range(40)]
+    codes = [a.status_code for a in answers]
+    assert codes[:33] == [200] * 33, codes
+    limited = answers[codes.index(429)]
+    assert_error(limited, 429, "RESOURCE_EXHAUSTED", "RATE_LIMIT_EXCEEDED")
+    assert limited.json()["error"]["details"] == [{"limited_by": "customer"}]
+    assert int(limited.headers["Retry-After"]) >= 1
+    assert len(voipbin.sends()) == codes.count(200) < 40
+    time.sleep(0.5)  # the bucket refills at 16.7/s: ~8 more go through, then 429 again
+    again = [api.get("/numbers").status_code for _ in range(60)]
+    assert again[0] == 200 and 429 in again, again
+    # The unauthenticated are refused before the customer's limit is counted (§1.1).
+    assert httpx.get(f"{voipbin.url}/numbers", trust_env=False).status_code == 401
+    voipbin.set_rate_limit(None)
+    assert all(api.get("/numbers").status_code == 200 for _ in range(50))
+    with pytest.raises(ValueError, match="bad rate limit"):
+        voipbin.set_rate_limit(0)
+
+
+_BODY = {"source": OURS, "destinations": [{"type": "tel", "target": "+15559876543"}], "text": "x"}
+
+
 def test_created_then_500(voipbin: FakeVoipbin, api: httpx.Client) -> None:
     voipbin.fail_next("POST /messages", status=500, create_first=True)
     body = {"source": OURS, "destinations": [{"type": "tel", "target": "+1555"}], "text": "hi"}
