@@ -1334,15 +1334,23 @@ async def pg_sms_burst(ctx: Context) -> Result:
             stop_all(procs)
     sends = [r for r in seen if r["method"] == "POST" and r["path"].endswith("/messages")]
     done = [r for r in sends if r["answered_status"] == 200]
+    (ctx.workdir / "pg-burst-requests.json").write_text(
+        json.dumps({"start": start, "requests": seen}, indent=0)
+    )
     limited = sum(1 for r in seen if r["answered_status"] == 429)
     targets = [r["json"]["destinations"][0]["target"] for r in done]
     twice = len(targets) - len(set(targets))
     lost = len({peer(i) for i in range(count)} - set(targets))
-    last = max((r["at"] for r in done), default=start)
+    times = sorted(r["at"] for r in done)
+    last = times[-1] if times else start
     duration = max(1e-9, last - start)
-    # What VoIPbin allowed from the first /sms to the last send: its burst and its rate.
-    allowed = burst + rate * duration
-    ratio = len(done) / allowed
+    # The rate the sends went out at, from the first to the last, against VoIPbin's; and
+    # the same over the middle 80 % (the start shares the machine with the intake of the
+    # burst, the end has only a few left).
+    spread = max(1e-9, last - times[0]) if times else 1e-9
+    ratio = (len(times) - 1) / spread / rate if len(times) > 1 else 0.0
+    lo, hi = len(times) // 10, len(times) - 1 - len(times) // 10
+    steady = (hi - lo) / max(1e-9, times[hi] - times[lo]) / rate if hi > lo else 0.0
     others = len(seen) - len(sends)
     figures = {
         "commands": float(run.sent),
@@ -1356,6 +1364,7 @@ async def pg_sms_burst(ctx: Context) -> Result:
         "lost": float(lost),
         "sent_twice": float(twice),
         "pace_ratio": ratio,
+        "steady_pace_ratio": steady,
     } | cpu
     return Result(
         name="pg_sms_burst",
@@ -1363,7 +1372,7 @@ async def pg_sms_burst(ctx: Context) -> Result:
         figures=figures,
         baseline={"voipbin_rate_per_s": rate, "voipbin_burst": float(burst)},
         ratio=ratio,
-        target="sends at >= 0.9 of VoIPbin's account rate, 0 answered 429, none lost or twice",
+        target="sends at >= 0.9 of VoIPbin's rate (first to last send), 0 x 429, none lost/twice",
         checks={
             "ratio": ratio >= 0.9,
             "no_429": limited == 0,
@@ -1372,12 +1381,11 @@ async def pg_sms_burst(ctx: Context) -> Result:
         },
         summary=(
             f"{run.ok}/{run.sent} /sms acked in {run.elapsed:.1f} s; {len(done)} sends in "
-            f"{duration:.1f} s = {len(done) / duration:.2f}/s; {limited} x 429; {others} other "
-            f"requests (status look-ups, checks); {lost} lost, {twice} sent twice"
+            f"{duration:.1f} s from the first /sms, {ratio * rate:.2f}/s from the first send to "
+            f"the last ({steady * rate:.2f}/s over the middle 80 %); {limited} x 429; {others} "
+            f"other requests (status look-ups, checks); {lost} lost, {twice} sent twice"
         ),
-        baseline_summary=(
-            f"VoIPbin allows {burst} + {rate:g}/s from the first /sms to the last send"
-        ),
+        baseline_summary=f"VoIPbin allows {rate:g}/s per customer, bursts of {burst}",
     )
 
 
