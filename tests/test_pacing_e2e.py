@@ -1,6 +1,6 @@
 """Several replicas, one Slack (issue 15): two real ``sms-bridge serve`` processes on one
-throw-away PostgreSQL database keep one pace per channel between them, and a 429 one of them
-gets holds the other too.
+throw-away PostgreSQL database keep one pace per channel, and one for the VoIPbin account,
+between them, and a 429 one of them gets holds the other too.
 
 The fake Slack paces ``chat.postMessage`` as Slack does (scaled up 2x to keep the test short:
 2 a second per channel, a burst of 3) and answers an over-pace post 429: with each replica
@@ -13,6 +13,7 @@ import asyncio
 import signal
 import time
 from pathlib import Path
+from urllib.parse import urlencode
 
 import httpx
 import pytest
@@ -24,7 +25,7 @@ from bot.fakes.voipbin import FakeVoipbin
 from bot.store.db import create_engine
 from bot.store.tables import jobs
 
-from harness import ServiceProcess, wait_for
+from harness import TEAM, ServiceProcess, sign_slack, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -33,8 +34,8 @@ NUMBERS = [f"+3120123{n:04d}" for n in range(1, 4)]
 CHANNELS = [f"C0PACE{n:04d}" for n in range(1, 4)]
 
 
-def write_config(path: Path) -> str:
-    config = {
+def write_config(path: Path, **more: object) -> str:
+    config: dict[str, object] = {
         "region": "NL",
         "numbers": [
             {"number": number, "channel": channel}
@@ -56,6 +57,7 @@ def write_config(path: Path) -> str:
             "concurrency": 8,
         },
     }
+    config.update(more)
     path.write_text(yaml.safe_dump(config))
     return str(path)
 
@@ -67,15 +69,16 @@ class Replicas:
         slack: FakeSlack,
         voipbin: FakeVoipbin,
         database_url: str,
+        config: dict[str, object] | None = None,
     ) -> None:
-        config = write_config(tmp_path / "app.yaml")
+        config_path = write_config(tmp_path / "app.yaml", **(config or {}))
         self.voipbin = voipbin
         self.services = [
             ServiceProcess(
                 slack=slack,
                 voipbin=voipbin,
                 database_url=database_url,
-                config_path=config,
+                config_path=config_path,
                 log_path=str(tmp_path / f"replica{i}.log"),
             )
             for i in range(2)
@@ -105,6 +108,23 @@ class Replicas:
         url = self.services[replica].url + "/voipbin/webhook"
         response = await self.http.post(url, content=body, headers=headers)
         assert response.status_code == 200, response.text
+
+    async def slash(self, replica: int, channel: str, text: str, *, user: str) -> None:
+        body = urlencode(
+            {
+                "team_id": TEAM,
+                "channel_id": channel,
+                "user_id": user,
+                "command": "/sms",
+                "text": text,
+                "response_url": "https://hooks.slack.test/response",
+                "trigger_id": "1.2.3",
+            }
+        )
+        headers = sign_slack(body) | {"content-type": "application/x-www-form-urlencoded"}
+        url = self.services[replica].url + "/slack/events"
+        response = await self.http.post(url, content=body, headers=headers)
+        assert response.status_code == 200 and "Sending to" in response.text, response.text
 
 
 async def test_two_replicas_keep_one_pace_per_channel(
@@ -183,3 +203,32 @@ async def test_a_retry_after_one_replica_got_holds_the_other(
         assert early == [], f"posted {early} s after a 429 with Retry-After: {hold}"
     finally:
         await engine.dispose()
+
+
+async def test_two_replicas_keep_one_pace_for_the_voipbin_account(
+    tmp_path: Path, fake_slack: FakeSlack, fake_voipbin: FakeVoipbin, pg_url: str
+) -> None:
+    # VoIPbin limits the customer, not a process (reference §6.2); scaled down here to
+    # 6 requests a second with a burst of 5, the bridge configured to 4 a second (burst 4).
+    # Each replica pacing alone sends 8 a second between them and is answered 429 (seen: 4).
+    fake_voipbin.set_rate_limit(6.0, 5)
+    fake_slack.set_rate_limit(None)  # Slack's pace is not what this test is about
+    count = 32
+    config = {"voipbin": {"requests_per_second": 4}, "slack": {"enabled": False}}
+    async with Replicas(tmp_path, fake_slack, fake_voipbin, pg_url, config) as replicas:
+        await asyncio.sleep(1.0)  # the start-up checks' requests go first
+        await asyncio.gather(
+            *(
+                replicas.slash(
+                    n % 2, CHANNELS[n % 3], f"+3161300{n:04d} burst {n}", user=f"U0B{n % 6:04d}"
+                )
+                for n in range(count)
+            )
+        )
+        await wait_for(fake_voipbin, lambda v: len(v.sends()) >= count, timeout=60)
+        await asyncio.sleep(0.5)
+    targets = [send["destinations"][0]["target"] for send in fake_voipbin.sends()]
+    assert sorted(targets) == sorted(f"+3161300{n:04d}" for n in range(count)), "each once"
+    assert fake_voipbin.rate_limited_count == 0, (
+        f"{fake_voipbin.rate_limited_count} VoIPbin requests over the account's pace"
+    )
