@@ -6,6 +6,7 @@ as operators run it (uvloop and httptools, which the in-process test server does
 from __future__ import annotations
 
 import asyncio
+import select
 import socket
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -101,4 +102,44 @@ async def test_a_body_declared_beyond_what_is_drained_is_answered_at_once(
     port = int(service.url.rsplit(":", 1)[1])
     answer = await asyncio.to_thread(_declared_only, port, head, b"x" * _MIB)
     assert answer == "HTTP/1.1 413 Request Entity Too Large"
+    assert fake_voipbin.sends() == []
+
+
+def _endless(port: int, head: bytes, most: int) -> tuple[int, str]:
+    """A chunked body that does not end, written until the server answers or cuts the
+    connection (or ``most`` bytes): how much was written by then, and the status line."""
+    chunk = b"%x\r\n%s\r\n" % (65536, b"x" * 65536)
+    sent = 0
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
+        try:
+            sock.sendall(head)
+            while sent < most:
+                readable, _, _ = select.select([sock], [], [], 0)
+                if readable:
+                    break
+                sock.sendall(chunk)
+                sent += len(chunk)
+            answer = sock.recv(65536)
+        except OSError as error:
+            return sent, type(error).__name__
+    return sent, answer.split(b"\r\n", 1)[0].decode() or "closed without an answer"
+
+
+async def test_a_body_that_never_ends_is_not_read_for_ever(
+    service: ServiceProcess, fake_voipbin: FakeVoipbin
+) -> None:
+    # The drain before a 413 has a cap (16 MiB): past it the sender is answered (or cut off)
+    # and the server reads no more, however long the sender would go on.
+    head = (
+        b"POST /voipbin/webhook HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+        b"Transfer-Encoding: chunked\r\n\r\n"
+    )
+    port = int(service.url.rsplit(":", 1)[1])
+    sent, answer = await asyncio.to_thread(_endless, port, head, 96 * _MIB)
+    assert sent < 40 * _MIB, f"{sent / _MIB:.0f} MiB read by the server ({answer})"
+    assert answer in (
+        "HTTP/1.1 413 Request Entity Too Large",
+        "ConnectionResetError",
+        "BrokenPipeError",
+    )
     assert fake_voipbin.sends() == []
