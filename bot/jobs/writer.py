@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -65,6 +65,17 @@ class JobWriter:
         await asyncio.shield(done)
 
     async def _commit_all(self) -> None:
+        try:
+            await self._commit_waiting()
+        finally:
+            # Here, with no await since the loop last found nothing waiting: a write that
+            # comes after this starts a committer of its own. Left to the task's done callback
+            # (a turn of the event loop later), a write made in between (a request woken in
+            # the same turn) found this committer still counted, started none, and waited for
+            # ever.
+            self._tasks.discard(cast("asyncio.Task[None]", asyncio.current_task()))
+
+    async def _commit_waiting(self) -> None:
         while self._waiting:
             # One turn of the event loop first: requests already read and parsed join this
             # batch instead of waiting for the next commit.

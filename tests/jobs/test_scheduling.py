@@ -7,6 +7,7 @@ import asyncio
 import itertools
 import logging
 import time
+from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -14,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.config import JobsConfig
 from bot.jobs import queue
+from bot.jobs import writer as writer_module
 from bot.jobs.queue import Job, job_row
 from bot.jobs.runner import PRESSED_PAUSE_SECONDS, PRESSED_SHARE, JobRunner
 from bot.jobs.writer import JobWriter
@@ -164,6 +166,32 @@ async def test_concurrent_writes_share_transactions_and_each_lands_once(
         keys = (await conn.execute(select(jobs.c.key))).scalars().all()
     assert sorted(keys) == sorted(row["key"] for row in rows)
     assert writer.rows == 400 and 1 <= writer.batches < 400
+
+
+async def test_a_write_made_as_the_last_commit_ends_still_lands(
+    engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A request woken in the same turn of the event loop as the committer's last commit
+    writes its row just after the committer found nothing more to write: it must get a
+    committer of its own. (It waited for ever: the bench's webhooks hung 1 run in 2.) The
+    real insert runs; the wrapper only makes that request arrive at that moment."""
+    writer = JobWriter(engine)
+    now = time.time()
+    insert = writer_module.insert_ignoring_conflicts
+    late: list[asyncio.Future[None]] = []
+
+    async def insert_then_a_request_arrives(*args: Any, **kwargs: Any) -> None:
+        await insert(*args, **kwargs)
+        if not late:
+            row = job_row(kind="k", key="late", payload={}, now=now)
+            late.append(asyncio.ensure_future(writer.write(row)))
+
+    monkeypatch.setattr(writer_module, "insert_ignoring_conflicts", insert_then_a_request_arrives)
+    await writer.write(job_row(kind="k", key="first", payload={}, now=now))
+    await asyncio.wait_for(late[0], timeout=5)
+    async with engine.connect() as conn:
+        keys = (await conn.execute(select(jobs.c.key))).scalars().all()
+    assert sorted(keys) == ["first", "late"]
 
 
 async def test_batches_in_flight_together_with_the_same_keys_do_not_deadlock(
