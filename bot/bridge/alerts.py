@@ -6,17 +6,22 @@ that post them run here too."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bot.bridge import messages
 from bot.bridge import status as st
-from bot.bridge.context import BridgeContext
+from bot.bridge.context import Clock
+from bot.bridge.directory import Directory
 from bot.bridge.jobs import MessageJob, Notice, Tell, enqueue, read
 from bot.bridge.messages import who
 from bot.bridge.outbox import enqueue_show, slack, thread_notice
+from bot.bridge.ports import Messenger
 from bot.bridge.rollups import AlertRollups
+from bot.config import AlertsConfig
 from bot.jobs.queue import Job
+from bot.metrics import Metrics
 from bot.store import interactive, repo
 from bot.store.directory import contact_names
 
@@ -27,24 +32,34 @@ log = logging.getLogger("bot.bridge.service")
 class Alerts:
     """Failure notices and alerts, and the jobs that post notices."""
 
-    def __init__(self, ctx: BridgeContext, rollups: AlertRollups) -> None:
-        self._engine = ctx.engine
-        self._clock = ctx.clock
-        self._wake = ctx.wake
-        self.config = ctx.config
-        self._messenger = ctx.messenger
-        self._metrics = ctx.metrics
-        self.directory = ctx.directory
+    def __init__(
+        self,
+        *,
+        engine: AsyncEngine,
+        clock: Clock,
+        wake: Callable[[], None],
+        config: AlertsConfig,
+        messenger: Messenger,
+        metrics: Metrics,
+        directory: Directory,
+        rollups: AlertRollups,
+    ) -> None:
+        """``config``: where alerts go (``alerts.channel``) and how they roll up."""
+        self._engine = engine
+        self._clock = clock
+        self._wake = wake
+        self._config = config
+        self._messenger = messenger
+        self._metrics = metrics
+        self._directory = directory
         self._rollups = rollups
 
     async def alert_channel_only(
         self, conn: AsyncConnection, *, key: str, text: str, now: float
     ) -> None:
-        if self.config.alerts.channel is None:
+        if self._config.channel is None:
             return
-        await enqueue(
-            conn, Notice.alert_post(self.config.alerts.channel, key=key, text=text), now=now
-        )
+        await enqueue(conn, Notice.alert_post(self._config.channel, key=key, text=text), now=now)
 
     async def alert(
         self,
@@ -68,7 +83,7 @@ class Alerts:
             await enqueue(
                 conn, Notice.in_channel(conversation.channel, key=key, text=text), now=now
             )
-        if self.config.alerts.channel is not None:
+        if self._config.channel is not None:
             await self._rollups.enqueue_alert(
                 conn, key=key, conversation=conversation, text=text, now=now
             )
@@ -78,8 +93,8 @@ class Alerts:
         an alert channel rolls failures up, one per channel per ``alerts.rollup_seconds`` is:
         the others stay in their threads and are all listed in the one roll-up alert, so a
         bad minute is not a stream of channel posts. Without a roll-up, each is shown."""
-        window = self.config.alerts.rollup_seconds
-        if self.config.alerts.channel is None or window <= 0:
+        window = self._config.rollup_seconds
+        if self._config.channel is None or window <= 0:
             return True
         return await interactive.claim_broadcast(conn, channel, now=now, window=window)
 
@@ -103,7 +118,7 @@ class Alerts:
 
     async def name_of(self, peer: str) -> str:
         """How a notice names the other party: the contact's name and number, or the number."""
-        return who(peer, (await self.directory.names([peer])).get(peer))
+        return who(peer, (await self._directory.names([peer])).get(peer))
 
     async def job_notice(self, job: Notice, attempt: int) -> None:
         thread_ts: str | None = None

@@ -7,8 +7,10 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncEngine
+
 from bot.bridge import status as st
-from bot.bridge.context import BridgeContext
+from bot.bridge.context import Clock, load
 from bot.bridge.jobs import CheckStuck, SendSms, enqueue
 from bot.bridge.messages import (
     UNCONFIRMED_REFUSAL,
@@ -17,10 +19,20 @@ from bot.bridge.messages import (
     without_unconfirmed,
 )
 from bot.bridge.outbox import slack
-from bot.bridge.ports import MaybeRefused, RateLimited, Rejected, TimedOut, Unavailable
+from bot.bridge.ports import (
+    MaybeRefused,
+    Messenger,
+    RateLimited,
+    Rejected,
+    SmsGateway,
+    TimedOut,
+    Unavailable,
+)
 from bot.bridge.statuses import Statuses
 from bot.bridge.threads import Threads
+from bot.config import AppConfig
 from bot.jobs.runner import RetryLater, backoff
+from bot.metrics import Metrics
 from bot.phone import mask
 from bot.store import repo
 
@@ -34,19 +46,31 @@ RECONCILE_SKEW_SECONDS = 120.0
 class Delivery:
     """The ``send_sms`` job."""
 
-    def __init__(self, ctx: BridgeContext, threads: Threads, statuses: Statuses) -> None:
-        self._ctx = ctx
-        self._engine = ctx.engine
-        self._clock = ctx.clock
-        self.config = ctx.config
-        self._messenger = ctx.messenger
-        self._gateway = ctx.gateway
-        self._metrics = ctx.metrics
+    def __init__(
+        self,
+        *,
+        engine: AsyncEngine,
+        clock: Clock,
+        config: AppConfig,
+        messenger: Messenger,
+        gateway: SmsGateway,
+        metrics: Metrics,
+        threads: Threads,
+        statuses: Statuses,
+    ) -> None:
+        """``config``: the attempts and backoff of jobs, VoIPbin's timeout and
+        ``alerts.stuck_after``."""
+        self._engine = engine
+        self._clock = clock
+        self._config = config
+        self._messenger = messenger
+        self._gateway = gateway
+        self._metrics = metrics
         self._threads = threads
         self._statuses = statuses
 
     async def job_send_sms(self, job: SendSms, attempt: int) -> None:
-        message, conversation = await self._ctx.load(job.message_id)
+        message, conversation = await load(self._engine, job.message_id)
         thread_ts = await self._threads.ensure(conversation, attempt)
         if message.origin == "command" and message.slack_ts is None:
             ts: str = await slack(
@@ -61,10 +85,10 @@ class Delivery:
             now = self._clock()
             async with self._engine.begin() as conn:
                 await repo.update_message(conn, message.id, now, slack_ts=ts, shown_status="queued")
-            message, conversation = await self._ctx.load(message.id)
+            message, conversation = await load(self._engine, message.id)
         settled = st.phase(message.status) in (st.Phase.FAILED, st.Phase.CANCELLED)
         if message.voipbin_id is None and not settled:
-            last = attempt >= self.config.jobs.max_attempts
+            last = attempt >= self._config.jobs.max_attempts
             await self._send(message, conversation, last_attempt=last, attempt=attempt)
         # Show the status reached so far (a webhook may have moved it on already).
         await self._statuses.show(message.id)
@@ -127,7 +151,7 @@ class Delivery:
                     ) from exc
                 # No attempt is left to look it up in (earlier ones timed out): look now. A
                 # send VoIPbin stored before failing is in its list at once.
-                message, _ = await self._ctx.load(message.id)
+                message, _ = await load(self._engine, message.id)
                 sent = await self._reconcile(message, source, destination)
                 if sent is None:
                     await self._fail(message, conversation, words)
@@ -141,8 +165,8 @@ class Delivery:
                     # The send may still be in VoIPbin's hands (we stopped waiting, it did
                     # not stop working) and be stored after a look-up made at once: the next
                     # attempt looks for it only once as long again as we waited has passed.
-                    jobs = self.config.jobs
-                    settle = self.config.voipbin.timeout_seconds + backoff(
+                    jobs = self._config.jobs
+                    settle = self._config.voipbin.timeout_seconds + backoff(
                         attempt, base=jobs.backoff_base_seconds, cap=jobs.backoff_max_seconds
                     )
                 raise RetryLater(
@@ -164,7 +188,7 @@ class Delivery:
                 conn,
                 CheckStuck.of(message.id),
                 now=now,
-                run_after=now + self.config.alerts.stuck_after,
+                run_after=now + self._config.alerts.stuck_after,
             )
         self._metrics.sms.labels(event="sent", reason="").inc()
         self._metrics.end_to_end.labels(direction="outbound").observe(now - message.created_at)

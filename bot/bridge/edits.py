@@ -5,13 +5,16 @@ a reply changed after that is told that an SMS cannot be changed.
 
 from __future__ import annotations
 
-from sqlalchemy.ext.asyncio import AsyncConnection
+from collections.abc import Callable
+
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bot.bridge import messages
 from bot.bridge import status as st
-from bot.bridge.context import BridgeContext
+from bot.bridge.context import Clock
 from bot.bridge.jobs import ReleaseReply, Tell, enqueue
 from bot.bridge.outbox import enqueue_send, thread_notice
+from bot.config import PolicyConfig
 from bot.jobs import queue
 from bot.phone import count_segments, format_international
 from bot.store import interactive, repo
@@ -20,11 +23,14 @@ from bot.store import interactive, repo
 class ReplyEdits:
     """The undo window of thread replies, and their edits and deletes."""
 
-    def __init__(self, ctx: BridgeContext) -> None:
-        self._engine = ctx.engine
-        self._clock = ctx.clock
-        self._wake = ctx.wake
-        self.config = ctx.config
+    def __init__(
+        self, *, engine: AsyncEngine, clock: Clock, wake: Callable[[], None], config: PolicyConfig
+    ) -> None:
+        """``config``: the undo window (``policy.send_delay_seconds``)."""
+        self._engine = engine
+        self._clock = clock
+        self._wake = wake
+        self._config = config
 
     async def enqueue_reply_send(
         self, conn: AsyncConnection, conversation: repo.Conversation, message_id: int, now: float
@@ -32,7 +38,7 @@ class ReplyEdits:
         """A thread reply's send, after the undo window (``policy.send_delay_seconds``)
         when there is one. The wait is a job of its own outside the conversation's lane, so
         inbound SMS are not held up behind it."""
-        delay = self.config.policy.send_delay_seconds
+        delay = self._config.send_delay_seconds
         if delay <= 0:
             await enqueue_send(conn, conversation, message_id, now)
             return
@@ -108,7 +114,7 @@ class ReplyEdits:
                     message,
                     peer=format_international(conversation.peer_number),
                     deleted=deleted,
-                    undo_window=self.config.policy.send_delay_seconds > 0,
+                    undo_window=self._config.send_delay_seconds > 0,
                 )
                 tell = Tell.of(
                     key=change_key,

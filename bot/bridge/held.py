@@ -5,11 +5,11 @@ confirmed for ``HELD_SEND_TTL_SECONDS``.
 
 from __future__ import annotations
 
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bot.bridge import policy
 from bot.bridge.checks import SendChecks
-from bot.bridge.context import BridgeContext
+from bot.bridge.context import Clock
 from bot.bridge.sending import Queued, Sending
 from bot.store import interactive
 
@@ -20,9 +20,11 @@ HELD_SEND_TTL_SECONDS = 3600.0
 class HeldSends:
     """Sends kept for their sender's Send / Cancel."""
 
-    def __init__(self, ctx: BridgeContext, checks: SendChecks, sending: Sending) -> None:
-        self._engine = ctx.engine
-        self._clock = ctx.clock
+    def __init__(
+        self, *, engine: AsyncEngine, clock: Clock, checks: SendChecks, sending: Sending
+    ) -> None:
+        self._engine = engine
+        self._clock = clock
         self._checks = checks
         self._sending = sending
 

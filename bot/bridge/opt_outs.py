@@ -5,12 +5,13 @@ said in the number's thread."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bot.bridge import messages, policy
 from bot.bridge.checks import SendChecks
-from bot.bridge.context import BridgeContext
+from bot.bridge.context import Clock
 from bot.bridge.outbox import thread_notice
 from bot.phone import format_international
 from bot.store import repo
@@ -21,10 +22,12 @@ log = logging.getLogger("bot.bridge.service")
 class OptOuts:
     """Who may not be texted, and the changes to it."""
 
-    def __init__(self, ctx: BridgeContext, checks: SendChecks) -> None:
-        self._engine = ctx.engine
-        self._clock = ctx.clock
-        self._wake = ctx.wake
+    def __init__(
+        self, *, engine: AsyncEngine, clock: Clock, wake: Callable[[], None], checks: SendChecks
+    ) -> None:
+        self._engine = engine
+        self._clock = clock
+        self._wake = wake
         self._checks = checks
 
     async def set_by_hand(self, *, channel: str, user: str, peer: str, opted_out: bool) -> bool:

@@ -5,9 +5,12 @@ them alone."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.bridge.checks import SendChecks
-from bot.bridge.context import BridgeContext
+from bot.bridge.context import Clock
 from bot.bridge.edits import ReplyEdits
 from bot.bridge.jobs import Tell, enqueue
 from bot.phone import count_segments
@@ -19,10 +22,18 @@ log = logging.getLogger("bot.bridge.service")
 class Replies:
     """The intake of thread replies."""
 
-    def __init__(self, ctx: BridgeContext, checks: SendChecks, edits: ReplyEdits) -> None:
-        self._engine = ctx.engine
-        self._clock = ctx.clock
-        self._wake = ctx.wake
+    def __init__(
+        self,
+        *,
+        engine: AsyncEngine,
+        clock: Clock,
+        wake: Callable[[], None],
+        checks: SendChecks,
+        edits: ReplyEdits,
+    ) -> None:
+        self._engine = engine
+        self._clock = clock
+        self._wake = wake
         self._checks = checks
         self._edits = edits
 

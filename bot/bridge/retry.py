@@ -4,12 +4,15 @@ the normal job path and sending policy, shown on the failed one's Slack message.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from sqlalchemy.exc import NoResultFound
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.bridge import policy
 from bot.bridge import status as st
 from bot.bridge.checks import SendChecks, log
-from bot.bridge.context import BridgeContext
+from bot.bridge.context import Clock
 from bot.bridge.outbox import enqueue_send, enqueue_show
 from bot.bridge.sending import Queued
 from bot.phone import count_segments
@@ -19,10 +22,12 @@ from bot.store import interactive, repo
 class Retries:
     """Sending a failed SMS again."""
 
-    def __init__(self, ctx: BridgeContext, checks: SendChecks) -> None:
-        self._engine = ctx.engine
-        self._clock = ctx.clock
-        self._wake = ctx.wake
+    def __init__(
+        self, *, engine: AsyncEngine, clock: Clock, wake: Callable[[], None], checks: SendChecks
+    ) -> None:
+        self._engine = engine
+        self._clock = clock
+        self._wake = wake
         self._checks = checks
 
     async def sent_from(self, message_id: int) -> str | None:

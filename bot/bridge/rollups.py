@@ -15,12 +15,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from bot.bridge.context import BridgeContext
+from bot.bridge.context import Clock
 from bot.bridge.jobs import Notice, RollupAlert, RollupRedraw, enqueue
 from bot.bridge.outbox import slack
-from bot.bridge.ports import AlertItem
+from bot.bridge.ports import AlertItem, Messenger
+from bot.config import AlertsConfig
 from bot.store import interactive, repo
 
 # At most one roll-up update per this many seconds: 12 a minute per failing channel, so
@@ -31,11 +32,13 @@ REDRAW_SECONDS = 5.0
 class AlertRollups:
     """Failure alerts, rolled up per channel."""
 
-    def __init__(self, ctx: BridgeContext) -> None:
-        self._engine = ctx.engine
-        self._clock = ctx.clock
-        self._messenger = ctx.messenger
-        self.config = ctx.config
+    def __init__(
+        self, *, engine: AsyncEngine, clock: Clock, messenger: Messenger, config: AlertsConfig
+    ) -> None:
+        self._engine = engine
+        self._clock = clock
+        self._messenger = messenger
+        self._config = config
 
     async def enqueue_alert(
         self,
@@ -49,9 +52,9 @@ class AlertRollups:
         """The alert-channel post of a failure. Failures of one channel within
         ``alerts.rollup_seconds`` share one alert that lists them (updated in place), so a
         bad minute is one post, not a stream. Its jobs share a lane: they run in order."""
-        alerts = self.config.alerts.channel
+        alerts = self._config.channel
         assert alerts is not None
-        if self.config.alerts.rollup_seconds <= 0:
+        if self._config.rollup_seconds <= 0:
             notice = Notice.alert_post(alerts, key=key, text=text, conversation_id=conversation.id)
             await enqueue(conn, notice, now=now)
             return
@@ -59,7 +62,7 @@ class AlertRollups:
         await enqueue(conn, rollup, now=now)
 
     async def job_rollup_alert(self, job: RollupAlert, attempt: int) -> None:
-        alerts = self.config.alerts.channel
+        alerts = self._config.channel
         if alerts is None:
             return
         source = job.source
@@ -74,7 +77,7 @@ class AlertRollups:
         now = self._clock()
         async with self._engine.begin() as conn:
             rollup = await interactive.open_rollup(
-                conn, channel=source, since=now - self.config.alerts.rollup_seconds
+                conn, channel=source, since=now - self._config.rollup_seconds
             )
             if rollup is None:
                 rollup_id = await interactive.start_rollup(conn, channel=source, item=item, now=now)
@@ -105,13 +108,13 @@ class AlertRollups:
         written within the slot is in the roll-up by then (a second one in the same slot
         finds the job written and adds nothing)."""
         redraw, at = RollupRedraw.of(
-            self.config.alerts.channel, rollup_id=rollup_id, now=now, slot_seconds=REDRAW_SECONDS
+            self._config.channel, rollup_id=rollup_id, now=now, slot_seconds=REDRAW_SECONDS
         )
         await enqueue(conn, redraw, now=now, run_after=at)
 
     async def job_rollup_redraw(self, job: RollupRedraw, attempt: int) -> None:
         """Show every failure the roll-up lists now."""
-        alerts = self.config.alerts.channel
+        alerts = self._config.channel
         if alerts is None:
             return
         async with self._engine.connect() as conn:

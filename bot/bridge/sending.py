@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bot.bridge import policy
 from bot.bridge.checks import SendChecks, log
-from bot.bridge.context import BridgeContext
+from bot.bridge.context import Clock
 from bot.bridge.outbox import enqueue_send
 from bot.bridge.threads import retire_if_idle
 from bot.phone import count_segments, mask
@@ -27,12 +27,21 @@ class Queued:
 class Sending:
     """The intake of a send to one or more numbers."""
 
-    def __init__(self, ctx: BridgeContext, checks: SendChecks) -> None:
-        self._engine = ctx.engine
-        self._clock = ctx.clock
-        self._wake = ctx.wake
-        self._idle_days = ctx.config.threads.idle_days
+    def __init__(
+        self,
+        *,
+        engine: AsyncEngine,
+        clock: Clock,
+        wake: Callable[[], None],
+        checks: SendChecks,
+        idle_days: float | None,
+    ) -> None:
+        """``idle_days``: a thread idle that long is retired (``threads.idle_days``)."""
+        self._engine = engine
+        self._clock = clock
+        self._wake = wake
         self._checks = checks
+        self._idle_days = idle_days
 
     async def accept_send(
         self,

@@ -5,8 +5,9 @@
 from __future__ import annotations
 
 from cachetools import TTLCache
+from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.bridge.context import BridgeContext
+from bot.bridge.context import Clock
 from bot.store import interactive
 
 # How long a user's signature is kept in memory (see Signatures.signature).
@@ -16,9 +17,9 @@ SIGNATURE_TTL_SECONDS = 10.0
 class Signatures:
     """Each person's signature, read through a short cache."""
 
-    def __init__(self, ctx: BridgeContext) -> None:
-        self._engine = ctx.engine
-        self._clock = ctx.clock
+    def __init__(self, *, engine: AsyncEngine, clock: Clock) -> None:
+        self._engine = engine
+        self._clock = clock
         self._signatures: TTLCache[str, str | None] = TTLCache(
             maxsize=10_000, ttl=SIGNATURE_TTL_SECONDS
         )

@@ -12,10 +12,11 @@ from __future__ import annotations
 import dataclasses
 import logging
 
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from bot.bridge.context import BridgeContext
+from bot.bridge.directory import Directory
 from bot.bridge.outbox import slack
+from bot.bridge.ports import Messenger
 from bot.store import repo, threads
 from bot.store.repo import Conversation
 
@@ -47,10 +48,10 @@ async def retire_if_idle(
 class Threads:
     """Opening a conversation's Slack thread (its root post) when it has none."""
 
-    def __init__(self, ctx: BridgeContext) -> None:
-        self._engine = ctx.engine
-        self._messenger = ctx.messenger
-        self.directory = ctx.directory
+    def __init__(self, *, engine: AsyncEngine, messenger: Messenger, directory: Directory) -> None:
+        self._engine = engine
+        self._messenger = messenger
+        self._directory = directory
 
     async def ensure(self, conversation: repo.Conversation, attempt: int) -> str:
         if conversation.thread_ts is not None:
@@ -60,7 +61,7 @@ class Threads:
                 conn, our_number=conversation.our_number, peer_number=conversation.peer_number
             )
             previous = await threads.previous_thread(conn, conversation.id)
-        names = await self.directory.names([conversation.peer_number])
+        names = await self._directory.names([conversation.peer_number])
         ts: str = await slack(
             self._messenger.open_thread(
                 channel=conversation.channel,
