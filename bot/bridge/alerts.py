@@ -22,7 +22,7 @@ from bot.bridge.rollups import AlertRollups
 from bot.config import AlertsConfig
 from bot.jobs.queue import Job
 from bot.metrics import Metrics
-from bot.store import interactive, repo
+from bot.store import conversations, seen_events, sms
 from bot.store.directory import contact_names
 
 # The bridge's log lines keep the logger they had before it was split into modules.
@@ -66,7 +66,7 @@ class Alerts:
         conn: AsyncConnection,
         *,
         key: str,
-        conversation: repo.Conversation,
+        conversation: conversations.Conversation,
         text: str,
         now: float,
         in_thread: bool = True,
@@ -96,16 +96,21 @@ class Alerts:
         window = self._config.rollup_seconds
         if self._config.channel is None or window <= 0:
             return True
-        return await interactive.claim_broadcast(conn, channel, now=now, window=window)
+        return await seen_events.claim_broadcast(conn, channel, now=now, window=window)
 
     async def raise_alert_once(
-        self, message: repo.Message, conversation: repo.Conversation, *, kind: str, text: str
+        self,
+        message: sms.Message,
+        conversation: conversations.Conversation,
+        *,
+        kind: str,
+        text: str,
     ) -> None:
         reason = kind if kind != "failed" else (message.status or "failed")
         self._metrics.sms.labels(event="failed", reason=reason).inc()
         now = self._clock()
         async with self._engine.begin() as conn:
-            await repo.update_message(conn, message.id, now, alerted=True)
+            await sms.update_message(conn, message.id, now, alerted=True)
             await self.alert(
                 conn,
                 key=f"{kind}:{message.id}",
@@ -125,7 +130,7 @@ class Alerts:
         link: str | None = None
         if job.conversation_id is not None:
             async with self._engine.connect() as conn:
-                conversation = await repo.get_conversation(conn, job.conversation_id)
+                conversation = await conversations.get_conversation(conn, job.conversation_id)
             if job.alert:
                 if conversation.thread_ts is not None:
                     link = await self._messenger.permalink(
@@ -175,16 +180,16 @@ class Alerts:
                 now=now,
             )
             return
-        message = await repo.get_message(conn, typed.message_id)
-        conversation = await repo.get_conversation(conn, message.conversation_id)
+        message = await sms.get_message(conn, typed.message_id)
+        conversation = await conversations.get_conversation(conn, message.conversation_id)
         name = (await contact_names(conn, [conversation.peer_number])).get(conversation.peer_number)
         notice = typed.dead_notice(
             message, conversation, peer=who(conversation.peer_number, name), reason=reason
         )
         if notice.unsent:
             self._metrics.sms.labels(event="failed", reason="not_sent").inc()
-            await repo.update_message(conn, message.id, now, error=reason, alerted=True)
-            if await repo.raise_status(
+            await sms.update_message(conn, message.id, now, error=reason, alerted=True)
+            if await sms.raise_status(
                 conn, message.id, status="failed", rank=st.rank("failed"), now=now
             ):
                 await enqueue_show(conn, message, "failed", now)
@@ -199,7 +204,7 @@ class Alerts:
         )
 
 
-def retry_on_notice(message: repo.Message, kind: str) -> int | None:
+def retry_on_notice(message: sms.Message, kind: str) -> int | None:
     """A failed thread reply has no status message of its own (its status is reactions on
     the person's message), so the failure notice carries its Retry button."""
     return message.id if message.origin == "reply" and kind == "failed" else None

@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.store import repo
+from bot.store import conversations, sms
 
 # Seconds since the epoch, now (``time.time`` outside the tests).
 Clock = Callable[[], float]
@@ -28,9 +28,11 @@ class Wake:
         self._target()
 
 
-async def load(engine: AsyncEngine, message_id: int) -> tuple[repo.Message, repo.Conversation]:
+async def load(
+    engine: AsyncEngine, message_id: int
+) -> tuple[sms.Message, conversations.Conversation]:
     """A stored message and its conversation."""
     async with engine.connect() as conn:
-        message = await repo.get_message(conn, message_id)
-        conversation = await repo.get_conversation(conn, message.conversation_id)
+        message = await sms.get_message(conn, message_id)
+        conversation = await conversations.get_conversation(conn, message.conversation_id)
         return message, conversation

@@ -34,7 +34,7 @@ from bot.config import AppConfig
 from bot.jobs.runner import RetryLater, backoff
 from bot.metrics import Metrics
 from bot.phone import mask
-from bot.store import repo
+from bot.store import conversations, early_statuses, sms
 
 log = logging.getLogger("bot.bridge.service")
 
@@ -84,7 +84,7 @@ class Delivery:
             )
             now = self._clock()
             async with self._engine.begin() as conn:
-                await repo.update_message(conn, message.id, now, slack_ts=ts, shown_status="queued")
+                await sms.update_message(conn, message.id, now, slack_ts=ts, shown_status="queued")
             message, conversation = await load(self._engine, message.id)
         settled = st.phase(message.status) in (st.Phase.FAILED, st.Phase.CANCELLED)
         if message.voipbin_id is None and not settled:
@@ -95,8 +95,8 @@ class Delivery:
 
     async def _send(
         self,
-        message: repo.Message,
-        conversation: repo.Conversation,
+        message: sms.Message,
+        conversation: conversations.Conversation,
         *,
         last_attempt: bool,
         attempt: int = 1,
@@ -121,7 +121,7 @@ class Delivery:
         if sent is None:
             now = self._clock()
             async with self._engine.begin() as conn:
-                await repo.update_message(conn, message.id, now, send_started_at=now)
+                await sms.update_message(conn, message.id, now, send_started_at=now)
             try:
                 sent = await self._gateway.send(
                     source=source, destination=destination, text=message.text
@@ -134,14 +134,14 @@ class Delivery:
                 # A 429 is an answer: VoIPbin did not create the message. Clear the marker
                 # so the next attempt does not search for it.
                 async with self._engine.begin() as conn:
-                    await repo.update_message(conn, message.id, self._clock(), send_started_at=None)
+                    await sms.update_message(conn, message.id, self._clock(), send_started_at=None)
                 raise RetryLater(exc.message, after=exc.retry_after, count_attempt=False) from exc
             except MaybeRefused as exc:
                 # Remembered on the message (its note while it is retried): the last
                 # attempt needs to know what the last send was answered.
                 words = refusal_words(exc.status, exc.detail)
                 async with self._engine.begin() as conn:
-                    await repo.update_message(
+                    await sms.update_message(
                         conn, message.id, self._clock(), error=UNCONFIRMED_REFUSAL + words
                     )
                 if not last_attempt:
@@ -159,7 +159,7 @@ class Delivery:
             except Unavailable as exc:
                 if unconfirmed_refusal(message.error):
                     async with self._engine.begin() as conn:
-                        await repo.update_message(conn, message.id, self._clock(), error=None)
+                        await sms.update_message(conn, message.id, self._clock(), error=None)
                 settle = None
                 if isinstance(exc, TimedOut):
                     # The send may still be in VoIPbin's hands (we stopped waiting, it did
@@ -176,14 +176,14 @@ class Delivery:
         cleared = {"error": None} if unconfirmed_refusal(message.error) else {}
         now = self._clock()
         async with self._engine.begin() as conn:
-            await repo.lock_voipbin_id(conn, sent.id)
-            await repo.update_message(conn, message.id, now, voipbin_id=sent.id, **cleared)
-            await repo.raise_status(
+            await early_statuses.lock_voipbin_id(conn, sent.id)
+            await sms.update_message(conn, message.id, now, voipbin_id=sent.id, **cleared)
+            await sms.raise_status(
                 conn, message.id, status=sent.status or "queued", rank=st.rank(sent.status), now=now
             )
-            early = await repo.take_early_status(conn, sent.id)
+            early = await early_statuses.take_early_status(conn, sent.id)
             if early is not None:
-                await repo.raise_status(conn, message.id, status=early[0], rank=early[1], now=now)
+                await sms.raise_status(conn, message.id, status=early[0], rank=early[1], now=now)
             await enqueue(
                 conn,
                 CheckStuck.of(message.id),
@@ -196,7 +196,7 @@ class Delivery:
             "sms sent message_id=%d voipbin_id=%s to=%s", message.id, sent.id, mask(destination)
         )
 
-    async def _reconcile(self, message: repo.Message, source: str, destination: str) -> Any:
+    async def _reconcile(self, message: sms.Message, source: str, destination: str) -> Any:
         assert message.send_started_at is not None
         try:
             candidates = await self._gateway.find_sent(
@@ -211,7 +211,7 @@ class Delivery:
             raise RetryLater(f"cannot check whether the SMS was sent: {exc.message}") from exc
         async with self._engine.connect() as conn:
             for candidate in candidates:
-                if await repo.find_message_by_voipbin_id(conn, candidate.id) is None:
+                if await sms.find_message_by_voipbin_id(conn, candidate.id) is None:
                     log.warning(
                         "sms found after an unknown outcome; not sending again message_id=%d "
                         "voipbin_id=%s",
@@ -222,13 +222,13 @@ class Delivery:
         return None
 
     async def _fail(
-        self, message: repo.Message, conversation: repo.Conversation, reason: str
+        self, message: sms.Message, conversation: conversations.Conversation, reason: str
     ) -> None:
         now = self._clock()
         async with self._engine.begin() as conn:
             # A refusal is a definite answer: nothing was created, nothing to reconcile.
-            await repo.update_message(conn, message.id, now, error=reason, send_started_at=None)
-            await repo.raise_status(
+            await sms.update_message(conn, message.id, now, error=reason, send_started_at=None)
+            await sms.raise_status(
                 conn, message.id, status="failed", rank=st.rank("failed"), now=now
             )
         log.error(

@@ -22,7 +22,7 @@ from bot.config import AppConfig
 from bot.jobs.writer import JobWriter
 from bot.metrics import Metrics
 from bot.phone import mask
-from bot.store import repo
+from bot.store import conversations, sms
 
 log = logging.getLogger("bot.bridge.service")
 
@@ -115,13 +115,13 @@ class Inbound:
             self._metrics.sms.labels(event="received", reason="unrouted").inc()
             return
         async with self._engine.begin() as conn:
-            conversation = await repo.get_or_create_conversation(
+            conversation = await conversations.get_or_create_conversation(
                 conn, channel=channel, our_number=our_number, peer_number=sender, now=now
             )
             conversation = await retire_if_idle(
                 conn, conversation, idle_days=self._config.threads.idle_days, now=now
             )
-            message_id = await repo.insert_message(
+            message_id = await sms.insert_message(
                 conn,
                 key=f"in:{voipbin_id}",
                 conversation_id=conversation.id,
@@ -138,7 +138,7 @@ class Inbound:
             if message_id is None:
                 return
             await enqueue(conn, PostInbound.of(conversation, message_id), now=now)
-            await repo.touch_conversation(conn, conversation.id, now)
+            await conversations.touch_conversation(conn, conversation.id, now)
             await self._opt_outs.keyword(conn, conversation, text, message_id, now)
         self._wake()
         self._metrics.sms.labels(event="received", reason="").inc()
@@ -168,5 +168,5 @@ class Inbound:
         )
         now = self._clock()
         async with self._engine.begin() as conn:
-            await repo.update_message(conn, message.id, now, slack_ts=ts)
+            await sms.update_message(conn, message.id, now, slack_ts=ts)
         self._metrics.end_to_end.labels(direction="inbound").observe(now - message.created_at)

@@ -14,7 +14,7 @@ from bot.bridge.checks import SendChecks
 from bot.bridge.context import Clock
 from bot.bridge.outbox import thread_notice
 from bot.phone import format_international
-from bot.store import repo
+from bot.store import audit, conversations, opt_outs
 
 log = logging.getLogger("bot.bridge.service")
 
@@ -36,7 +36,7 @@ class OptOuts:
         route = self._checks.route_of(channel)
         now = self._clock()
         async with self._engine.begin() as conn:
-            changed = await repo.set_opt_out(
+            changed = await opt_outs.set_opt_out(
                 conn,
                 our_number=route.number,
                 peer_number=peer,
@@ -47,7 +47,7 @@ class OptOuts:
             if not changed:
                 return False
             action = "opt_out" if opted_out else "opt_in"
-            await repo.add_audit(
+            await audit.add_audit(
                 conn,
                 actor=user,
                 action=action,
@@ -57,7 +57,7 @@ class OptOuts:
                 peer_number=peer,
                 detail="set by hand in Slack",
             )
-            conversation = await repo.get_or_create_conversation(
+            conversation = await conversations.get_or_create_conversation(
                 conn, channel=channel, our_number=route.number, peer_number=peer, now=now
             )
             if conversation.thread_ts is not None:
@@ -81,7 +81,7 @@ class OptOuts:
     async def keyword(
         self,
         conn: AsyncConnection,
-        conversation: repo.Conversation,
+        conversation: conversations.Conversation,
         text: str,
         message_id: int,
         now: float,
@@ -91,7 +91,7 @@ class OptOuts:
         if word is None:
             return
         opted_out = word == "opt_out"
-        changed = await repo.set_opt_out(
+        changed = await opt_outs.set_opt_out(
             conn,
             our_number=conversation.our_number,
             peer_number=conversation.peer_number,
@@ -101,7 +101,7 @@ class OptOuts:
         )
         if not changed:
             return
-        await repo.add_audit(
+        await audit.add_audit(
             conn,
             actor="sms",
             action=word,

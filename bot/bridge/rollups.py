@@ -22,7 +22,7 @@ from bot.bridge.jobs import Notice, RollupAlert, RollupRedraw, enqueue
 from bot.bridge.outbox import slack
 from bot.bridge.ports import AlertItem, Messenger
 from bot.config import AlertsConfig
-from bot.store import interactive, repo
+from bot.store import conversations, rollups
 
 # At most one roll-up update per this many seconds: 12 a minute per failing channel, so
 # even four channels failing at once stay within chat.update's ~50 a minute.
@@ -45,7 +45,7 @@ class AlertRollups:
         conn: AsyncConnection,
         *,
         key: str,
-        conversation: repo.Conversation,
+        conversation: conversations.Conversation,
         text: str,
         now: float,
     ) -> None:
@@ -68,7 +68,7 @@ class AlertRollups:
         source = job.source
         link: str | None = None
         async with self._engine.connect() as conn:
-            conversation = await repo.get_conversation(conn, job.conversation_id)
+            conversation = await conversations.get_conversation(conn, job.conversation_id)
         if conversation.thread_ts is not None:
             link = await self._messenger.permalink(
                 channel=conversation.channel, ts=conversation.thread_ts
@@ -76,17 +76,17 @@ class AlertRollups:
         item = {"key": job.key, "text": job.text, "link": link}
         now = self._clock()
         async with self._engine.begin() as conn:
-            rollup = await interactive.open_rollup(
+            rollup = await rollups.open_rollup(
                 conn, channel=source, since=now - self._config.rollup_seconds
             )
             if rollup is None:
-                rollup_id = await interactive.start_rollup(conn, channel=source, item=item, now=now)
+                rollup_id = await rollups.start_rollup(conn, channel=source, item=item, now=now)
                 items, alert_ts = [item], None
             else:
                 rollup_id, alert_ts, items = rollup.id, rollup.alert_ts, rollup.items
                 if all(i.get("key") != job.key for i in items):  # not a retry of this job
                     items = [*items, item]
-                    await interactive.save_rollup(conn, rollup_id, now=now, items=items)
+                    await rollups.save_rollup(conn, rollup_id, now=now, items=items)
                 if alert_ts is not None:
                     await self._schedule_redraw(conn, rollup_id, now=now)
         if alert_ts is not None:
@@ -101,7 +101,7 @@ class AlertRollups:
             )
         )
         async with self._engine.begin() as conn:
-            await interactive.save_rollup(conn, rollup_id, now=self._clock(), alert_ts=ts)
+            await rollups.save_rollup(conn, rollup_id, now=self._clock(), alert_ts=ts)
 
     async def _schedule_redraw(self, conn: AsyncConnection, rollup_id: int, *, now: float) -> None:
         """One redraw per slot of REDRAW_SECONDS, run when the slot ends: every failure
@@ -118,7 +118,7 @@ class AlertRollups:
         if alerts is None:
             return
         async with self._engine.connect() as conn:
-            rollup = await interactive.get_rollup(conn, job.rollup_id)
+            rollup = await rollups.get_rollup(conn, job.rollup_id)
         if rollup is None or rollup.alert_ts is None:
             return  # the job that posts it shows every failure it lists
         await slack(

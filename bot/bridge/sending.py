@@ -13,7 +13,7 @@ from bot.bridge.context import Clock
 from bot.bridge.outbox import enqueue_send
 from bot.bridge.threads import retire_if_idle
 from bot.phone import count_segments, mask
-from bot.store import repo
+from bot.store import audit, conversations, sms
 from bot.store.db import in_transaction
 
 
@@ -82,13 +82,13 @@ class Sending:
             if refusal is not None:
                 return refusal
             for peer in recipients:
-                conversation = await repo.get_or_create_conversation(
+                conversation = await conversations.get_or_create_conversation(
                     conn, channel=channel, our_number=our_number, peer_number=peer, now=now
                 )
                 conversation = await retire_if_idle(
                     conn, conversation, idle_days=self._idle_days, now=now
                 )
-                message_id = await repo.insert_message(
+                message_id = await sms.insert_message(
                     conn,
                     key=f"cmd:{request_key}:{peer}",
                     conversation_id=conversation.id,
@@ -103,7 +103,7 @@ class Sending:
                 if message_id is None:
                     continue
                 await enqueue_send(conn, conversation, message_id, now)
-                await repo.add_audit(
+                await audit.add_audit(
                     conn,
                     actor=user,
                     action="sent",

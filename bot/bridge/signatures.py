@@ -8,7 +8,7 @@ from cachetools import TTLCache
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.bridge.context import Clock
-from bot.store import interactive
+from bot.store import signatures
 
 # How long a user's signature is kept in memory (see Signatures.signature).
 SIGNATURE_TTL_SECONDS = 10.0
@@ -31,14 +31,14 @@ class Signatures:
         if user in self._signatures:
             return self._signatures[user]
         async with self._engine.connect() as conn:
-            found = await interactive.get_signature(conn, user)
+            found = await signatures.get_signature(conn, user)
         self._signatures[user] = found
         return found
 
     async def set_signature(self, user: str, signature: str | None) -> None:
         """Set (or with None, clear) the text appended to ``user``'s SMS."""
         async with self._engine.begin() as conn:
-            await interactive.set_signature(conn, user, signature, self._clock())
+            await signatures.set_signature(conn, user, signature, self._clock())
         self._signatures.pop(user, None)
 
     async def signed(self, user: str, text: str) -> str:

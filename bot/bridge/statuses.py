@@ -27,7 +27,7 @@ from bot.bridge.ports import (
 )
 from bot.config import AlertsConfig
 from bot.jobs.runner import RetryLater
-from bot.store import repo
+from bot.store import conversations, early_statuses, sms
 
 log = logging.getLogger("bot.bridge.service")
 
@@ -67,20 +67,20 @@ class Statuses:
         rank = st.rank(raw_status)
         now = self._clock()
         async with self._engine.begin() as conn:
-            await repo.lock_voipbin_id(conn, voipbin_id)
-            found = await repo.find_message_by_voipbin_id(conn, voipbin_id)
+            await early_statuses.lock_voipbin_id(conn, voipbin_id)
+            found = await sms.find_message_by_voipbin_id(conn, voipbin_id)
             if found is None:
                 # The send's answer has not been stored yet (or the SMS was not ours): keep
                 # the status until it is.
-                await repo.remember_early_status(
+                await early_statuses.remember_early_status(
                     conn, voipbin_id=voipbin_id, status=raw_status, rank=rank, now=now
                 )
                 return "status-early"
-            changed = await repo.raise_status(conn, found.id, status=raw_status, rank=rank, now=now)
+            changed = await sms.raise_status(conn, found.id, status=raw_status, rank=rank, now=now)
             if changed:
                 if (found.error or "").startswith(NOT_DISPATCHED_NOTE):
                     # Alerted as not dispatched, and dispatched after all: the note is wrong now.
-                    await repo.update_message(conn, found.id, now, error=None)
+                    await sms.update_message(conn, found.id, now, error=None)
                 await enqueue_show(conn, found, raw_status, now)
         if changed:
             self._wake()
@@ -88,7 +88,9 @@ class Statuses:
             return "status"
         return "status-stale"
 
-    async def view(self, message: repo.Message, conversation: repo.Conversation) -> OutgoingView:
+    async def view(
+        self, message: sms.Message, conversation: conversations.Conversation
+    ) -> OutgoingView:
         """What the Slack message of an outgoing SMS shows, with the contact's name as it is
         now (a status redraw after ``/sms name`` shows the new one)."""
         names = await self._directory.names([conversation.peer_number])
@@ -136,11 +138,11 @@ class Statuses:
                 )
             )
         async with self._engine.begin() as conn:
-            await repo.update_message(conn, message.id, self._clock(), shown_status=message.status)
+            await sms.update_message(conn, message.id, self._clock(), shown_status=message.status)
         await self._alert_if_failed(message, conversation)
 
     async def _alert_if_failed(
-        self, message: repo.Message, conversation: repo.Conversation
+        self, message: sms.Message, conversation: conversations.Conversation
     ) -> None:
         if st.phase(message.status) is not st.Phase.FAILED or message.alerted:
             return
@@ -178,7 +180,7 @@ class Statuses:
         minutes = max(1, round(self._config.stuck_after / 60))
         now = self._clock()
         async with self._engine.begin() as conn:
-            await repo.update_message(
+            await sms.update_message(
                 conn,
                 message.id,
                 now,

@@ -17,8 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from bot.bridge.directory import Directory
 from bot.bridge.outbox import slack
 from bot.bridge.ports import Messenger
-from bot.store import repo, threads
-from bot.store.repo import Conversation
+from bot.store import conversations, opt_outs
+from bot.store.conversations import Conversation
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +37,7 @@ async def retire_if_idle(
         return conversation
     if now - conversation.last_activity_at < idle_days * DAY:
         return conversation
-    if not await threads.close_thread(conn, conversation, now):
+    if not await conversations.close_thread(conn, conversation, now):
         return conversation
     log.info(
         "thread retired after idle conversation_id=%d idle_days=%s", conversation.id, idle_days
@@ -53,14 +53,14 @@ class Threads:
         self._messenger = messenger
         self._directory = directory
 
-    async def ensure(self, conversation: repo.Conversation, attempt: int) -> str:
+    async def ensure(self, conversation: conversations.Conversation, attempt: int) -> str:
         if conversation.thread_ts is not None:
             return conversation.thread_ts
         async with self._engine.connect() as conn:
-            opted_out = await repo.is_opted_out(
+            opted_out = await opt_outs.is_opted_out(
                 conn, our_number=conversation.our_number, peer_number=conversation.peer_number
             )
-            previous = await threads.previous_thread(conn, conversation.id)
+            previous = await conversations.previous_thread(conn, conversation.id)
         names = await self._directory.names([conversation.peer_number])
         ts: str = await slack(
             self._messenger.open_thread(
@@ -76,7 +76,7 @@ class Threads:
             )
         )
         async with self._engine.begin() as conn:
-            await repo.set_thread(conn, conversation.id, ts)
+            await conversations.set_thread(conn, conversation.id, ts)
         log.info(
             "thread opened conversation_id=%d channel=%s", conversation.id, conversation.channel
         )

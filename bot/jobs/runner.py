@@ -234,11 +234,12 @@ class JobRunner:
         if now - self._last_prune < 300:
             return
         self._last_prune = now
-        from bot.store import repo  # local: maintenance is rare
+        from bot.store import early_statuses, seen_events  # local: maintenance is rare
 
         ttl = self._config.seen_events_ttl_seconds
         async with self._engine.begin() as conn:
-            await repo.prune(conn, seen_before=now - ttl)
+            await seen_events.prune(conn, seen_before=now - ttl)
+            await early_statuses.prune(conn, received_before=now - ttl)
         await queue.prune_done(self._engine, before=now - ttl)
 
     async def _renew_leases(self) -> None:
