@@ -6,15 +6,15 @@ handlers do the slow, fallible work (Slack posts, VoIPbin calls), each step reco
 completes so a retried job resumes where the last attempt stopped.
 
 The work is done by services, each a plain class in a module of its own, given here the
-parts it uses (the engine, the clock, the runner's doorbell, a port, a section of the
-config) and the other services it calls: the sending
-policy (``checks``), sends (``sending``, carried out by ``delivery``), held sends (``held``),
-retries (``retry``), thread replies (``replies``) and their edits and undo window
-(``edits``), inbound SMS (``inbound``), opt-outs (``opt_outs``), statuses (``statuses``),
-failure notices and alerts (``alerts``, rolled up by ``rollups``), thread roots
-(``threads``) and signatures (``signatures``). ``Bridge`` builds them, registers their job
-handlers, and is the one object the Slack side and ``web.py`` call, under the names they
-have always called.
+parts it uses (the engine, the clock, the runner's doorbell, a port, a section of the config)
+and the other services it calls: the sending policy (``checks``), sends (``sending``, carried
+out by ``delivery``), held sends (``held``), retries (``retry``), thread replies (``replies``)
+and their edits and undo window (``edits``), inbound SMS (``inbound``), opt-outs
+(``opt_outs``), statuses (``statuses``), failure notices and alerts (``alerts``, rolled up by
+``rollups``), thread roots (``threads``) and signatures (``signatures``). ``Bridge`` builds
+them, registers their job handlers, and hands them out: ``bot.slack.app`` gives each Slack
+listener the services it calls, ``web.py`` and ``bot/nopublic`` call ``accept``; the names
+it has always had stay.
 """
 
 from __future__ import annotations
@@ -99,7 +99,7 @@ class Bridge:
             archive=gateway if isinstance(gateway, SmsArchive) else None,
             clock=clock,
         )
-        checks = SendChecks(config=config, metrics=metrics)
+        self.checks = checks = SendChecks(config=config, metrics=metrics)
         self.sending = Sending(
             engine=engine,
             clock=clock,
@@ -162,8 +162,8 @@ class Bridge:
             opt_outs=self.opt_outs,
         )
         self.signatures = Signatures(engine=engine, clock=clock)
-        # What the Slack side and web.py call, under the names they have always called (one
-        # object during the transition; a listener can take the one service it uses).
+        # The names callers have always used (the tests, the demo); the Slack listeners take
+        # the services themselves (``bot.slack.app``), web.py and bot/nopublic ``accept``.
         self.route_of = checks.route_of
         self.route_from = checks.route_from
         self.accept_send = self.sending.accept_send
