@@ -693,7 +693,7 @@ async def _time_ops(
     engine: Any, rows: int, ops: int, fresh: int, rng: random.Random
 ) -> dict[str, list[float]]:
     """Latency of each mapping operation, each in its own transaction as the service runs it."""
-    from bot.store import repo
+    from bot.store import conversations
 
     out: dict[str, list[float]] = {"existing": [], "new": [], "by_thread": []}
     now = time.time()
@@ -701,7 +701,7 @@ async def _time_ops(
         n = rng.randrange(rows)
         began = time.perf_counter()
         async with engine.begin() as conn:
-            found = await repo.get_or_create_conversation(
+            found = await conversations.get_or_create_conversation(
                 conn,
                 channel=CHANNELS[n % 10],
                 our_number=NUMBERS[n % 10],
@@ -714,7 +714,7 @@ async def _time_ops(
         m = fresh + i
         began = time.perf_counter()
         async with engine.begin() as conn:
-            created = await repo.get_or_create_conversation(
+            created = await conversations.get_or_create_conversation(
                 conn,
                 channel=CHANNELS[m % 10],
                 our_number=NUMBERS[m % 10],
@@ -727,7 +727,7 @@ async def _time_ops(
         n = rng.randrange(rows)
         began = time.perf_counter()
         async with engine.begin() as conn:
-            thread = await repo.find_conversation_by_thread(
+            thread = await conversations.find_conversation_by_thread(
                 conn, channel=CHANNELS[n % 10], thread_ts=f"{1_600_000_000 + n}.000100"
             )
         out["by_thread"].append(time.perf_counter() - began)

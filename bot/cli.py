@@ -285,7 +285,7 @@ def _audit_number(raw: str, config_path: str) -> str:
 
 
 def cmd_audit(args: argparse.Namespace) -> int:
-    from bot.store import repo
+    from bot.store import audit
     from bot.store.db import create_engine, migrate, require_database
 
     number = _audit_number(args.number, _config_path(args)) if args.number else None
@@ -297,7 +297,7 @@ def cmd_audit(args: argparse.Namespace) -> int:
             await require_database(engine)
             await migrate(engine)
             async with engine.connect() as conn:
-                entries = await repo.audit_entries(conn, since=since, number=number)
+                entries = await audit.audit_entries(conn, since=since, number=number)
         finally:
             await engine.dispose()
         if not entries:

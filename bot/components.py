@@ -4,10 +4,7 @@ runner, built and wired once. Used by ``sms-bridge serve`` (``bot.web.create_app
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import ClassVar
 
 import aiohttp
 from slack_sdk.web.async_client import AsyncWebClient
@@ -16,37 +13,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from bot.bridge.service import Bridge
 from bot.config import AppConfig, Settings
 from bot.jobs.pacing import Pacer
+from bot.jobs.pressure import BackPressure
 from bot.jobs.runner import JobRunner
 from bot.metrics import Metrics
 from bot.slack.messenger import SlackMessenger
 from bot.store.db import create_engine
 from bot.voipbin.client import VoipbinClient
 from bot.voipbin.gateway import VoipbinGateway
-
-
-@dataclass
-class RequestGauge:
-    """The Slack and VoIPbin requests being answered (counted by ``web.FrontDoor``), read by
-    the job runner to step back while they queue; ``on_idle`` runs when the last one is
-    answered."""
-
-    # This many requests in flight at once means they are arriving faster than they are
-    # answered; one or two at a time is normal traffic.
-    PRESSURE: ClassVar[int] = 4
-
-    inflight: int = 0
-    pressed_at: float = float("-inf")
-    on_idle: Callable[[], None] = lambda: None
-
-    # Pressure lasts this long after requests last queued: under a burst, concurrent
-    # requests wait on one shared commit and are answered together, so the count drops to
-    # zero for an instant between batches; without the hold, jobs would rush in there.
-    HOLD_SECONDS: ClassVar[float] = 0.25
-
-    def pressure(self) -> bool:
-        return (
-            self.inflight >= self.PRESSURE or time.monotonic() - self.pressed_at < self.HOLD_SECONDS
-        )
 
 
 @dataclass
@@ -58,7 +31,7 @@ class Components:
     slack_client: AsyncWebClient
     voipbin: VoipbinClient
     metrics: Metrics
-    gauge: RequestGauge
+    pressure: BackPressure
 
     def open_slack_session(self) -> None:
         """One HTTP session (connection pool) for every Slack call. Without it slack_sdk
@@ -87,7 +60,7 @@ class Components:
 
 def build_components(settings: Settings, config: AppConfig) -> Components:
     metrics = Metrics()
-    gauge = RequestGauge()
+    pressure = BackPressure()
     engine = create_engine(settings.database_url)
     slack_client = AsyncWebClient(
         token=settings.slack_bot_token.get_secret_value(),
@@ -107,7 +80,7 @@ def build_components(settings: Settings, config: AppConfig) -> Components:
     messenger = SlackMessenger(
         client=slack_client,
         pacing=config.slack,
-        pacer=Pacer(engine),
+        pacer=Pacer(engine, pressure=pressure),
         observe=lambda method, outcome: metrics.api_calls.labels(
             api="slack", method=method, outcome=outcome
         ).inc(),
@@ -126,13 +99,10 @@ def build_components(settings: Settings, config: AppConfig) -> Components:
         on_dead=bridge.on_dead,
         per_channel_limit=min(config.slack.burst, 4),
         observe=lambda kind, outcome: metrics.jobs.labels(kind=kind, outcome=outcome).inc(),
-        waiting=lambda: messenger.pacing_waiters,
-        pressure=gauge.pressure,
+        pressure=pressure,
         settle_seconds=max(config.slack.timeout_seconds, config.voipbin.timeout_seconds),
     )
-    gauge.on_idle = runner.wake
     bridge.set_wake(runner.wake)
-    messenger.on_pacing_wait = runner.wake
     return Components(
         engine=engine,
         bridge=bridge,
@@ -141,5 +111,5 @@ def build_components(settings: Settings, config: AppConfig) -> Components:
         slack_client=slack_client,
         voipbin=voipbin,
         metrics=metrics,
-        gauge=gauge,
+        pressure=pressure,
     )

@@ -25,10 +25,11 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from bot.components import Components, RequestGauge, build_components
+from bot.components import Components, build_components
 from bot.config import AppConfig, Settings
 from bot.dependencies import DependencyWatch, probe_database, probe_slack, probe_voipbin
 from bot.jobs import queue
+from bot.jobs.pressure import BackPressure
 from bot.runtime import settle_garbage_collector
 from bot.slack.app import build_bolt_app
 from bot.store.db import migrate
@@ -115,29 +116,23 @@ async def _drain(receive: Receive, budget: int) -> None:
 
 
 class FrontDoor:
-    """Counts the Slack and VoIPbin requests being answered, so the job runner can step back
-    while they queue (``JobRunner(pressure=...)``); ``on_idle`` runs when the last one is
-    answered, to let the runner catch up at once."""
+    """Counts the Slack and VoIPbin requests being answered in ``pressure`` (the runner's
+    ``BackPressure``), so the job runner steps back while they queue and catches up at once
+    when the last one is answered."""
 
-    PRESSURE = RequestGauge.PRESSURE
-
-    def __init__(self, app: ASGIApp, *, gauge: RequestGauge) -> None:
+    def __init__(self, app: ASGIApp, *, pressure: BackPressure) -> None:
         self.app = app
-        self.gauge = gauge
+        self.pressure = pressure
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"] not in ("/slack/events", "/voipbin/webhook"):
             await self.app(scope, receive, send)
             return
-        self.gauge.inflight += 1
-        if self.gauge.inflight >= self.PRESSURE:
-            self.gauge.pressed_at = time.monotonic()
+        self.pressure.request_started()
         try:
             await self.app(scope, receive, send)
         finally:
-            self.gauge.inflight -= 1
-            if self.gauge.inflight == 0:
-                self.gauge.on_idle()
+            self.pressure.request_answered()
 
 
 async def _too_large(scope: Scope, receive: Receive, send: Send) -> None:
@@ -386,7 +381,7 @@ def create_app(
         ],
         lifespan=lifespan,
     )
-    app.add_middleware(FrontDoor, gauge=parts.gauge)
+    app.add_middleware(FrontDoor, pressure=parts.pressure)
     app.add_middleware(LimitBody, limit=config.max_body_bytes)
     app.state.components = parts
     return app

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.store import repo
+from bot.store import audit
 from bot.store.db import create_engine, migrate
 
 from harness import OUR_NUMBER, write_config
@@ -26,7 +26,7 @@ async def _two_entries(url: str) -> None:
         await migrate(engine)
         async with engine.begin() as conn:
             for peer, text in ((DUTCH, "to the dutch mobile"), (AMERICAN, "to minneapolis")):
-                await repo.add_audit(
+                await audit.add_audit(
                     conn,
                     actor="U0ANNA",
                     action="sent",

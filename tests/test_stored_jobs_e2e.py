@@ -15,7 +15,7 @@ from sqlalchemy import insert
 
 from bot.fakes.slack import FakeSlack
 from bot.fakes.voipbin import FakeVoipbin
-from bot.store import repo
+from bot.store import conversations, sms
 from bot.store.tables import jobs
 
 from harness import ALERTS, CHANNEL, OUR_NUMBER, Service, serve, wait_for
@@ -53,10 +53,10 @@ async def write_old_jobs(service: Service) -> None:
     now = time.time()
     async with engine.begin() as conn:
         # An /sms recorded by the previous release, its send not yet run.
-        conversation = await repo.get_or_create_conversation(
+        conversation = await conversations.get_or_create_conversation(
             conn, channel=CHANNEL, our_number=OUR_NUMBER, peer_number=SEND_TO, now=now
         )
-        message_id = await repo.insert_message(
+        message_id = await sms.insert_message(
             conn,
             key="cmd:old-release:1",
             conversation_id=conversation.id,

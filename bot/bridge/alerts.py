@@ -6,18 +6,23 @@ that post them run here too."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bot.bridge import messages
 from bot.bridge import status as st
-from bot.bridge.context import BridgeContext
+from bot.bridge.context import Clock
+from bot.bridge.directory import Directory
 from bot.bridge.jobs import MessageJob, Notice, Tell, enqueue, read
 from bot.bridge.messages import who
 from bot.bridge.outbox import enqueue_show, slack, thread_notice
+from bot.bridge.ports import Messenger
 from bot.bridge.rollups import AlertRollups
+from bot.config import AlertsConfig
 from bot.jobs.queue import Job
-from bot.store import interactive, repo
+from bot.metrics import Metrics
+from bot.store import conversations, seen_events, sms
 from bot.store.directory import contact_names
 
 # The bridge's log lines keep the logger they had before it was split into modules.
@@ -27,31 +32,41 @@ log = logging.getLogger("bot.bridge.service")
 class Alerts:
     """Failure notices and alerts, and the jobs that post notices."""
 
-    def __init__(self, ctx: BridgeContext, rollups: AlertRollups) -> None:
-        self._engine = ctx.engine
-        self._clock = ctx.clock
-        self._wake = ctx.wake
-        self.config = ctx.config
-        self._messenger = ctx.messenger
-        self._metrics = ctx.metrics
-        self.directory = ctx.directory
+    def __init__(
+        self,
+        *,
+        engine: AsyncEngine,
+        clock: Clock,
+        wake: Callable[[], None],
+        config: AlertsConfig,
+        messenger: Messenger,
+        metrics: Metrics,
+        directory: Directory,
+        rollups: AlertRollups,
+    ) -> None:
+        """``config``: where alerts go (``alerts.channel``) and how they roll up."""
+        self._engine = engine
+        self._clock = clock
+        self._wake = wake
+        self._config = config
+        self._messenger = messenger
+        self._metrics = metrics
+        self._directory = directory
         self._rollups = rollups
 
     async def alert_channel_only(
         self, conn: AsyncConnection, *, key: str, text: str, now: float
     ) -> None:
-        if self.config.alerts.channel is None:
+        if self._config.channel is None:
             return
-        await enqueue(
-            conn, Notice.alert_post(self.config.alerts.channel, key=key, text=text), now=now
-        )
+        await enqueue(conn, Notice.alert_post(self._config.channel, key=key, text=text), now=now)
 
     async def alert(
         self,
         conn: AsyncConnection,
         *,
         key: str,
-        conversation: repo.Conversation,
+        conversation: conversations.Conversation,
         text: str,
         now: float,
         in_thread: bool = True,
@@ -68,7 +83,7 @@ class Alerts:
             await enqueue(
                 conn, Notice.in_channel(conversation.channel, key=key, text=text), now=now
             )
-        if self.config.alerts.channel is not None:
+        if self._config.channel is not None:
             await self._rollups.enqueue_alert(
                 conn, key=key, conversation=conversation, text=text, now=now
             )
@@ -78,19 +93,24 @@ class Alerts:
         an alert channel rolls failures up, one per channel per ``alerts.rollup_seconds`` is:
         the others stay in their threads and are all listed in the one roll-up alert, so a
         bad minute is not a stream of channel posts. Without a roll-up, each is shown."""
-        window = self.config.alerts.rollup_seconds
-        if self.config.alerts.channel is None or window <= 0:
+        window = self._config.rollup_seconds
+        if self._config.channel is None or window <= 0:
             return True
-        return await interactive.claim_broadcast(conn, channel, now=now, window=window)
+        return await seen_events.claim_broadcast(conn, channel, now=now, window=window)
 
     async def raise_alert_once(
-        self, message: repo.Message, conversation: repo.Conversation, *, kind: str, text: str
+        self,
+        message: sms.Message,
+        conversation: conversations.Conversation,
+        *,
+        kind: str,
+        text: str,
     ) -> None:
         reason = kind if kind != "failed" else (message.status or "failed")
         self._metrics.sms.labels(event="failed", reason=reason).inc()
         now = self._clock()
         async with self._engine.begin() as conn:
-            await repo.update_message(conn, message.id, now, alerted=True)
+            await sms.update_message(conn, message.id, now, alerted=True)
             await self.alert(
                 conn,
                 key=f"{kind}:{message.id}",
@@ -103,14 +123,14 @@ class Alerts:
 
     async def name_of(self, peer: str) -> str:
         """How a notice names the other party: the contact's name and number, or the number."""
-        return who(peer, (await self.directory.names([peer])).get(peer))
+        return who(peer, (await self._directory.names([peer])).get(peer))
 
     async def job_notice(self, job: Notice, attempt: int) -> None:
         thread_ts: str | None = None
         link: str | None = None
         if job.conversation_id is not None:
             async with self._engine.connect() as conn:
-                conversation = await repo.get_conversation(conn, job.conversation_id)
+                conversation = await conversations.get_conversation(conn, job.conversation_id)
             if job.alert:
                 if conversation.thread_ts is not None:
                     link = await self._messenger.permalink(
@@ -160,16 +180,16 @@ class Alerts:
                 now=now,
             )
             return
-        message = await repo.get_message(conn, typed.message_id)
-        conversation = await repo.get_conversation(conn, message.conversation_id)
+        message = await sms.get_message(conn, typed.message_id)
+        conversation = await conversations.get_conversation(conn, message.conversation_id)
         name = (await contact_names(conn, [conversation.peer_number])).get(conversation.peer_number)
         notice = typed.dead_notice(
             message, conversation, peer=who(conversation.peer_number, name), reason=reason
         )
         if notice.unsent:
             self._metrics.sms.labels(event="failed", reason="not_sent").inc()
-            await repo.update_message(conn, message.id, now, error=reason, alerted=True)
-            if await repo.raise_status(
+            await sms.update_message(conn, message.id, now, error=reason, alerted=True)
+            if await sms.raise_status(
                 conn, message.id, status="failed", rank=st.rank("failed"), now=now
             ):
                 await enqueue_show(conn, message, "failed", now)
@@ -184,7 +204,7 @@ class Alerts:
         )
 
 
-def retry_on_notice(message: repo.Message, kind: str) -> int | None:
+def retry_on_notice(message: sms.Message, kind: str) -> int | None:
     """A failed thread reply has no status message of its own (its status is reactions on
     the person's message), so the failure notice carries its Retry button."""
     return message.id if message.origin == "reply" and kind == "failed" else None

@@ -11,7 +11,7 @@ from bot.bridge import messages, policy
 from bot.config import AppConfig, NumberRoute
 from bot.metrics import Metrics
 from bot.phone import count_segments
-from bot.store import repo
+from bot.store import audit, conversations, opt_outs
 
 # The bridge's log lines keep the logger they had before it was split into modules.
 log = logging.getLogger("bot.bridge.service")
@@ -66,7 +66,7 @@ class SendChecks:
         refusal = refusal or policy.check_text(self.config, text)
         for peer in peers:
             refusal = refusal or policy.check_destination(self.config, peer)
-            if refusal is None and await repo.is_opted_out(
+            if refusal is None and await opt_outs.is_opted_out(
                 conn, our_number=route.number, peer_number=peer
             ):
                 refusal = policy.opted_out_refusal(peer)
@@ -77,7 +77,7 @@ class SendChecks:
             rules.per_number_per_minute,
         )
         if refusal is None and any(limit is not None for limit in quotas):
-            per_user, total, last_minute = await repo.usage(
+            per_user, total, last_minute = await audit.usage(
                 conn,
                 actor=user if rules.daily_segments_per_user is not None else None,
                 day=now - (now % 86400),
@@ -98,7 +98,7 @@ class SendChecks:
     async def check_conversation(
         self,
         conn: AsyncConnection,
-        conversation: repo.Conversation,
+        conversation: conversations.Conversation,
         *,
         user: str,
         user_groups: set[str] | None,
@@ -170,7 +170,7 @@ class SendChecks:
         now: float,
     ) -> None:
         for peer in peers or [""]:
-            await repo.add_audit(
+            await audit.add_audit(
                 conn,
                 actor=user,
                 action="refused",

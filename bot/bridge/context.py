@@ -1,18 +1,17 @@
-"""What the bridge's services share: one small frozen context, built once per process."""
+"""What the bridge's services share besides the store: the runner's doorbell (``Wake``),
+the clock's type, and a stored message read with its conversation. Each service is given the
+parts it uses by ``Bridge`` (``bot.bridge.service``), the one place they are built."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.bridge.directory import Directory
-from bot.bridge.ports import Messenger, SmsGateway
-from bot.config import AppConfig
-from bot.jobs.writer import JobWriter
-from bot.metrics import Metrics
-from bot.store import repo
+from bot.store import conversations, sms
+
+# Seconds since the epoch, now (``time.time`` outside the tests).
+Clock = Callable[[], float]
 
 
 class Wake:
@@ -29,25 +28,11 @@ class Wake:
         self._target()
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class BridgeContext:
-    """The database, the clock, the ports and the bookkeeping every service may use; each
-    service keeps only the parts it needs. ``writer`` is the shared job writer of the
-    intake (``JobWriter``), ``wake`` the runner's doorbell."""
-
-    engine: AsyncEngine
-    config: AppConfig
-    messenger: Messenger
-    gateway: SmsGateway
-    clock: Callable[[], float]
-    metrics: Metrics
-    wake: Wake
-    writer: JobWriter
-    directory: Directory
-
-    async def load(self, message_id: int) -> tuple[repo.Message, repo.Conversation]:
-        """A stored message and its conversation."""
-        async with self.engine.connect() as conn:
-            message = await repo.get_message(conn, message_id)
-            conversation = await repo.get_conversation(conn, message.conversation_id)
-            return message, conversation
+async def load(
+    engine: AsyncEngine, message_id: int
+) -> tuple[sms.Message, conversations.Conversation]:
+    """A stored message and its conversation."""
+    async with engine.connect() as conn:
+        message = await sms.get_message(conn, message_id)
+        conversation = await conversations.get_conversation(conn, message.conversation_id)
+        return message, conversation

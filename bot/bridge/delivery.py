@@ -7,8 +7,10 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncEngine
+
 from bot.bridge import status as st
-from bot.bridge.context import BridgeContext
+from bot.bridge.context import Clock, load
 from bot.bridge.jobs import CheckStuck, SendSms, enqueue
 from bot.bridge.messages import (
     UNCONFIRMED_REFUSAL,
@@ -17,12 +19,22 @@ from bot.bridge.messages import (
     without_unconfirmed,
 )
 from bot.bridge.outbox import slack
-from bot.bridge.ports import MaybeRefused, RateLimited, Rejected, TimedOut, Unavailable
+from bot.bridge.ports import (
+    MaybeRefused,
+    Messenger,
+    RateLimited,
+    Rejected,
+    SmsGateway,
+    TimedOut,
+    Unavailable,
+)
 from bot.bridge.statuses import Statuses
 from bot.bridge.threads import Threads
+from bot.config import AppConfig
 from bot.jobs.runner import RetryLater, backoff
+from bot.metrics import Metrics
 from bot.phone import mask
-from bot.store import repo
+from bot.store import conversations, early_statuses, sms
 
 log = logging.getLogger("bot.bridge.service")
 
@@ -34,19 +46,31 @@ RECONCILE_SKEW_SECONDS = 120.0
 class Delivery:
     """The ``send_sms`` job."""
 
-    def __init__(self, ctx: BridgeContext, threads: Threads, statuses: Statuses) -> None:
-        self._ctx = ctx
-        self._engine = ctx.engine
-        self._clock = ctx.clock
-        self.config = ctx.config
-        self._messenger = ctx.messenger
-        self._gateway = ctx.gateway
-        self._metrics = ctx.metrics
+    def __init__(
+        self,
+        *,
+        engine: AsyncEngine,
+        clock: Clock,
+        config: AppConfig,
+        messenger: Messenger,
+        gateway: SmsGateway,
+        metrics: Metrics,
+        threads: Threads,
+        statuses: Statuses,
+    ) -> None:
+        """``config``: the attempts and backoff of jobs, VoIPbin's timeout and
+        ``alerts.stuck_after``."""
+        self._engine = engine
+        self._clock = clock
+        self._config = config
+        self._messenger = messenger
+        self._gateway = gateway
+        self._metrics = metrics
         self._threads = threads
         self._statuses = statuses
 
     async def job_send_sms(self, job: SendSms, attempt: int) -> None:
-        message, conversation = await self._ctx.load(job.message_id)
+        message, conversation = await load(self._engine, job.message_id)
         thread_ts = await self._threads.ensure(conversation, attempt)
         if message.origin == "command" and message.slack_ts is None:
             ts: str = await slack(
@@ -60,19 +84,19 @@ class Delivery:
             )
             now = self._clock()
             async with self._engine.begin() as conn:
-                await repo.update_message(conn, message.id, now, slack_ts=ts, shown_status="queued")
-            message, conversation = await self._ctx.load(message.id)
+                await sms.update_message(conn, message.id, now, slack_ts=ts, shown_status="queued")
+            message, conversation = await load(self._engine, message.id)
         settled = st.phase(message.status) in (st.Phase.FAILED, st.Phase.CANCELLED)
         if message.voipbin_id is None and not settled:
-            last = attempt >= self.config.jobs.max_attempts
+            last = attempt >= self._config.jobs.max_attempts
             await self._send(message, conversation, last_attempt=last, attempt=attempt)
         # Show the status reached so far (a webhook may have moved it on already).
         await self._statuses.show(message.id)
 
     async def _send(
         self,
-        message: repo.Message,
-        conversation: repo.Conversation,
+        message: sms.Message,
+        conversation: conversations.Conversation,
         *,
         last_attempt: bool,
         attempt: int = 1,
@@ -97,7 +121,7 @@ class Delivery:
         if sent is None:
             now = self._clock()
             async with self._engine.begin() as conn:
-                await repo.update_message(conn, message.id, now, send_started_at=now)
+                await sms.update_message(conn, message.id, now, send_started_at=now)
             try:
                 sent = await self._gateway.send(
                     source=source, destination=destination, text=message.text
@@ -110,14 +134,14 @@ class Delivery:
                 # A 429 is an answer: VoIPbin did not create the message. Clear the marker
                 # so the next attempt does not search for it.
                 async with self._engine.begin() as conn:
-                    await repo.update_message(conn, message.id, self._clock(), send_started_at=None)
+                    await sms.update_message(conn, message.id, self._clock(), send_started_at=None)
                 raise RetryLater(exc.message, after=exc.retry_after, count_attempt=False) from exc
             except MaybeRefused as exc:
                 # Remembered on the message (its note while it is retried): the last
                 # attempt needs to know what the last send was answered.
                 words = refusal_words(exc.status, exc.detail)
                 async with self._engine.begin() as conn:
-                    await repo.update_message(
+                    await sms.update_message(
                         conn, message.id, self._clock(), error=UNCONFIRMED_REFUSAL + words
                     )
                 if not last_attempt:
@@ -127,7 +151,7 @@ class Delivery:
                     ) from exc
                 # No attempt is left to look it up in (earlier ones timed out): look now. A
                 # send VoIPbin stored before failing is in its list at once.
-                message, _ = await self._ctx.load(message.id)
+                message, _ = await load(self._engine, message.id)
                 sent = await self._reconcile(message, source, destination)
                 if sent is None:
                     await self._fail(message, conversation, words)
@@ -135,14 +159,14 @@ class Delivery:
             except Unavailable as exc:
                 if unconfirmed_refusal(message.error):
                     async with self._engine.begin() as conn:
-                        await repo.update_message(conn, message.id, self._clock(), error=None)
+                        await sms.update_message(conn, message.id, self._clock(), error=None)
                 settle = None
                 if isinstance(exc, TimedOut):
                     # The send may still be in VoIPbin's hands (we stopped waiting, it did
                     # not stop working) and be stored after a look-up made at once: the next
                     # attempt looks for it only once as long again as we waited has passed.
-                    jobs = self.config.jobs
-                    settle = self.config.voipbin.timeout_seconds + backoff(
+                    jobs = self._config.jobs
+                    settle = self._config.voipbin.timeout_seconds + backoff(
                         attempt, base=jobs.backoff_base_seconds, cap=jobs.backoff_max_seconds
                     )
                 raise RetryLater(
@@ -152,19 +176,19 @@ class Delivery:
         cleared = {"error": None} if unconfirmed_refusal(message.error) else {}
         now = self._clock()
         async with self._engine.begin() as conn:
-            await repo.lock_voipbin_id(conn, sent.id)
-            await repo.update_message(conn, message.id, now, voipbin_id=sent.id, **cleared)
-            await repo.raise_status(
+            await early_statuses.lock_voipbin_id(conn, sent.id)
+            await sms.update_message(conn, message.id, now, voipbin_id=sent.id, **cleared)
+            await sms.raise_status(
                 conn, message.id, status=sent.status or "queued", rank=st.rank(sent.status), now=now
             )
-            early = await repo.take_early_status(conn, sent.id)
+            early = await early_statuses.take_early_status(conn, sent.id)
             if early is not None:
-                await repo.raise_status(conn, message.id, status=early[0], rank=early[1], now=now)
+                await sms.raise_status(conn, message.id, status=early[0], rank=early[1], now=now)
             await enqueue(
                 conn,
                 CheckStuck.of(message.id),
                 now=now,
-                run_after=now + self.config.alerts.stuck_after,
+                run_after=now + self._config.alerts.stuck_after,
             )
         self._metrics.sms.labels(event="sent", reason="").inc()
         self._metrics.end_to_end.labels(direction="outbound").observe(now - message.created_at)
@@ -172,7 +196,7 @@ class Delivery:
             "sms sent message_id=%d voipbin_id=%s to=%s", message.id, sent.id, mask(destination)
         )
 
-    async def _reconcile(self, message: repo.Message, source: str, destination: str) -> Any:
+    async def _reconcile(self, message: sms.Message, source: str, destination: str) -> Any:
         assert message.send_started_at is not None
         try:
             candidates = await self._gateway.find_sent(
@@ -187,7 +211,7 @@ class Delivery:
             raise RetryLater(f"cannot check whether the SMS was sent: {exc.message}") from exc
         async with self._engine.connect() as conn:
             for candidate in candidates:
-                if await repo.find_message_by_voipbin_id(conn, candidate.id) is None:
+                if await sms.find_message_by_voipbin_id(conn, candidate.id) is None:
                     log.warning(
                         "sms found after an unknown outcome; not sending again message_id=%d "
                         "voipbin_id=%s",
@@ -198,13 +222,13 @@ class Delivery:
         return None
 
     async def _fail(
-        self, message: repo.Message, conversation: repo.Conversation, reason: str
+        self, message: sms.Message, conversation: conversations.Conversation, reason: str
     ) -> None:
         now = self._clock()
         async with self._engine.begin() as conn:
             # A refusal is a definite answer: nothing was created, nothing to reconcile.
-            await repo.update_message(conn, message.id, now, error=reason, send_started_at=None)
-            await repo.raise_status(
+            await sms.update_message(conn, message.id, now, error=reason, send_started_at=None)
+            await sms.raise_status(
                 conn, message.id, status="failed", rank=st.rank("failed"), now=now
             )
         log.error(

@@ -17,8 +17,8 @@ from bot.bridge.ports import DeliveryError, SmsArchive
 from bot.config import AppConfig
 from bot.jobs import health as job_health
 from bot.phone import mask, normalize_sender
+from bot.store import audit, conversations, sms
 from bot.store import directory as store
-from bot.store import repo
 
 log = logging.getLogger(__name__)
 
@@ -110,7 +110,7 @@ class Renamed:
         return self.before != self.after
 
 
-def _item(message: repo.Message, our_number: str) -> HistoryItem:
+def _item(message: sms.Message, our_number: str) -> HistoryItem:
     return HistoryItem(
         at=message.created_at,
         direction=message.direction,
@@ -122,7 +122,7 @@ def _item(message: repo.Message, our_number: str) -> HistoryItem:
     )
 
 
-def _thread(conversation: repo.Conversation) -> ThreadRef | None:
+def _thread(conversation: conversations.Conversation) -> ThreadRef | None:
     if conversation.thread_ts is None:
         return None
     return ThreadRef(channel=conversation.channel, thread_ts=conversation.thread_ts)
@@ -160,7 +160,7 @@ class Directory:
             before = await store.set_contact_name(conn, peer=peer, name=name, by=user, now=now)
             renamed = Renamed(peer=peer, before=before, after=name)
             if renamed.changed:
-                await repo.add_audit(
+                await audit.add_audit(
                     conn,
                     actor=user,
                     action="name" if name is not None else "unname",

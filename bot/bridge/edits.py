@@ -5,49 +5,59 @@ a reply changed after that is told that an SMS cannot be changed.
 
 from __future__ import annotations
 
-from sqlalchemy.ext.asyncio import AsyncConnection
+from collections.abc import Callable
+
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bot.bridge import messages
 from bot.bridge import status as st
-from bot.bridge.context import BridgeContext
+from bot.bridge.context import Clock
 from bot.bridge.jobs import ReleaseReply, Tell, enqueue
 from bot.bridge.outbox import enqueue_send, thread_notice
+from bot.config import PolicyConfig
 from bot.jobs import queue
 from bot.phone import count_segments, format_international
-from bot.store import interactive, repo
+from bot.store import audit, conversations, seen_events, sms
 
 
 class ReplyEdits:
     """The undo window of thread replies, and their edits and deletes."""
 
-    def __init__(self, ctx: BridgeContext) -> None:
-        self._engine = ctx.engine
-        self._clock = ctx.clock
-        self._wake = ctx.wake
-        self.config = ctx.config
+    def __init__(
+        self, *, engine: AsyncEngine, clock: Clock, wake: Callable[[], None], config: PolicyConfig
+    ) -> None:
+        """``config``: the undo window (``policy.send_delay_seconds``)."""
+        self._engine = engine
+        self._clock = clock
+        self._wake = wake
+        self._config = config
 
     async def enqueue_reply_send(
-        self, conn: AsyncConnection, conversation: repo.Conversation, message_id: int, now: float
+        self,
+        conn: AsyncConnection,
+        conversation: conversations.Conversation,
+        message_id: int,
+        now: float,
     ) -> None:
         """A thread reply's send, after the undo window (``policy.send_delay_seconds``)
         when there is one. The wait is a job of its own outside the conversation's lane, so
         inbound SMS are not held up behind it."""
-        delay = self.config.policy.send_delay_seconds
+        delay = self._config.send_delay_seconds
         if delay <= 0:
             await enqueue_send(conn, conversation, message_id, now)
             return
         await enqueue(
             conn, ReleaseReply.of(conversation, message_id), now=now, run_after=now + delay
         )
-        await repo.touch_conversation(conn, conversation.id, now)
+        await conversations.touch_conversation(conn, conversation.id, now)
 
     async def job_release_reply(self, job: ReleaseReply, attempt: int) -> None:
         now = self._clock()
         async with self._engine.begin() as conn:
-            message = await repo.get_message(conn, job.message_id)
+            message = await sms.get_message(conn, job.message_id)
             if st.phase(message.status) is st.Phase.CANCELLED:
                 return  # deleted inside the window
-            conversation = await repo.get_conversation(conn, message.conversation_id)
+            conversation = await conversations.get_conversation(conn, message.conversation_id)
             await enqueue_send(conn, conversation, message.id, now)
         self._wake()
 
@@ -68,22 +78,22 @@ class ReplyEdits:
         ``event_key`` (the Slack event id) its delivery, so a redelivery does nothing."""
         now = self._clock()
         async with self._engine.begin() as conn:
-            if event_key is not None and not await repo.first_seen(conn, event_key, now):
+            if event_key is not None and not await seen_events.first_seen(conn, event_key, now):
                 return "ignored"
-            message = await interactive.find_message_by_key(conn, f"reply:{team}:{channel}:{ts}")
+            message = await sms.find_message_by_key(conn, f"reply:{team}:{channel}:{ts}")
             if message is None or message.author is None:
                 return "ignored"
-            conversation = await repo.get_conversation(conn, message.conversation_id)
+            conversation = await conversations.get_conversation(conn, message.conversation_id)
             if deleted and (
                 await queue.cancel_unstarted(conn, f"release:{message.id}", now)
                 or await queue.cancel_unstarted(conn, f"send:{message.id}", now)
             ):
-                await repo.update_message(conn, message.id, now, error="deleted before sending")
-                await repo.raise_status(
+                await sms.update_message(conn, message.id, now, error="deleted before sending")
+                await sms.raise_status(
                     conn, message.id, status="cancelled", rank=st.rank("cancelled"), now=now
                 )
                 # Its segments are given back: the sending quotas subtract "unsent" rows.
-                await repo.add_audit(
+                await audit.add_audit(
                     conn,
                     actor=message.author,
                     action="unsent",
@@ -108,7 +118,7 @@ class ReplyEdits:
                     message,
                     peer=format_international(conversation.peer_number),
                     deleted=deleted,
-                    undo_window=self.config.policy.send_delay_seconds > 0,
+                    undo_window=self._config.send_delay_seconds > 0,
                 )
                 tell = Tell.of(
                     key=change_key,
@@ -123,7 +133,7 @@ class ReplyEdits:
         return outcome
 
 
-def _change_note(message: repo.Message, *, peer: str, deleted: bool, undo_window: bool) -> str:
+def _change_note(message: sms.Message, *, peer: str, deleted: bool, undo_window: bool) -> str:
     """What the author of an edited or deleted thread reply is told (only they see it)."""
     phase = st.phase(message.status)
     if phase is st.Phase.FAILED:

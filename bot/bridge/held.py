@@ -5,13 +5,13 @@ confirmed for ``HELD_SEND_TTL_SECONDS``.
 
 from __future__ import annotations
 
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bot.bridge import policy
 from bot.bridge.checks import SendChecks
-from bot.bridge.context import BridgeContext
+from bot.bridge.context import Clock
 from bot.bridge.sending import Queued, Sending
-from bot.store import interactive
+from bot.store import pending_sends
 
 # A long message held for Send / Cancel can be confirmed for this long.
 HELD_SEND_TTL_SECONDS = 3600.0
@@ -20,9 +20,11 @@ HELD_SEND_TTL_SECONDS = 3600.0
 class HeldSends:
     """Sends kept for their sender's Send / Cancel."""
 
-    def __init__(self, ctx: BridgeContext, checks: SendChecks, sending: Sending) -> None:
-        self._engine = ctx.engine
-        self._clock = ctx.clock
+    def __init__(
+        self, *, engine: AsyncEngine, clock: Clock, checks: SendChecks, sending: Sending
+    ) -> None:
+        self._engine = engine
+        self._clock = clock
         self._checks = checks
         self._sending = sending
 
@@ -53,7 +55,7 @@ class HeldSends:
             )
             if refusal is not None:
                 return refusal
-            return await interactive.hold_send(
+            return await pending_sends.hold_send(
                 conn,
                 channel=channel,
                 user=user,
@@ -63,9 +65,9 @@ class HeldSends:
                 now=now,
             )
 
-    async def held(self, pending_id: int) -> interactive.PendingSend | None:
+    async def held(self, pending_id: int) -> pending_sends.PendingSend | None:
         async with self._engine.connect() as conn:
-            return await interactive.get_pending(conn, pending_id)
+            return await pending_sends.get_pending(conn, pending_id)
 
     async def confirm_send(
         self, *, pending_id: int, user: str, user_groups: set[str] | None = None
@@ -83,13 +85,13 @@ class HeldSends:
         if now - held.created_at > HELD_SEND_TTL_SECONDS:
             # An old prompt left on screen: what it says may no longer be meant.
             async with self._engine.begin() as conn:
-                await interactive.move_pending(
+                await pending_sends.move_pending(
                     conn, pending_id, from_state="pending", to_state="expired", now=now
                 )
             return "expired"
 
         async def claim(conn: AsyncConnection) -> bool:
-            return await interactive.move_pending(
+            return await pending_sends.move_pending(
                 conn, pending_id, from_state="pending", to_state="sent", now=now
             )
 
@@ -105,7 +107,7 @@ class HeldSends:
         )
         if isinstance(result, policy.Refusal):
             async with self._engine.begin() as conn:
-                await interactive.move_pending(
+                await pending_sends.move_pending(
                     conn, pending_id, from_state="sent", to_state="refused", now=now
                 )
             return result
@@ -117,10 +119,10 @@ class HeldSends:
     async def cancel_send(self, *, pending_id: int, user: str) -> str:
         """Drop a held send (the Cancel button): ``cancelled``, or the state it was in."""
         async with self._engine.begin() as conn:
-            held = await interactive.get_pending(conn, pending_id)
+            held = await pending_sends.get_pending(conn, pending_id)
             if held is None or held.user_id != user:
                 return "unknown"
-            if await interactive.move_pending(
+            if await pending_sends.move_pending(
                 conn, pending_id, from_state="pending", to_state="cancelled", now=self._clock()
             ):
                 return "cancelled"

@@ -4,18 +4,25 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.bridge import messages
 from bot.bridge import status as st
 from bot.bridge.alerts import Alerts
-from bot.bridge.context import BridgeContext
+from bot.bridge.context import Clock, load
+from bot.bridge.directory import Directory
 from bot.bridge.jobs import PostInbound, TakeInbound, enqueue, job_row
 from bot.bridge.opt_outs import OptOuts
 from bot.bridge.outbox import slack
-from bot.bridge.ports import InboundSms
+from bot.bridge.ports import InboundSms, Messenger
 from bot.bridge.threads import Threads, retire_if_idle
+from bot.config import AppConfig
+from bot.jobs.writer import JobWriter
+from bot.metrics import Metrics
 from bot.phone import mask
-from bot.store import repo
+from bot.store import conversations, sms
 
 log = logging.getLogger("bot.bridge.service")
 
@@ -27,17 +34,30 @@ class Inbound:
     """SMS sent to our numbers."""
 
     def __init__(
-        self, ctx: BridgeContext, threads: Threads, alerts: Alerts, opt_outs: OptOuts
+        self,
+        *,
+        engine: AsyncEngine,
+        writer: JobWriter,
+        clock: Clock,
+        wake: Callable[[], None],
+        config: AppConfig,
+        messenger: Messenger,
+        metrics: Metrics,
+        directory: Directory,
+        threads: Threads,
+        alerts: Alerts,
+        opt_outs: OptOuts,
     ) -> None:
-        self._ctx = ctx
-        self._engine = ctx.engine
-        self._clock = ctx.clock
-        self._wake = ctx.wake
-        self.config = ctx.config
-        self._messenger = ctx.messenger
-        self._metrics = ctx.metrics
-        self.directory = ctx.directory
-        self._writer = ctx.writer
+        """``writer``: the shared job writer deliveries are recorded through; ``config``:
+        the region, the channel of each number and ``threads.idle_days``."""
+        self._engine = engine
+        self._writer = writer
+        self._clock = clock
+        self._wake = wake
+        self._config = config
+        self._messenger = messenger
+        self._metrics = metrics
+        self._directory = directory
         self._threads = threads
         self._alerts = alerts
         self._opt_outs = opt_outs
@@ -69,14 +89,14 @@ class Inbound:
         from bot.phone import normalize_sender
 
         voipbin_id, our_number = job.voipbin_id, job.our_number
-        sender = normalize_sender(job.source, self.config.region)
+        sender = normalize_sender(job.source, self._config.region)
         if len(sender) > PEER_WIDTH:
             # Not a number, and longer than any real sender ID (11 characters): keep the
             # message, under the name cut to what the store holds.
             log.warning("inbound sender cut to %d characters voipbin_id=%s", PEER_WIDTH, voipbin_id)
             sender = sender[:PEER_WIDTH]
         text, received_at = job.text, job.received_at
-        channel = self.config.channel_for(our_number)
+        channel = self._config.channel_for(our_number)
         now = self._clock()
         if channel is None:
             log.error(
@@ -95,13 +115,13 @@ class Inbound:
             self._metrics.sms.labels(event="received", reason="unrouted").inc()
             return
         async with self._engine.begin() as conn:
-            conversation = await repo.get_or_create_conversation(
+            conversation = await conversations.get_or_create_conversation(
                 conn, channel=channel, our_number=our_number, peer_number=sender, now=now
             )
             conversation = await retire_if_idle(
-                conn, conversation, idle_days=self.config.threads.idle_days, now=now
+                conn, conversation, idle_days=self._config.threads.idle_days, now=now
             )
-            message_id = await repo.insert_message(
+            message_id = await sms.insert_message(
                 conn,
                 key=f"in:{voipbin_id}",
                 conversation_id=conversation.id,
@@ -118,7 +138,7 @@ class Inbound:
             if message_id is None:
                 return
             await enqueue(conn, PostInbound.of(conversation, message_id), now=now)
-            await repo.touch_conversation(conn, conversation.id, now)
+            await conversations.touch_conversation(conn, conversation.id, now)
             await self._opt_outs.keyword(conn, conversation, text, message_id, now)
         self._wake()
         self._metrics.sms.labels(event="received", reason="").inc()
@@ -130,11 +150,11 @@ class Inbound:
         )
 
     async def job_post_inbound(self, job: PostInbound, attempt: int) -> None:
-        message, conversation = await self._ctx.load(job.message_id)
+        message, conversation = await load(self._engine, job.message_id)
         if message.slack_ts is not None:
             return
         thread_ts = await self._threads.ensure(conversation, attempt)
-        names = await self.directory.names([conversation.peer_number])
+        names = await self._directory.names([conversation.peer_number])
         ts: str = await slack(
             self._messenger.post_inbound(
                 channel=conversation.channel,
@@ -148,5 +168,5 @@ class Inbound:
         )
         now = self._clock()
         async with self._engine.begin() as conn:
-            await repo.update_message(conn, message.id, now, slack_ts=ts)
+            await sms.update_message(conn, message.id, now, slack_ts=ts)
         self._metrics.end_to_end.labels(direction="inbound").observe(now - message.created_at)

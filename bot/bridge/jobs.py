@@ -26,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from bot.bridge import messages
 from bot.jobs import queue
 from bot.jobs.runner import Handler
-from bot.store import repo
+from bot.store import conversations, sms
 
 # -- lanes -----------------------------------------------------------------------------------
 # The jobs of one lane run one at a time, in the order they were written. The spellings are
@@ -120,8 +120,8 @@ class MessageJob(BridgeJob):
 
     def dead_notice(
         self,
-        message: repo.Message,
-        conversation: repo.Conversation,
+        message: sms.Message,
+        conversation: conversations.Conversation,
         *,
         peer: str,
         reason: str,
@@ -137,7 +137,7 @@ class SendSms(MessageJob):
     kind: ClassVar[str] = "send_sms"
 
     @classmethod
-    def of(cls, conversation: repo.Conversation, message_id: int) -> SendSms:
+    def of(cls, conversation: conversations.Conversation, message_id: int) -> SendSms:
         return cls(
             message_id=message_id,
             route=Route(
@@ -149,8 +149,8 @@ class SendSms(MessageJob):
 
     def dead_notice(
         self,
-        message: repo.Message,
-        conversation: repo.Conversation,
+        message: sms.Message,
+        conversation: conversations.Conversation,
         *,
         peer: str,
         reason: str,
@@ -170,7 +170,7 @@ class ShowStatus(MessageJob):
     force: bool = False
 
     @classmethod
-    def of(cls, message: repo.Message, label: str, *, force: bool = False) -> ShowStatus:
+    def of(cls, message: sms.Message, label: str, *, force: bool = False) -> ShowStatus:
         return cls(
             message_id=message.id,
             force=force,
@@ -186,7 +186,7 @@ class PostInbound(MessageJob):
     kind: ClassVar[str] = "post_inbound"
 
     @classmethod
-    def of(cls, conversation: repo.Conversation, message_id: int) -> PostInbound:
+    def of(cls, conversation: conversations.Conversation, message_id: int) -> PostInbound:
         return cls(
             message_id=message_id,
             route=Route(
@@ -198,8 +198,8 @@ class PostInbound(MessageJob):
 
     def dead_notice(
         self,
-        message: repo.Message,
-        conversation: repo.Conversation,
+        message: sms.Message,
+        conversation: conversations.Conversation,
         *,
         peer: str,
         reason: str,
@@ -227,7 +227,7 @@ class ReleaseReply(MessageJob):
     kind: ClassVar[str] = "release_reply"
 
     @classmethod
-    def of(cls, conversation: repo.Conversation, message_id: int) -> ReleaseReply:
+    def of(cls, conversation: conversations.Conversation, message_id: int) -> ReleaseReply:
         return cls(
             message_id=message_id,
             route=Route(key=f"release:{message_id}", lane=reply_delay_lane(conversation.id)),
@@ -285,7 +285,7 @@ class Notice(BridgeJob):
     @classmethod
     def in_thread(
         cls,
-        conversation: repo.Conversation,
+        conversation: conversations.Conversation,
         *,
         key: str,
         text: str,
@@ -366,7 +366,7 @@ class RollupAlert(BridgeJob):
 
     @classmethod
     def of(
-        cls, alerts: str, *, key: str, conversation: repo.Conversation, text: str
+        cls, alerts: str, *, key: str, conversation: conversations.Conversation, text: str
     ) -> RollupAlert:
         return cls(
             source=conversation.channel,

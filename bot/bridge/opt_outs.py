@@ -5,15 +5,16 @@ said in the number's thread."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bot.bridge import messages, policy
 from bot.bridge.checks import SendChecks
-from bot.bridge.context import BridgeContext
+from bot.bridge.context import Clock
 from bot.bridge.outbox import thread_notice
 from bot.phone import format_international
-from bot.store import repo
+from bot.store import audit, conversations, opt_outs
 
 log = logging.getLogger("bot.bridge.service")
 
@@ -21,10 +22,12 @@ log = logging.getLogger("bot.bridge.service")
 class OptOuts:
     """Who may not be texted, and the changes to it."""
 
-    def __init__(self, ctx: BridgeContext, checks: SendChecks) -> None:
-        self._engine = ctx.engine
-        self._clock = ctx.clock
-        self._wake = ctx.wake
+    def __init__(
+        self, *, engine: AsyncEngine, clock: Clock, wake: Callable[[], None], checks: SendChecks
+    ) -> None:
+        self._engine = engine
+        self._clock = clock
+        self._wake = wake
         self._checks = checks
 
     async def set_by_hand(self, *, channel: str, user: str, peer: str, opted_out: bool) -> bool:
@@ -33,7 +36,7 @@ class OptOuts:
         route = self._checks.route_of(channel)
         now = self._clock()
         async with self._engine.begin() as conn:
-            changed = await repo.set_opt_out(
+            changed = await opt_outs.set_opt_out(
                 conn,
                 our_number=route.number,
                 peer_number=peer,
@@ -44,7 +47,7 @@ class OptOuts:
             if not changed:
                 return False
             action = "opt_out" if opted_out else "opt_in"
-            await repo.add_audit(
+            await audit.add_audit(
                 conn,
                 actor=user,
                 action=action,
@@ -54,7 +57,7 @@ class OptOuts:
                 peer_number=peer,
                 detail="set by hand in Slack",
             )
-            conversation = await repo.get_or_create_conversation(
+            conversation = await conversations.get_or_create_conversation(
                 conn, channel=channel, our_number=route.number, peer_number=peer, now=now
             )
             if conversation.thread_ts is not None:
@@ -78,7 +81,7 @@ class OptOuts:
     async def keyword(
         self,
         conn: AsyncConnection,
-        conversation: repo.Conversation,
+        conversation: conversations.Conversation,
         text: str,
         message_id: int,
         now: float,
@@ -88,7 +91,7 @@ class OptOuts:
         if word is None:
             return
         opted_out = word == "opt_out"
-        changed = await repo.set_opt_out(
+        changed = await opt_outs.set_opt_out(
             conn,
             our_number=conversation.our_number,
             peer_number=conversation.peer_number,
@@ -98,7 +101,7 @@ class OptOuts:
         )
         if not changed:
             return
-        await repo.add_audit(
+        await audit.add_audit(
             conn,
             actor="sms",
             action=word,

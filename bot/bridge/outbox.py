@@ -11,21 +11,21 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from bot.bridge.jobs import Notice, SendSms, ShowStatus, enqueue
 from bot.bridge.ports import RateLimited, Rejected, Unavailable
 from bot.jobs.runner import GiveUp, RetryLater
-from bot.store import repo
+from bot.store import conversations, sms
 
 T = TypeVar("T")
 
 
 async def enqueue_send(
-    conn: AsyncConnection, conversation: repo.Conversation, message_id: int, now: float
+    conn: AsyncConnection, conversation: conversations.Conversation, message_id: int, now: float
 ) -> None:
     """Send a recorded SMS, in its conversation's lane."""
     await enqueue(conn, SendSms.of(conversation, message_id), now=now)
-    await repo.touch_conversation(conn, conversation.id, now)
+    await conversations.touch_conversation(conn, conversation.id, now)
 
 
 async def enqueue_show(
-    conn: AsyncConnection, message: repo.Message, label: str, now: float, *, force: bool = False
+    conn: AsyncConnection, message: sms.Message, label: str, now: float, *, force: bool = False
 ) -> None:
     """Redraw a message's status. The job runs in the conversation's lane: two redraws of
     one message never race, so an older status can never be drawn over a newer one."""
@@ -34,7 +34,7 @@ async def enqueue_show(
 
 async def thread_notice(
     conn: AsyncConnection,
-    conversation: repo.Conversation,
+    conversation: conversations.Conversation,
     *,
     key: str,
     text: str,

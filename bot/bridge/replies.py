@@ -5,13 +5,16 @@ them alone."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.bridge.checks import SendChecks
-from bot.bridge.context import BridgeContext
+from bot.bridge.context import Clock
 from bot.bridge.edits import ReplyEdits
 from bot.bridge.jobs import Tell, enqueue
 from bot.phone import count_segments
-from bot.store import repo, threads
+from bot.store import audit, conversations, seen_events, sms
 
 log = logging.getLogger("bot.bridge.service")
 
@@ -19,10 +22,18 @@ log = logging.getLogger("bot.bridge.service")
 class Replies:
     """The intake of thread replies."""
 
-    def __init__(self, ctx: BridgeContext, checks: SendChecks, edits: ReplyEdits) -> None:
-        self._engine = ctx.engine
-        self._clock = ctx.clock
-        self._wake = ctx.wake
+    def __init__(
+        self,
+        *,
+        engine: AsyncEngine,
+        clock: Clock,
+        wake: Callable[[], None],
+        checks: SendChecks,
+        edits: ReplyEdits,
+    ) -> None:
+        self._engine = engine
+        self._clock = clock
+        self._wake = wake
         self._checks = checks
         self._edits = edits
 
@@ -46,8 +57,8 @@ class Replies:
         now = self._clock()
         async with self._engine.begin() as conn:
             if event_key is not None:
-                await repo.first_seen(conn, event_key, now)
-            conversation = await threads.find_conversation_by_any_thread(
+                await seen_events.first_seen(conn, event_key, now)
+            conversation = await conversations.find_conversation_by_any_thread(
                 conn, channel=channel, thread_ts=thread_ts
             )
             if conversation is None:
@@ -63,7 +74,7 @@ class Replies:
                 sender="this thread",
             )
             if refusal is not None:
-                if not await repo.first_seen(conn, f"refused:{key}", now):
+                if not await seen_events.first_seen(conn, f"refused:{key}", now):
                     return "ignored"
                 await self._checks.refuse(
                     conn,
@@ -80,7 +91,7 @@ class Replies:
                 await enqueue(conn, tell, now=now)
                 self._wake()
                 return "refused"
-            message_id = await repo.insert_message(
+            message_id = await sms.insert_message(
                 conn,
                 key=key,
                 conversation_id=conversation.id,
@@ -96,7 +107,7 @@ class Replies:
             if message_id is None:
                 return "ignored"
             await self._edits.enqueue_reply_send(conn, conversation, message_id, now)
-            await repo.add_audit(
+            await audit.add_audit(
                 conn,
                 actor=user,
                 action="sent",
@@ -117,7 +128,7 @@ class Replies:
 
     async def owns_thread(self, *, channel: str, thread_ts: str) -> bool:
         async with self._engine.connect() as conn:
-            found = await threads.find_conversation_by_any_thread(
+            found = await conversations.find_conversation_by_any_thread(
                 conn, channel=channel, thread_ts=thread_ts
             )
             return found is not None
@@ -125,4 +136,4 @@ class Replies:
     async def seen(self, key: str) -> bool:
         """Whether a delivery key (a Slack event id) was already taken in."""
         async with self._engine.connect() as conn:
-            return await repo.was_seen(conn, key)
+            return await seen_events.was_seen(conn, key)

@@ -4,35 +4,40 @@ the normal job path and sending policy, shown on the failed one's Slack message.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from sqlalchemy.exc import NoResultFound
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.bridge import policy
 from bot.bridge import status as st
 from bot.bridge.checks import SendChecks, log
-from bot.bridge.context import BridgeContext
+from bot.bridge.context import Clock
 from bot.bridge.outbox import enqueue_send, enqueue_show
 from bot.bridge.sending import Queued
 from bot.phone import count_segments
-from bot.store import interactive, repo
+from bot.store import audit, conversations, sms
 
 
 class Retries:
     """Sending a failed SMS again."""
 
-    def __init__(self, ctx: BridgeContext, checks: SendChecks) -> None:
-        self._engine = ctx.engine
-        self._clock = ctx.clock
-        self._wake = ctx.wake
+    def __init__(
+        self, *, engine: AsyncEngine, clock: Clock, wake: Callable[[], None], checks: SendChecks
+    ) -> None:
+        self._engine = engine
+        self._clock = clock
+        self._wake = wake
         self._checks = checks
 
     async def sent_from(self, message_id: int) -> str | None:
         """Our number an SMS went out from (None for an unknown message)."""
         async with self._engine.connect() as conn:
             try:
-                message = await repo.get_message(conn, message_id)
+                message = await sms.get_message(conn, message_id)
             except NoResultFound:
                 return None
-            return (await repo.get_conversation(conn, message.conversation_id)).our_number
+            return (await conversations.get_conversation(conn, message.conversation_id)).our_number
 
     async def accept_retry(
         self, *, message_id: int, user: str, user_groups: set[str] | None = None
@@ -42,16 +47,16 @@ class Retries:
         already retried (a second click) or has not failed."""
         now = self._clock()
         async with self._engine.begin() as conn:
-            failed = await interactive.find_message_by_key(conn, f"retry:{message_id}")
+            failed = await sms.find_message_by_key(conn, f"retry:{message_id}")
             if failed is not None:
                 return None
             try:
-                message = await repo.get_message(conn, message_id)
+                message = await sms.get_message(conn, message_id)
             except NoResultFound:
                 return None
             if message.direction != "outbound" or st.phase(message.status) is not st.Phase.FAILED:
                 return None
-            conversation = await repo.get_conversation(conn, message.conversation_id)
+            conversation = await conversations.get_conversation(conn, message.conversation_id)
             refusal = await self._checks.check_conversation(
                 conn,
                 conversation,
@@ -72,7 +77,7 @@ class Retries:
                     now=now,
                 )
                 return refusal
-            retry_id = await repo.insert_message(
+            retry_id = await sms.insert_message(
                 conn,
                 key=f"retry:{message.id}",
                 conversation_id=conversation.id,
@@ -90,17 +95,17 @@ class Retries:
             # The same Slack message shows the new attempt. An earlier attempt whose outcome
             # was never learned may have sent it: the new one looks for it before sending.
             unknown_outcome = message.voipbin_id is None and message.send_started_at is not None
-            await repo.update_message(
+            await sms.update_message(
                 conn,
                 retry_id,
                 now,
                 shown_status=message.shown_status,
                 send_started_at=message.send_started_at if unknown_outcome else None,
             )
-            retry = await repo.get_message(conn, retry_id)
+            retry = await sms.get_message(conn, retry_id)
             await enqueue_show(conn, retry, "retry", now)
             await enqueue_send(conn, conversation, retry_id, now)
-            await repo.add_audit(
+            await audit.add_audit(
                 conn,
                 actor=user,
                 action="sent",

@@ -15,13 +15,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from bot.bridge.context import BridgeContext
+from bot.bridge.context import Clock
 from bot.bridge.jobs import Notice, RollupAlert, RollupRedraw, enqueue
 from bot.bridge.outbox import slack
-from bot.bridge.ports import AlertItem
-from bot.store import interactive, repo
+from bot.bridge.ports import AlertItem, Messenger
+from bot.config import AlertsConfig
+from bot.store import conversations, rollups
 
 # At most one roll-up update per this many seconds: 12 a minute per failing channel, so
 # even four channels failing at once stay within chat.update's ~50 a minute.
@@ -31,27 +32,29 @@ REDRAW_SECONDS = 5.0
 class AlertRollups:
     """Failure alerts, rolled up per channel."""
 
-    def __init__(self, ctx: BridgeContext) -> None:
-        self._engine = ctx.engine
-        self._clock = ctx.clock
-        self._messenger = ctx.messenger
-        self.config = ctx.config
+    def __init__(
+        self, *, engine: AsyncEngine, clock: Clock, messenger: Messenger, config: AlertsConfig
+    ) -> None:
+        self._engine = engine
+        self._clock = clock
+        self._messenger = messenger
+        self._config = config
 
     async def enqueue_alert(
         self,
         conn: AsyncConnection,
         *,
         key: str,
-        conversation: repo.Conversation,
+        conversation: conversations.Conversation,
         text: str,
         now: float,
     ) -> None:
         """The alert-channel post of a failure. Failures of one channel within
         ``alerts.rollup_seconds`` share one alert that lists them (updated in place), so a
         bad minute is one post, not a stream. Its jobs share a lane: they run in order."""
-        alerts = self.config.alerts.channel
+        alerts = self._config.channel
         assert alerts is not None
-        if self.config.alerts.rollup_seconds <= 0:
+        if self._config.rollup_seconds <= 0:
             notice = Notice.alert_post(alerts, key=key, text=text, conversation_id=conversation.id)
             await enqueue(conn, notice, now=now)
             return
@@ -59,13 +62,13 @@ class AlertRollups:
         await enqueue(conn, rollup, now=now)
 
     async def job_rollup_alert(self, job: RollupAlert, attempt: int) -> None:
-        alerts = self.config.alerts.channel
+        alerts = self._config.channel
         if alerts is None:
             return
         source = job.source
         link: str | None = None
         async with self._engine.connect() as conn:
-            conversation = await repo.get_conversation(conn, job.conversation_id)
+            conversation = await conversations.get_conversation(conn, job.conversation_id)
         if conversation.thread_ts is not None:
             link = await self._messenger.permalink(
                 channel=conversation.channel, ts=conversation.thread_ts
@@ -73,17 +76,17 @@ class AlertRollups:
         item = {"key": job.key, "text": job.text, "link": link}
         now = self._clock()
         async with self._engine.begin() as conn:
-            rollup = await interactive.open_rollup(
-                conn, channel=source, since=now - self.config.alerts.rollup_seconds
+            rollup = await rollups.open_rollup(
+                conn, channel=source, since=now - self._config.rollup_seconds
             )
             if rollup is None:
-                rollup_id = await interactive.start_rollup(conn, channel=source, item=item, now=now)
+                rollup_id = await rollups.start_rollup(conn, channel=source, item=item, now=now)
                 items, alert_ts = [item], None
             else:
                 rollup_id, alert_ts, items = rollup.id, rollup.alert_ts, rollup.items
                 if all(i.get("key") != job.key for i in items):  # not a retry of this job
                     items = [*items, item]
-                    await interactive.save_rollup(conn, rollup_id, now=now, items=items)
+                    await rollups.save_rollup(conn, rollup_id, now=now, items=items)
                 if alert_ts is not None:
                     await self._schedule_redraw(conn, rollup_id, now=now)
         if alert_ts is not None:
@@ -98,24 +101,24 @@ class AlertRollups:
             )
         )
         async with self._engine.begin() as conn:
-            await interactive.save_rollup(conn, rollup_id, now=self._clock(), alert_ts=ts)
+            await rollups.save_rollup(conn, rollup_id, now=self._clock(), alert_ts=ts)
 
     async def _schedule_redraw(self, conn: AsyncConnection, rollup_id: int, *, now: float) -> None:
         """One redraw per slot of REDRAW_SECONDS, run when the slot ends: every failure
         written within the slot is in the roll-up by then (a second one in the same slot
         finds the job written and adds nothing)."""
         redraw, at = RollupRedraw.of(
-            self.config.alerts.channel, rollup_id=rollup_id, now=now, slot_seconds=REDRAW_SECONDS
+            self._config.channel, rollup_id=rollup_id, now=now, slot_seconds=REDRAW_SECONDS
         )
         await enqueue(conn, redraw, now=now, run_after=at)
 
     async def job_rollup_redraw(self, job: RollupRedraw, attempt: int) -> None:
         """Show every failure the roll-up lists now."""
-        alerts = self.config.alerts.channel
+        alerts = self._config.channel
         if alerts is None:
             return
         async with self._engine.connect() as conn:
-            rollup = await interactive.get_rollup(conn, job.rollup_id)
+            rollup = await rollups.get_rollup(conn, job.rollup_id)
         if rollup is None or rollup.alert_ts is None:
             return  # the job that posts it shows every failure it lists
         await slack(

@@ -5,15 +5,15 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bot.bridge import policy
 from bot.bridge.checks import SendChecks, log
-from bot.bridge.context import BridgeContext
+from bot.bridge.context import Clock
 from bot.bridge.outbox import enqueue_send
 from bot.bridge.threads import retire_if_idle
 from bot.phone import count_segments, mask
-from bot.store import repo
+from bot.store import audit, conversations, sms
 from bot.store.db import in_transaction
 
 
@@ -27,12 +27,21 @@ class Queued:
 class Sending:
     """The intake of a send to one or more numbers."""
 
-    def __init__(self, ctx: BridgeContext, checks: SendChecks) -> None:
-        self._engine = ctx.engine
-        self._clock = ctx.clock
-        self._wake = ctx.wake
-        self._idle_days = ctx.config.threads.idle_days
+    def __init__(
+        self,
+        *,
+        engine: AsyncEngine,
+        clock: Clock,
+        wake: Callable[[], None],
+        checks: SendChecks,
+        idle_days: float | None,
+    ) -> None:
+        """``idle_days``: a thread idle that long is retired (``threads.idle_days``)."""
+        self._engine = engine
+        self._clock = clock
+        self._wake = wake
         self._checks = checks
+        self._idle_days = idle_days
 
     async def accept_send(
         self,
@@ -73,13 +82,13 @@ class Sending:
             if refusal is not None:
                 return refusal
             for peer in recipients:
-                conversation = await repo.get_or_create_conversation(
+                conversation = await conversations.get_or_create_conversation(
                     conn, channel=channel, our_number=our_number, peer_number=peer, now=now
                 )
                 conversation = await retire_if_idle(
                     conn, conversation, idle_days=self._idle_days, now=now
                 )
-                message_id = await repo.insert_message(
+                message_id = await sms.insert_message(
                     conn,
                     key=f"cmd:{request_key}:{peer}",
                     conversation_id=conversation.id,
@@ -94,7 +103,7 @@ class Sending:
                 if message_id is None:
                     continue
                 await enqueue_send(conn, conversation, message_id, now)
-                await repo.add_audit(
+                await audit.add_audit(
                     conn,
                     actor=user,
                     action="sent",

@@ -5,15 +5,16 @@ the job that acts on it commit in one transaction, and the caller answers at onc
 handlers do the slow, fallible work (Slack posts, VoIPbin calls), each step recorded as it
 completes so a retried job resumes where the last attempt stopped.
 
-The work is done by services, each a plain class in a module of its own, built on one frozen
-``BridgeContext`` (``bot.bridge.context``) and given the other services it uses: the sending
-policy (``checks``), sends (``sending``, carried out by ``delivery``), held sends (``held``),
-retries (``retry``), thread replies (``replies``) and their edits and undo window
-(``edits``), inbound SMS (``inbound``), opt-outs (``opt_outs``), statuses (``statuses``),
-failure notices and alerts (``alerts``, rolled up by ``rollups``), thread roots
-(``threads``) and signatures (``signatures``). ``Bridge`` builds them, registers their job
-handlers, and is the one object the Slack side and ``web.py`` call, under the names they
-have always called.
+The work is done by services, each a plain class in a module of its own, given here the
+parts it uses (the engine, the clock, the runner's doorbell, a port, a section of the config)
+and the other services it calls: the sending policy (``checks``), sends (``sending``, carried
+out by ``delivery``), held sends (``held``), retries (``retry``), thread replies (``replies``)
+and their edits and undo window (``edits``), inbound SMS (``inbound``), opt-outs
+(``opt_outs``), statuses (``statuses``), failure notices and alerts (``alerts``, rolled up by
+``rollups``), thread roots (``threads``) and signatures (``signatures``). ``Bridge`` builds
+them, registers their job handlers, and hands them out: ``bot.slack.app`` gives each Slack
+listener the services it calls, ``web.py`` and ``bot/nopublic`` call ``accept``; the names
+it has always had stay.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from bot.bridge import status as st
 from bot.bridge.alerts import Alerts
 from bot.bridge.checks import NotRouted, NotRoutedHere, SendChecks
-from bot.bridge.context import BridgeContext, Wake
+from bot.bridge.context import Wake
 from bot.bridge.delivery import RECONCILE_SKEW_SECONDS, Delivery
 from bot.bridge.directory import Directory
 from bot.bridge.edits import ReplyEdits
@@ -87,41 +88,82 @@ class Bridge:
         clock: Callable[[], float] = time.time,
         metrics: Metrics | None = None,
     ) -> None:
-        ctx = BridgeContext(
+        self.config = config
+        self._wake = Wake(wake)
+        self._writer = JobWriter(engine)
+        metrics = metrics or Metrics()
+        # Each service is given the parts it uses, here and nowhere else.
+        self.directory = Directory(
             engine=engine,
+            config=config,
+            archive=gateway if isinstance(gateway, SmsArchive) else None,
+            clock=clock,
+        )
+        self.checks = checks = SendChecks(config=config, metrics=metrics)
+        self.sending = Sending(
+            engine=engine,
+            clock=clock,
+            wake=self._wake,
+            checks=checks,
+            idle_days=config.threads.idle_days,
+        )
+        self.held_sends = HeldSends(engine=engine, clock=clock, checks=checks, sending=self.sending)
+        self.retries = Retries(engine=engine, clock=clock, wake=self._wake, checks=checks)
+        self.edits = ReplyEdits(engine=engine, clock=clock, wake=self._wake, config=config.policy)
+        self.replies = Replies(
+            engine=engine, clock=clock, wake=self._wake, checks=checks, edits=self.edits
+        )
+        self.opt_outs = OptOuts(engine=engine, clock=clock, wake=self._wake, checks=checks)
+        self.rollups = AlertRollups(
+            engine=engine, clock=clock, messenger=messenger, config=config.alerts
+        )
+        self.alerts = Alerts(
+            engine=engine,
+            clock=clock,
+            wake=self._wake,
+            config=config.alerts,
+            messenger=messenger,
+            metrics=metrics,
+            directory=self.directory,
+            rollups=self.rollups,
+        )
+        self.statuses = Statuses(
+            engine=engine,
+            clock=clock,
+            wake=self._wake,
+            config=config.alerts,
+            messenger=messenger,
+            gateway=gateway,
+            directory=self.directory,
+            alerts=self.alerts,
+        )
+        self.threads = Threads(engine=engine, messenger=messenger, directory=self.directory)
+        self.delivery = Delivery(
+            engine=engine,
+            clock=clock,
             config=config,
             messenger=messenger,
             gateway=gateway,
-            clock=clock,
-            metrics=metrics or Metrics(),
-            wake=Wake(wake),
-            writer=JobWriter(engine),
-            directory=Directory(
-                engine=engine,
-                config=config,
-                archive=gateway if isinstance(gateway, SmsArchive) else None,
-                clock=clock,
-            ),
+            metrics=metrics,
+            threads=self.threads,
+            statuses=self.statuses,
         )
-        self._ctx = ctx
-        self.config = config
-        self.directory = ctx.directory
-        checks = SendChecks(config=config, metrics=ctx.metrics)
-        self.sending = Sending(ctx, checks)
-        self.held_sends = HeldSends(ctx, checks, self.sending)
-        self.retries = Retries(ctx, checks)
-        self.edits = ReplyEdits(ctx)
-        self.replies = Replies(ctx, checks, self.edits)
-        self.opt_outs = OptOuts(ctx, checks)
-        self.rollups = AlertRollups(ctx)
-        self.alerts = Alerts(ctx, self.rollups)
-        self.statuses = Statuses(ctx, self.alerts)
-        self.threads = Threads(ctx)
-        self.delivery = Delivery(ctx, self.threads, self.statuses)
-        self.inbound = Inbound(ctx, self.threads, self.alerts, self.opt_outs)
-        self.signatures = Signatures(ctx)
-        # What the Slack side and web.py call, under the names they have always called (one
-        # object during the transition; a listener can take the one service it uses).
+        self.inbound = Inbound(
+            engine=engine,
+            clock=clock,
+            wake=self._wake,
+            writer=self._writer,
+            config=config,
+            messenger=messenger,
+            metrics=metrics,
+            directory=self.directory,
+            threads=self.threads,
+            alerts=self.alerts,
+            opt_outs=self.opt_outs,
+        )
+        self.signatures = Signatures(engine=engine, clock=clock)
+        # The names callers have always used (the tests, the demo); the Slack listeners take
+        # the services themselves (``bot.slack.app``), web.py and bot/nopublic ``accept``.
         self.route_of = checks.route_of
         self.route_from = checks.route_from
         self.accept_send = self.sending.accept_send
@@ -142,12 +184,12 @@ class Bridge:
         self.on_dead = self.alerts.on_dead
 
     def set_wake(self, wake: Callable[[], None]) -> None:
-        self._ctx.wake.set(wake)
+        self._wake.set(wake)
 
     async def aclose(self) -> None:
         """Wait for deliveries handed to the shared writer (at shutdown, before the engine
         goes)."""
-        await self._ctx.writer.aclose()
+        await self._writer.aclose()
 
     @property
     def handlers(self) -> Mapping[str, Handler]:

@@ -5,9 +5,10 @@
 from __future__ import annotations
 
 from cachetools import TTLCache
+from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.bridge.context import BridgeContext
-from bot.store import interactive
+from bot.bridge.context import Clock
+from bot.store import signatures
 
 # How long a user's signature is kept in memory (see Signatures.signature).
 SIGNATURE_TTL_SECONDS = 10.0
@@ -16,9 +17,9 @@ SIGNATURE_TTL_SECONDS = 10.0
 class Signatures:
     """Each person's signature, read through a short cache."""
 
-    def __init__(self, ctx: BridgeContext) -> None:
-        self._engine = ctx.engine
-        self._clock = ctx.clock
+    def __init__(self, *, engine: AsyncEngine, clock: Clock) -> None:
+        self._engine = engine
+        self._clock = clock
         self._signatures: TTLCache[str, str | None] = TTLCache(
             maxsize=10_000, ttl=SIGNATURE_TTL_SECONDS
         )
@@ -30,14 +31,14 @@ class Signatures:
         if user in self._signatures:
             return self._signatures[user]
         async with self._engine.connect() as conn:
-            found = await interactive.get_signature(conn, user)
+            found = await signatures.get_signature(conn, user)
         self._signatures[user] = found
         return found
 
     async def set_signature(self, user: str, signature: str | None) -> None:
         """Set (or with None, clear) the text appended to ``user``'s SMS."""
         async with self._engine.begin() as conn:
-            await interactive.set_signature(conn, user, signature, self._clock())
+            await signatures.set_signature(conn, user, signature, self._clock())
         self._signatures.pop(user, None)
 
     async def signed(self, user: str, text: str) -> str:

@@ -5,17 +5,29 @@ dispatched (``alerts.stuck_after``)."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.bridge import messages
 from bot.bridge import status as st
 from bot.bridge.alerts import Alerts
-from bot.bridge.context import BridgeContext
+from bot.bridge.context import Clock, load
+from bot.bridge.directory import Directory
 from bot.bridge.jobs import CheckStuck, ShowStatus
 from bot.bridge.messages import UNCONFIRMED_REFUSAL, unconfirmed_refusal
 from bot.bridge.outbox import enqueue_show, slack
-from bot.bridge.ports import OutgoingView, RateLimited, Rejected, Unavailable
+from bot.bridge.ports import (
+    Messenger,
+    OutgoingView,
+    RateLimited,
+    Rejected,
+    SmsGateway,
+    Unavailable,
+)
+from bot.config import AlertsConfig
 from bot.jobs.runner import RetryLater
-from bot.store import repo
+from bot.store import conversations, early_statuses, sms
 
 log = logging.getLogger("bot.bridge.service")
 
@@ -27,15 +39,26 @@ NOT_DISPATCHED_NOTE = "VoIPbin has not handed it to a carrier"
 class Statuses:
     """Status reports, status lines, failure alerts of outgoing SMS."""
 
-    def __init__(self, ctx: BridgeContext, alerts: Alerts) -> None:
-        self._ctx = ctx
-        self._engine = ctx.engine
-        self._clock = ctx.clock
-        self._wake = ctx.wake
-        self.config = ctx.config
-        self._messenger = ctx.messenger
-        self._gateway = ctx.gateway
-        self.directory = ctx.directory
+    def __init__(
+        self,
+        *,
+        engine: AsyncEngine,
+        clock: Clock,
+        wake: Callable[[], None],
+        config: AlertsConfig,
+        messenger: Messenger,
+        gateway: SmsGateway,
+        directory: Directory,
+        alerts: Alerts,
+    ) -> None:
+        """``config``: when an SMS still not dispatched is alerted (``alerts.stuck_after``)."""
+        self._engine = engine
+        self._clock = clock
+        self._wake = wake
+        self._config = config
+        self._messenger = messenger
+        self._gateway = gateway
+        self._directory = directory
         self._alerts = alerts
 
     async def accept_status(self, voipbin_id: str, raw_status: str) -> str:
@@ -44,20 +67,20 @@ class Statuses:
         rank = st.rank(raw_status)
         now = self._clock()
         async with self._engine.begin() as conn:
-            await repo.lock_voipbin_id(conn, voipbin_id)
-            found = await repo.find_message_by_voipbin_id(conn, voipbin_id)
+            await early_statuses.lock_voipbin_id(conn, voipbin_id)
+            found = await sms.find_message_by_voipbin_id(conn, voipbin_id)
             if found is None:
                 # The send's answer has not been stored yet (or the SMS was not ours): keep
                 # the status until it is.
-                await repo.remember_early_status(
+                await early_statuses.remember_early_status(
                     conn, voipbin_id=voipbin_id, status=raw_status, rank=rank, now=now
                 )
                 return "status-early"
-            changed = await repo.raise_status(conn, found.id, status=raw_status, rank=rank, now=now)
+            changed = await sms.raise_status(conn, found.id, status=raw_status, rank=rank, now=now)
             if changed:
                 if (found.error or "").startswith(NOT_DISPATCHED_NOTE):
                     # Alerted as not dispatched, and dispatched after all: the note is wrong now.
-                    await repo.update_message(conn, found.id, now, error=None)
+                    await sms.update_message(conn, found.id, now, error=None)
                 await enqueue_show(conn, found, raw_status, now)
         if changed:
             self._wake()
@@ -65,10 +88,12 @@ class Statuses:
             return "status"
         return "status-stale"
 
-    async def view(self, message: repo.Message, conversation: repo.Conversation) -> OutgoingView:
+    async def view(
+        self, message: sms.Message, conversation: conversations.Conversation
+    ) -> OutgoingView:
         """What the Slack message of an outgoing SMS shows, with the contact's name as it is
         now (a status redraw after ``/sms name`` shows the new one)."""
-        names = await self.directory.names([conversation.peer_number])
+        names = await self._directory.names([conversation.peer_number])
         note = message.error or ""
         if unconfirmed_refusal(note):
             note = UNCONFIRMED_REFUSAL.strip()  # what may follow is not known yet
@@ -90,7 +115,7 @@ class Statuses:
     async def show(self, message_id: int, *, force: bool = False) -> None:
         """Bring the Slack message of an SMS up to date with its status, then alert once if
         it failed. ``force`` redraws it even when the status is unchanged (a new note)."""
-        message, conversation = await self._ctx.load(message_id)
+        message, conversation = await load(self._engine, message_id)
         unchanged = message.status == message.shown_status and not force
         if message.slack_ts is None or unchanged:
             await self._alert_if_failed(message, conversation)
@@ -113,11 +138,11 @@ class Statuses:
                 )
             )
         async with self._engine.begin() as conn:
-            await repo.update_message(conn, message.id, self._clock(), shown_status=message.status)
+            await sms.update_message(conn, message.id, self._clock(), shown_status=message.status)
         await self._alert_if_failed(message, conversation)
 
     async def _alert_if_failed(
-        self, message: repo.Message, conversation: repo.Conversation
+        self, message: sms.Message, conversation: conversations.Conversation
     ) -> None:
         if st.phase(message.status) is not st.Phase.FAILED or message.alerted:
             return
@@ -139,7 +164,7 @@ class Statuses:
         leaves it "queued"; nothing reports delivery on either path). Only one VoIPbin never
         dispatched (``tm_update`` null: every provider failed, or it is very late) is
         alerted, once (this job's key is the message's)."""
-        message, conversation = await self._ctx.load(job.message_id)
+        message, conversation = await load(self._engine, job.message_id)
         if st.phase(message.status) is not st.Phase.PENDING or message.voipbin_id is None:
             return
         try:
@@ -152,10 +177,10 @@ class Statuses:
             # The webhook that said so was lost or is late: take the status from here.
             await self.accept_status(message.voipbin_id, current)
             return
-        minutes = max(1, round(self.config.alerts.stuck_after / 60))
+        minutes = max(1, round(self._config.stuck_after / 60))
         now = self._clock()
         async with self._engine.begin() as conn:
-            await repo.update_message(
+            await sms.update_message(
                 conn,
                 message.id,
                 now,

@@ -12,12 +12,13 @@ from __future__ import annotations
 import dataclasses
 import logging
 
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from bot.bridge.context import BridgeContext
+from bot.bridge.directory import Directory
 from bot.bridge.outbox import slack
-from bot.store import repo, threads
-from bot.store.repo import Conversation
+from bot.bridge.ports import Messenger
+from bot.store import conversations, opt_outs
+from bot.store.conversations import Conversation
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +37,7 @@ async def retire_if_idle(
         return conversation
     if now - conversation.last_activity_at < idle_days * DAY:
         return conversation
-    if not await threads.close_thread(conn, conversation, now):
+    if not await conversations.close_thread(conn, conversation, now):
         return conversation
     log.info(
         "thread retired after idle conversation_id=%d idle_days=%s", conversation.id, idle_days
@@ -47,20 +48,20 @@ async def retire_if_idle(
 class Threads:
     """Opening a conversation's Slack thread (its root post) when it has none."""
 
-    def __init__(self, ctx: BridgeContext) -> None:
-        self._engine = ctx.engine
-        self._messenger = ctx.messenger
-        self.directory = ctx.directory
+    def __init__(self, *, engine: AsyncEngine, messenger: Messenger, directory: Directory) -> None:
+        self._engine = engine
+        self._messenger = messenger
+        self._directory = directory
 
-    async def ensure(self, conversation: repo.Conversation, attempt: int) -> str:
+    async def ensure(self, conversation: conversations.Conversation, attempt: int) -> str:
         if conversation.thread_ts is not None:
             return conversation.thread_ts
         async with self._engine.connect() as conn:
-            opted_out = await repo.is_opted_out(
+            opted_out = await opt_outs.is_opted_out(
                 conn, our_number=conversation.our_number, peer_number=conversation.peer_number
             )
-            previous = await threads.previous_thread(conn, conversation.id)
-        names = await self.directory.names([conversation.peer_number])
+            previous = await conversations.previous_thread(conn, conversation.id)
+        names = await self._directory.names([conversation.peer_number])
         ts: str = await slack(
             self._messenger.open_thread(
                 channel=conversation.channel,
@@ -75,7 +76,7 @@ class Threads:
             )
         )
         async with self._engine.begin() as conn:
-            await repo.set_thread(conn, conversation.id, ts)
+            await conversations.set_thread(conn, conversation.id, ts)
         log.info(
             "thread opened conversation_id=%d channel=%s", conversation.id, conversation.channel
         )

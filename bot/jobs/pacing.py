@@ -32,6 +32,8 @@ from dataclasses import dataclass
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bot.jobs.pressure import BackPressure
+
 log = logging.getLogger(__name__)
 
 # How long a turn or a hold may take on the database before this process paces alone.
@@ -104,13 +106,16 @@ _HELD = text(
 
 class Pacer:
     """Hands out turns per bucket. ``engine`` on PostgreSQL: shared by every process on that
-    database; otherwise (None, or SQLite) in this process's memory."""
+    database; otherwise (None, or SQLite) in this process's memory. ``pressure``: told of
+    every counted wait (``BackPressure.pacing_wait``), so the job runner does not count the
+    waiting jobs against its concurrency."""
 
     def __init__(
         self,
         engine: AsyncEngine | None = None,
         *,
         clock: Callable[[], float] = time.monotonic,
+        pressure: BackPressure | None = None,
     ) -> None:
         self._shared: AsyncEngine | None = None
         if engine is not None and engine.dialect.name == "postgresql":
@@ -118,9 +123,7 @@ class Pacer:
         self._clock = clock
         self._tat: dict[str, float] = {}
         self._held: dict[str, float] = {}
-        # Callers waiting for their turn now, and a hook called when one starts waiting.
-        self.waiters = 0
-        self.on_wait: Callable[[], None] | None = None
+        self._pressure = pressure
 
     @property
     def shared(self) -> bool:
@@ -135,8 +138,8 @@ class Pacer:
         max_wait: float | None = None,
     ) -> None:
         """Wait for ``bucket``'s next turn. Raises ``Held`` while a 429 holds it, also when
-        the hold began while this call was waiting. ``counted``: the wait counts in
-        ``waiters`` (and calls ``on_wait``). ``max_wait``: a turn further away than that is
+        the hold began while this call was waiting. ``counted``: the wait is told to
+        ``pressure``. ``max_wait``: a turn further away than that is
         given back and ``Held`` raised with the wait instead (the caller comes back later
         rather than hold its place, and a worker slot, meanwhile)."""
         self._check_local(bucket)
@@ -154,15 +157,11 @@ class Pacer:
             else:
                 self._tat[bucket] = self._tat[bucket] - rate.interval
             raise Held(bucket, wait)
-        if counted:
-            self.waiters += 1
-            if self.on_wait is not None:
-                self.on_wait()
-        try:
+        if counted and self._pressure is not None:
+            with self._pressure.pacing_wait():
+                await asyncio.sleep(wait)
+        else:
             await asyncio.sleep(wait)
-        finally:
-            if counted:
-                self.waiters -= 1
         self._check_local(bucket)
         if self._shared is not None:
             await self._check_shared(bucket)

@@ -31,7 +31,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bot.store.db import in_transaction
-from bot.store.repo import insert_ignore
+from bot.store.statements import insert_ignore
 from bot.store.tables import jobs
 
 PENDING = "pending"

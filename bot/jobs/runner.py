@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bot.config import JobsConfig
 from bot.jobs import queue
+from bot.jobs.pressure import BackPressure
 from bot.jobs.queue import Job
 
 log = logging.getLogger(__name__)
@@ -67,29 +68,27 @@ class JobRunner:
         per_channel_limit: int = 2,
         clock: Callable[[], float] = time.time,
         observe: Callable[[str, str], None] | None = None,
-        waiting: Callable[[], int] = lambda: 0,
-        pressure: Callable[[], bool] = lambda: False,
+        pressure: BackPressure | None = None,
         settle_seconds: float = 0.0,
     ) -> None:
         """``observe(kind, outcome)`` is called when a job finishes, is retried or dies.
-        ``waiting()``: how many running jobs are only waiting for a rate limit's next token
-        (Slack's per-channel pacing); they do not count against ``concurrency``. Each
-        channel still has at most ``per_channel_limit`` jobs in flight, so the waiters are
-        bounded too.
-        ``pressure()``: True while requests are queueing at this process's front door (a
-        burst of webhooks or commands). Jobs then run one at a time, so the CPU goes to
-        answering the requests: every request is recorded before its answer, so nothing
-        waits but the jobs, which catch up when the burst is over (and Slack paces posts
-        to about one per second per channel anyway). Jobs still start, one at a time,
-        taking at most ``PRESSED_SHARE`` of the time, so a burst that never ends cannot
-        starve them.
+        ``pressure`` (``BackPressure``, shared with the front door and the Slack pacer; it
+        wakes this runner): the running jobs that only wait for a rate limit's next token
+        (Slack's per-channel pacing, ``pressure.waiting``) do not count against
+        ``concurrency``; each channel still has at most ``per_channel_limit`` jobs in
+        flight, so the waiters are bounded too. While requests queue at this process's
+        front door (``pressure.pressed()``: a burst of webhooks or commands) jobs run one
+        at a time, so the CPU goes to answering the requests: every request is recorded
+        before its answer, so nothing waits but the jobs, which catch up when the burst is
+        over (and Slack paces posts to about one per second per channel anyway). Jobs still
+        start, one at a time, taking at most ``PRESSED_SHARE`` of the time, so a burst that
+        never ends cannot starve them.
         ``settle_seconds``: how long a job handed back at shutdown waits before it is taken
         again: a call it was making when it was stopped (a Slack post, a VoIPbin send) may
         still land, and the next attempt looks for it (reconciles) only after it had time to
         land or time out: otherwise both would count, and the SMS would be shown or sent
         twice. The API clients' timeout is the right value."""
-        self._waiting = waiting
-        self._pressure = pressure
+        self._pressure = pressure if pressure is not None else BackPressure()
         self._settle_seconds = settle_seconds
         self._next_pressed_claim = 0.0
         self._pressed_job: int | None = None  # the job claimed under pressure, until done
@@ -109,6 +108,7 @@ class JobRunner:
         # Set when the database failed us (a claim, or a job's end not written): the next
         # round that reaches it hands back the leases we hold but no longer run.
         self._stray = False
+        self._pressure.listen(self.wake)
 
     def wake(self) -> None:
         """New work was written: look for it now rather than at the next poll."""
@@ -165,7 +165,7 @@ class JobRunner:
                     log.exception("job claim failed; retrying")
                 if claimed == 0 or self._busy() >= self._limit():
                     timeout = self._config.poll_interval_seconds
-                    if self._pressure():
+                    if self._pressure.pressed():
                         left = self._next_pressed_claim - time.monotonic()
                         timeout = min(timeout, max(left, PRESSED_PAUSE_SECONDS[0]))
                     with contextlib.suppress(TimeoutError):
@@ -186,13 +186,13 @@ class JobRunner:
 
     def _busy(self) -> int:
         """Jobs in flight that are doing work (not waiting for a pacing token)."""
-        return self.inflight - self._waiting()
+        return self.inflight - self._pressure.waiting
 
     def _limit(self) -> int:
-        return 1 if self._pressure() else self._config.concurrency
+        return 1 if self._pressure.pressed() else self._config.concurrency
 
     async def _claim(self) -> int:
-        pressed = self._pressure()
+        pressed = self._pressure.pressed()
         free = self._limit() - self._busy()
         if free <= 0:
             return 0
@@ -234,11 +234,12 @@ class JobRunner:
         if now - self._last_prune < 300:
             return
         self._last_prune = now
-        from bot.store import repo  # local: maintenance is rare
+        from bot.store import early_statuses, seen_events  # local: maintenance is rare
 
         ttl = self._config.seen_events_ttl_seconds
         async with self._engine.begin() as conn:
-            await repo.prune(conn, seen_before=now - ttl)
+            await seen_events.prune(conn, seen_before=now - ttl)
+            await early_statuses.prune(conn, received_before=now - ttl)
         await queue.prune_done(self._engine, before=now - ttl)
 
     async def _renew_leases(self) -> None:

@@ -11,7 +11,9 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.bridge.service import Bridge
+from bot.bridge.edits import ReplyEdits
+from bot.bridge.held import HeldSends
+from bot.config import AppConfig
 from bot.slack import modal, prompts
 from bot.slack.messenger import SlackMessenger
 from bot.slack.render import RETRY_ACTION, answer
@@ -29,8 +31,17 @@ def _action_value(body: dict[str, Any]) -> int | None:
 
 
 def register_actions(
-    app: AsyncApp, *, bridge: Bridge, messenger: SlackMessenger, sender: Sender
+    app: AsyncApp,
+    *,
+    config: AppConfig,
+    edits: ReplyEdits,
+    held_sends: HeldSends,
+    messenger: SlackMessenger,
+    sender: Sender,
 ) -> None:
+    """``config``: the numbers the Send SMS modal offers; ``edits``: what an edited or
+    deleted thread reply does; ``held_sends``: the held send a modal's Send confirms."""
+
     @app.action(RETRY_ACTION)
     async def retry(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
         message_id = _action_value(body)
@@ -70,7 +81,7 @@ def register_actions(
     async def global_shortcut(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
         await ack()
         await modal.open_modal(
-            client, bridge=bridge, messenger=messenger, body=body, channel=None, text=""
+            client, config=config, messenger=messenger, body=body, channel=None, text=""
         )
 
     @app.shortcut(modal.MESSAGE_SHORTCUT)
@@ -80,16 +91,16 @@ def register_actions(
         channel = str((body.get("channel") or {}).get("id") or "") or None
         text = await modal.prefill(messenger, str(message.get("text") or ""))
         await modal.open_modal(
-            client, bridge=bridge, messenger=messenger, body=body, channel=channel, text=text
+            client, config=config, messenger=messenger, body=body, channel=channel, text=text
         )
 
     @app.view(modal.CALLBACK_ID)
     async def modal_submitted(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
-        await modal.submitted(ack, body, client, bridge=bridge, messenger=messenger, sender=sender)
+        await modal.submitted(ack, body, client, config=config, messenger=messenger, sender=sender)
 
     @app.view(modal.CONFIRM_CALLBACK)
     async def modal_confirmed(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
-        await modal.confirmed(ack, body, client, bridge=bridge, sender=sender)
+        await modal.confirmed(ack, body, client, held_sends=held_sends, sender=sender)
 
     @app.view_closed(modal.CONFIRM_CALLBACK)
     async def modal_closed(ack: AsyncAck, body: dict[str, Any]) -> None:
@@ -116,7 +127,7 @@ def register_actions(
         channel = str(event.get("channel") or "")
         edited = (after.get("edited") or {}).get("ts") or event.get("event_ts") or ""
         change_key = f"deleted:{channel}:{ts}" if deleted else f"edited:{channel}:{ts}:{edited}"
-        outcome = await bridge.reply_changed(
+        outcome = await edits.reply_changed(
             team=str(body.get("team_id") or event.get("team") or ""),
             channel=channel,
             ts=str(ts),

@@ -45,14 +45,16 @@ def build_bolt_app(
         process_before_response=True,
         raise_error_for_unhandled_request=False,
     )
-    region = bridge.config.region
+    # Each listener is given the services it calls, not the whole bridge.
+    config, replies, signatures = bridge.config, bridge.replies, bridge.signatures
+    region = config.region
 
     async def groups_of(channel: str, user: str, our_number: str | None = None) -> set[str]:
         """The user groups and channels named in the channel's number's senders (or
         ``our_number``'s) that ``user`` belongs to (looked up only when the number restricts
         its senders)."""
-        numbers = [our_number] if our_number else bridge.config.numbers_for(channel)
-        route = bridge.config.route_for(numbers[0]) if numbers else None
+        numbers = [our_number] if our_number else config.numbers_for(channel)
+        route = config.route_for(numbers[0]) if numbers else None
         if route is None or user in route.senders.users:
             return set()
         found: set[str] = set()
@@ -70,9 +72,17 @@ def build_bolt_app(
                 log.warning("could not read the members of channel %s", member_of)
         return found
 
-    sender = Sender(bridge=bridge, groups_of=groups_of)
+    sender = Sender(
+        config=config,
+        checks=bridge.checks,
+        sending=bridge.sending,
+        held_sends=bridge.held_sends,
+        retries=bridge.retries,
+        signatures=bridge.signatures,
+        groups_of=groups_of,
+    )
     links = ThreadLinks(permalink=messenger.permalink)
-    lookups = Lookups(directory=bridge.directory, links=links, config=bridge.config)
+    lookups = Lookups(directory=bridge.directory, links=links, config=config)
 
     @app.middleware
     async def drop_redeliveries(
@@ -83,7 +93,7 @@ def build_bolt_app(
         # fast path; a redelivery racing the first attempt is caught by that key.
         event_id = body.get("event_id")
         redelivery = bool(event_id and request.headers.get("x-slack-retry-num"))
-        if redelivery and await bridge.seen(f"slack:{event_id}"):
+        if redelivery and await replies.seen(f"slack:{event_id}"):
             log.info("slack redelivery dropped event_id=%s", event_id)
             return BoltResponse(status=200, body="", headers={"x-slack-no-retry": "1"})
         await next()
@@ -97,7 +107,7 @@ def build_bolt_app(
             channel=str(command.get("channel_id") or ""),
             user=str(command.get("user_id") or ""),
             region=region,
-            bridge=bridge,
+            opt_outs=bridge.opt_outs,
             sender=sender,
             lookups=lookups,
             user_names=messenger.user_names,
@@ -113,15 +123,15 @@ def build_bolt_app(
         if event.get("bot_id") or not user or not thread_ts or not ts or thread_ts == ts:
             return
         channel = str(event.get("channel") or "")
-        if not await bridge.owns_thread(channel=channel, thread_ts=str(thread_ts)):
+        if not await replies.owns_thread(channel=channel, thread_ts=str(thread_ts)):
             return
         raw = str(event.get("text") or "")
         names = await messenger.user_names(mentioned_user_ids(raw))
         text = to_plain_text(raw, user_names=names).strip()
         if not text:
             return
-        text = await bridge.signed(str(user), text)
-        await bridge.accept_reply(
+        text = await signatures.signed(str(user), text)
+        await replies.accept_reply(
             user_groups=await groups_of(channel, str(user)),
             event_key=f"slack:{body['event_id']}" if body.get("event_id") else None,
             team=str(body.get("team_id") or event.get("team") or ""),
@@ -132,10 +142,17 @@ def build_bolt_app(
             text=text,
         )
 
-    register_actions(app, bridge=bridge, messenger=messenger, sender=sender)
+    register_actions(
+        app,
+        config=config,
+        edits=bridge.edits,
+        held_sends=bridge.held_sends,
+        messenger=messenger,
+        sender=sender,
+    )
     home = HomeTab(
         client=client,
-        config=bridge.config,
+        config=config,
         directory=bridge.directory,
         messenger=messenger,
         links=links,

@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from bot.bridge.service import NotRouted
+from bot.bridge.checks import NotRouted
 from bot.phone import PhoneNumberError, format_international, parse_recipients
 from bot.slack import directory_commands as _lookups  # noqa: F401  (registers its verbs first)
 from bot.slack import messages
@@ -147,7 +147,7 @@ def _parse_opt_out(typed: Typed) -> SetOptOut | CommandError:
 )
 async def opt_out(parsed: SetOptOut, ctx: Context) -> Answer:
     try:
-        changed = await ctx.bridge.set_opt_out(
+        changed = await ctx.opt_outs.set_by_hand(
             channel=ctx.channel, user=ctx.user, peer=parsed.number, opted_out=parsed.opted_out
         )
     except NotRouted:

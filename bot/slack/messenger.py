@@ -68,21 +68,6 @@ class SlackMessenger:
         self._channel_names: TTLCache[str, str] = TTLCache(maxsize=500, ttl=3600)
         self._groups: TTLCache[str, set[str]] = TTLCache(maxsize=500, ttl=300)
 
-    @property
-    def pacing_waiters(self) -> int:
-        """Calls waiting for their channel's next turn. The job runner does not count their
-        jobs against its concurrency (they hold no resource but a place in line), so one slow
-        channel cannot keep the other channels' jobs from starting."""
-        return self._pacer.waiters
-
-    @property
-    def on_pacing_wait(self) -> Callable[[], None] | None:
-        return self._pacer.on_wait
-
-    @on_pacing_wait.setter
-    def on_pacing_wait(self, hook: Callable[[], None] | None) -> None:
-        self._pacer.on_wait = hook
-
     # -- plumbing --------------------------------------------------------------------------
 
     async def _call(

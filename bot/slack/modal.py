@@ -23,8 +23,9 @@ from slack_bolt.async_app import AsyncAck
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.bridge.held import HeldSends
 from bot.bridge.ports import Rejected, Unavailable
-from bot.bridge.service import Bridge
+from bot.config import AppConfig
 from bot.phone import PhoneNumberError, format_international, parse_recipients
 from bot.slack import fit, messages
 from bot.slack.messenger import SlackMessenger
@@ -53,9 +54,9 @@ OPTION_MAX = fit.OPTION_TEXT_MAX
 NAMES_TIMEOUT = 1.0
 
 
-def _numbers(bridge: Bridge, channel: str | None) -> list[str]:
-    here = bridge.config.numbers_for(channel) if channel else []
-    return here or [route.number for route in bridge.config.numbers]
+def _numbers(config: AppConfig, channel: str | None) -> list[str]:
+    here = config.numbers_for(channel) if channel else []
+    return here or [route.number for route in config.numbers]
 
 
 def number_label(number: str, channel: str, channel_name: str | None) -> str:
@@ -188,10 +189,10 @@ async def prefill(messenger: SlackMessenger, raw: str) -> str:
 
 
 async def labels_of(
-    numbers: list[str], *, bridge: Bridge, messenger: SlackMessenger
+    numbers: list[str], *, config: AppConfig, messenger: SlackMessenger
 ) -> dict[str, str]:
     """Each number with the channel it is routed to, for the picker."""
-    routes = {n: bridge.config.channel_for(n) or "" for n in numbers}
+    routes = {n: config.channel_for(n) or "" for n in numbers}
     names = await messenger.channel_names([c for c in routes.values() if c], within=NAMES_TIMEOUT)
     return {n: number_label(n, c, names.get(c)) for n, c in routes.items()}
 
@@ -199,17 +200,17 @@ async def labels_of(
 async def open_modal(
     client: AsyncWebClient,
     *,
-    bridge: Bridge,
+    config: AppConfig,
     messenger: SlackMessenger,
     body: dict[str, Any],
     channel: str | None,
     text: str,
 ) -> None:
-    numbers = _numbers(bridge, channel)
+    numbers = _numbers(config, channel)
     labels = (
-        await labels_of(numbers, bridge=bridge, messenger=messenger) if len(numbers) > 1 else {}
+        await labels_of(numbers, config=config, messenger=messenger) if len(numbers) > 1 else {}
     )
-    channel_of = {n: bridge.config.channel_for(n) or "" for n in numbers}
+    channel_of = {n: config.channel_for(n) or "" for n in numbers}
     view = build_view(numbers=numbers, text=text, labels=labels, channel_of=channel_of)
     try:
         await client.views_open(trigger_id=str(body.get("trigger_id") or ""), view=view)
@@ -243,7 +244,7 @@ async def submitted(
     body: dict[str, Any],
     client: AsyncWebClient,
     *,
-    bridge: Bridge,
+    config: AppConfig,
     messenger: SlackMessenger,
     sender: Sender,
 ) -> None:
@@ -257,13 +258,13 @@ async def submitted(
         metadata = {}
     offered = [str(n) for n in metadata.get("numbers") or []]
     our_number = _value(values, "from") or (offered[0] if offered else "")
-    channel = bridge.config.channel_for(our_number) if our_number in offered else None
+    channel = config.channel_for(our_number) if our_number in offered else None
     errors: dict[str, str] = {}
     if channel is None:
         errors["from" if len(offered) > 1 else "to"] = messages.modal_pick_a_number()
     recipients: list[str] = []
     try:
-        recipients = parse_recipients(_value(values, "to").replace(" ", ""), bridge.config.region)
+        recipients = parse_recipients(_value(values, "to").replace(" ", ""), config.region)
     except PhoneNumberError as exc:
         errors["to"] = exc.reason[:150]
     text = _value(values, "text").strip()
@@ -298,7 +299,12 @@ async def submitted(
 
 
 async def confirmed(
-    ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, *, bridge: Bridge, sender: Sender
+    ack: AsyncAck,
+    body: dict[str, Any],
+    client: AsyncWebClient,
+    *,
+    held_sends: HeldSends,
+    sender: Sender,
 ) -> None:
     """Send on the confirmation step of the modal."""
     pending_id = _pending_of(body)
@@ -308,7 +314,7 @@ async def confirmed(
         return
     outcome = await sender.confirm(pending_id=pending_id, user=user)
     await ack()
-    held = await bridge.held(pending_id)
+    held = await held_sends.held(pending_id)
     if held is not None:
         await _tell(client, channel=held.channel, user=user, text=outcome.text)
 

@@ -11,8 +11,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.bridge import segments
+from bot.bridge.checks import NotRouted, NotRoutedHere, SendChecks
+from bot.bridge.held import HeldSends
 from bot.bridge.policy import Refusal
-from bot.bridge.service import Bridge, NotRouted, NotRoutedHere, Queued
+from bot.bridge.retry import Retries
+from bot.bridge.sending import Queued, Sending
+from bot.bridge.signatures import Signatures
+from bot.config import AppConfig
 from bot.phone import format_international
 from bot.slack import messages, prompts
 from bot.slack.commands import SetSignature
@@ -50,10 +55,26 @@ class Outcome:
 
 
 class Sender:
-    """One per Bolt app."""
+    """One per Bolt app. ``config``: the confirmation threshold and the numbers of each
+    channel; ``checks``: the number a send goes out from."""
 
-    def __init__(self, *, bridge: Bridge, groups_of: GroupsOf) -> None:
-        self._bridge = bridge
+    def __init__(
+        self,
+        *,
+        config: AppConfig,
+        checks: SendChecks,
+        sending: Sending,
+        held_sends: HeldSends,
+        retries: Retries,
+        signatures: Signatures,
+        groups_of: GroupsOf,
+    ) -> None:
+        self._config = config
+        self._checks = checks
+        self._sending = sending
+        self._held_sends = held_sends
+        self._retries = retries
+        self._signatures = signatures
         self._groups_of = groups_of
 
     async def send(
@@ -69,14 +90,13 @@ class Sender:
         """Sign ``text``, then hold it for Send / Cancel when it is over the threshold (and
         ``confirm``), else record it. Never raises for what a person did wrong; an
         unexpected failure (the database, say) is raised to the caller's error wrapper."""
-        bridge = self._bridge
         try:
-            signed = await bridge.signed(user, text)
+            signed = await self._signatures.signed(user, text)
             preview = segments.preview(signed)
             groups = await self._groups_of(channel, user, our_number)
-            threshold = bridge.config.policy.confirm_over_segments
+            threshold = self._config.policy.confirm_over_segments
             if confirm and threshold is not None and preview.segments > threshold:
-                held = await bridge.hold_send(
+                held = await self._held_sends.hold_send(
                     channel=channel,
                     user=user,
                     recipients=recipients,
@@ -86,7 +106,7 @@ class Sender:
                 )
                 if isinstance(held, Refusal):
                     return Outcome(prompts.refused(held), refusal=held)
-                route = bridge.route_from(channel, our_number)
+                route = self._checks.route_from(channel, our_number)
                 rendered = prompts.confirm(
                     pending_id=held,
                     recipients=recipients,
@@ -95,7 +115,7 @@ class Sender:
                     preview=preview,
                 )
                 return Outcome(rendered.text, rendered.blocks, held=True, pending_id=held)
-            queued = await bridge.accept_send(
+            queued = await self._sending.accept_send(
                 channel=channel,
                 user=user,
                 recipients=recipients,
@@ -106,7 +126,7 @@ class Sender:
             )
         except NotRoutedHere:
             assert our_number is not None
-            return Outcome(not_routed_here(our_number, bridge.config.numbers_for(channel)))
+            return Outcome(not_routed_here(our_number, self._config.numbers_for(channel)))
         except NotRouted:
             return Outcome(messages.no_number())
         if isinstance(queued, Refusal):
@@ -115,13 +135,14 @@ class Sender:
 
     async def confirm(self, *, pending_id: int, user: str) -> Outcome:
         """The Send button of a held message."""
-        bridge = self._bridge
         try:
-            held = await bridge.held(pending_id)
+            held = await self._held_sends.held(pending_id)
             if held is None or held.user_id != user:
                 return Outcome(messages.held_state("unknown"))
             groups = await self._groups_of(held.channel, user, held.our_number)
-            result = await bridge.confirm_send(pending_id=pending_id, user=user, user_groups=groups)
+            result = await self._held_sends.confirm_send(
+                pending_id=pending_id, user=user, user_groups=groups
+            )
         except NotRouted:
             return Outcome(messages.no_number())
         except Exception:
@@ -134,7 +155,7 @@ class Sender:
         return Outcome(prompts.accepted(result, segments.preview(held.text)), sent=True)
 
     async def cancel(self, *, pending_id: int, user: str) -> Outcome:
-        state = await self._bridge.cancel_send(pending_id=pending_id, user=user)
+        state = await self._held_sends.cancel_send(pending_id=pending_id, user=user)
         if state == "cancelled":
             return Outcome(messages.cancelled())
         return Outcome(messages.held_state(state))
@@ -143,8 +164,8 @@ class Sender:
         """The Retry button of a failed SMS: None when it is on its way again (its status
         line says so), else what to tell the person who clicked."""
         try:
-            our_number = await self._bridge.sent_from(message_id)
-            queued: Queued | Refusal | None = await self._bridge.accept_retry(
+            our_number = await self._retries.sent_from(message_id)
+            queued: Queued | Refusal | None = await self._retries.accept_retry(
                 message_id=message_id,
                 user=user,
                 user_groups=await self._groups_of(channel, user, our_number),
@@ -161,13 +182,13 @@ class Sender:
     async def set_signature(self, user: str, parsed: SetSignature) -> str:
         """``/sms signature``: show, set or clear the line added to the user's SMS."""
         if parsed.signature is None:
-            current = await self._bridge.signature(user)
+            current = await self._signatures.signature(user)
             if not current:
                 return messages.no_signature()
             return messages.your_signature(escape(current))
         if not parsed.signature:
-            await self._bridge.set_signature(user, None)
+            await self._signatures.set_signature(user, None)
             return messages.signature_removed()
-        await self._bridge.set_signature(user, parsed.signature)
+        await self._signatures.set_signature(user, parsed.signature)
         hint = segments.preview(parsed.signature).hint
         return messages.signature_set(escape(parsed.signature), escape(hint) if hint else None)

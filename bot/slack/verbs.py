@@ -24,7 +24,7 @@ from bot.slack.mrkdwn import mentioned_user_ids
 from bot.slack.render import answer
 
 if TYPE_CHECKING:
-    from bot.bridge.service import Bridge
+    from bot.bridge.opt_outs import OptOuts
     from bot.slack.directory_commands import Lookups
     from bot.slack.sending import Sender
 
@@ -58,7 +58,7 @@ class Context:
     channel: str
     user: str
     region: str
-    bridge: Bridge
+    opt_outs: OptOuts
     sender: Sender
     lookups: Lookups
     user_names: Callable[[list[str]], Awaitable[dict[str, str]]]

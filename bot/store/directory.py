@@ -8,7 +8,9 @@ from collections.abc import Iterable
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from bot.store.repo import Conversation, Message, insert_ignore
+from bot.store.conversations import Conversation
+from bot.store.sms import Message
+from bot.store.statements import insert_ignore
 from bot.store.tables import contacts, conversations, messages, opt_outs
 
 # -- contact names ---------------------------------------------------------------------------

@@ -1,5 +1,5 @@
-"""Alert roll-ups (``alert_rollups``) and the claim that lets one failure at a time be shown
-in a channel. Every function takes the connection of the caller's transaction."""
+"""Alert roll-ups (``alert_rollups``): one channel's failures within a window, listed in one
+alert. Every function takes the connection of the caller's transaction."""
 
 from __future__ import annotations
 
@@ -10,25 +10,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from bot.store.repo import insert_ignore
-from bot.store.tables import alert_rollups, seen_events
-
-
-async def claim_broadcast(
-    conn: AsyncConnection, channel: str, *, now: float, window: float
-) -> bool:
-    """Whether a failure in ``channel`` may also be shown in the channel now: True (and
-    remembered) when none was within the last ``window`` seconds. The check is in the write,
-    so of two failures at once exactly one is shown."""
-    key = f"broadcast:{channel}"
-    if await insert_ignore(conn, seen_events, {"key": key, "seen_at": now}):
-        return True
-    result = await conn.execute(
-        update(seen_events)
-        .where(seen_events.c.key == key, seen_events.c.seen_at <= now - window)
-        .values(seen_at=now)
-    )
-    return bool(result.rowcount)
+from bot.store.tables import alert_rollups
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from bot.store.repo import insert_ignore
+from bot.store.statements import insert_ignore
 from bot.store.tables import user_settings
 
 

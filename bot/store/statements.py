@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.store.tables import audit, conversations, messages, opt_outs
 
@@ -35,6 +36,12 @@ def ignore_conflicts(dialect: str, table: Table) -> Any:
 
 
 _IGNORE_CONFLICTS: dict[str, dict[str, Any]] = {}
+
+
+async def insert_ignore(conn: AsyncConnection, table: Table, values: dict[str, Any]) -> bool:
+    """INSERT that does nothing when a unique key already exists; True when a row was added."""
+    result = await conn.execute(ignore_conflicts(conn.dialect.name, table), values)
+    return bool(result.rowcount)
 
 
 def ignore_conflicts_returning(dialect: str, table: Table, *columns: Any) -> Any:

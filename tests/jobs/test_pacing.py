@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.jobs.pacing import Held, Pacer, Rate
+from bot.jobs.pressure import BackPressure
 from bot.store.db import create_engine, migrate
 
 from harness import wait_until
@@ -61,10 +62,11 @@ async def test_a_hold_stops_every_process_and_the_calls_already_waiting(
     two_engines: tuple[AsyncEngine, AsyncEngine],
 ) -> None:
     rate = Rate(per_second=2.0, burst=1)
-    a, b = Pacer(two_engines[0]), Pacer(two_engines[1])
+    pressure = BackPressure()
+    a, b = Pacer(two_engines[0]), Pacer(two_engines[1], pressure=pressure)
     await b.turn("slack:C1", rate)  # at once; the next one waits 0.5 s
     waiting = asyncio.create_task(b.turn("slack:C1", rate))
-    await wait_until(lambda: b.waiters == 1)  # then A gets a 429
+    await wait_until(lambda: pressure.waiting == 1)  # then A gets a 429
     await a.hold("slack:C1", 2.0, rate)
     with pytest.raises(Held) as held:
         await waiting
@@ -94,11 +96,12 @@ async def test_a_database_that_does_not_answer_leaves_each_process_pacing_alone(
 
 async def test_in_memory_a_waiting_call_is_held_too() -> None:
     rate = Rate(per_second=4.0, burst=1)
-    pacer = Pacer()
+    pressure = BackPressure()
+    pacer = Pacer(pressure=pressure)
     assert not pacer.shared
     await pacer.turn("slack:C1", rate)
     waiting = asyncio.create_task(pacer.turn("slack:C1", rate))
-    await wait_until(lambda: pacer.waiters == 1)
+    await wait_until(lambda: pressure.waiting == 1)
     await pacer.hold("slack:C1", 1.0, rate)
     with pytest.raises(Held):
         await waiting

@@ -7,6 +7,7 @@ import asyncio
 import itertools
 import logging
 import time
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -14,15 +15,18 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.config import JobsConfig
+from bot.fakes.slack import FakeSlack
+from bot.fakes.voipbin import FakeVoipbin
 from bot.jobs import queue
 from bot.jobs import writer as writer_module
+from bot.jobs.pressure import BackPressure
 from bot.jobs.queue import Job, job_row
 from bot.jobs.runner import PRESSED_PAUSE_SECONDS, PRESSED_SHARE, JobRunner
 from bot.jobs.writer import JobWriter
 from bot.store.db import create_engine
 from bot.store.tables import jobs
 
-from harness import wait_until
+from harness import serve, wait_until
 
 
 async def _enqueue(
@@ -41,16 +45,47 @@ async def _enqueue(
             )
 
 
+async def test_the_front_door_counts_slack_and_voipbin_requests_for_the_runner(
+    fake_slack: FakeSlack, fake_voipbin: FakeVoipbin, sqlite_url: str
+) -> None:
+    """Webhooks whose bodies are still arriving are requests in flight: four of them press
+    the runner's BackPressure, and once they are answered the pressure is off again (after
+    its hold)."""
+    arrive = asyncio.Event()
+
+    async def slow_body() -> AsyncIterator[bytes]:
+        yield b"{"
+        await arrive.wait()
+        yield b"}"
+
+    async with serve(fake_slack, fake_voipbin, sqlite_url) as service:
+        pressure: BackPressure = service.app.state.components.pressure
+        webhooks = [
+            asyncio.create_task(service.http.post("/voipbin/webhook", content=slow_body()))
+            for _ in range(BackPressure.PRESSURE)
+        ]
+        await wait_until(lambda: pressure.requests == BackPressure.PRESSURE)
+        assert pressure.pressed()
+        arrive.set()
+        answers = await asyncio.gather(*webhooks)
+        assert all(answer.status_code < 500 for answer in answers)
+        assert pressure.requests == 0
+        await wait_until(lambda: not pressure.pressed())
+
+
 async def test_under_pressure_jobs_run_one_at_a_time_and_take_their_share_only(
     engine: AsyncEngine,
 ) -> None:
     """A job of 40 ms, under pressure, is followed by a pause of 40 ms * (1 - share) / share
     before the next claim: jobs take at most PRESSED_SHARE of the time while requests queue.
-    Without pressure they run side by side again at once."""
+    Without pressure they run side by side again at once: the last request answered wakes
+    the runner."""
     await _enqueue(engine, 12)
     running = peak = 0
     starts: list[float] = []
-    pressure = True
+    pressure = BackPressure()
+    for _ in range(BackPressure.PRESSURE):  # requests queueing at the front door
+        pressure.request_started()
     work = 0.04
 
     async def handler(job: Job) -> None:
@@ -65,7 +100,7 @@ async def test_under_pressure_jobs_run_one_at_a_time_and_take_their_share_only(
         engine=engine,
         handlers={"k": handler},
         config=JobsConfig(concurrency=8, poll_interval_seconds=0.01),
-        pressure=lambda: pressure,
+        pressure=pressure,
     )
     runner.start()
     try:
@@ -75,8 +110,8 @@ async def test_under_pressure_jobs_run_one_at_a_time_and_take_their_share_only(
         pause = min(max(work * (1 - PRESSED_SHARE) / PRESSED_SHARE, PRESSED_PAUSE_SECONDS[0]), 1)
         # Slowness can only make the gaps longer; the share bounds them from below.
         assert min(gaps) >= 0.9 * (work + pause), gaps
-        pressure = False
-        runner.wake()
+        for _ in range(BackPressure.PRESSURE):
+            pressure.request_answered()
         await wait_until(lambda: len(starts) == 12)
     finally:
         await runner.stop(grace=1)
@@ -91,6 +126,9 @@ async def test_under_pressure_a_long_job_still_lets_the_next_one_start_within_th
     await _enqueue(engine, 3)
     starts: list[float] = []
     work = 0.3  # its pause, uncapped, would be 2.7 s
+    pressure = BackPressure()
+    for _ in range(BackPressure.PRESSURE):  # and never answered
+        pressure.request_started()
 
     async def handler(job: Job) -> None:
         starts.append(time.monotonic())
@@ -100,7 +138,7 @@ async def test_under_pressure_a_long_job_still_lets_the_next_one_start_within_th
         engine=engine,
         handlers={"k": handler},
         config=JobsConfig(concurrency=8, poll_interval_seconds=0.01),
-        pressure=lambda: True,
+        pressure=pressure,
     )
     runner.start()
     try:
@@ -117,17 +155,13 @@ async def test_jobs_waiting_for_a_rate_limit_do_not_hold_the_slots(engine: Async
     job still starts. Without the waiting count it would wait behind them."""
     await _enqueue(engine, 2, kind="paced", channel="C1")
     await _enqueue(engine, 1, kind="other", channel="C2")
-    waiters = 0
+    pressure = BackPressure()
     release = asyncio.Event()
     done: list[str] = []
 
     async def paced(job: Job) -> None:
-        nonlocal waiters
-        waiters += 1
-        try:
+        with pressure.pacing_wait():
             await release.wait()
-        finally:
-            waiters -= 1
         done.append(job.key)
 
     async def other(job: Job) -> None:
@@ -138,12 +172,12 @@ async def test_jobs_waiting_for_a_rate_limit_do_not_hold_the_slots(engine: Async
         handlers={"paced": paced, "other": other},
         config=JobsConfig(concurrency=2, poll_interval_seconds=0.01),
         per_channel_limit=3,
-        waiting=lambda: waiters,
+        pressure=pressure,
     )
     runner.start()
     try:
         await wait_until(lambda: "other-0" in done)
-        assert waiters == 2, "the paced jobs are still waiting while the other one ran"
+        assert pressure.waiting == 2, "the paced jobs are still waiting while the other one ran"
         release.set()
         await wait_until(lambda: len(done) == 3)
     finally:

@@ -13,7 +13,7 @@ import pytest
 
 from bot.fakes.slack import FakeSlack
 from bot.fakes.voipbin import FakeVoipbin
-from bot.store import repo
+from bot.store import audit
 from bot.store.tables import jobs, messages
 
 from harness import CHANNEL, OUR_NUMBER, Service, make_config, serve, wait_for
@@ -56,7 +56,7 @@ async def record_sent(
 ) -> None:
     """A send already in the audit log (made ``at``), as the bridge records one."""
     async with service.app.state.components.engine.begin() as conn:
-        await repo.add_audit(
+        await audit.add_audit(
             conn,
             actor=actor,
             action="sent",
@@ -112,7 +112,7 @@ async def test_the_per_minute_limit_counts_a_send_under_a_minute_old(
         await idle(service)
         async with service.app.state.components.engine.connect() as conn:
             (attempt,) = [
-                e for e in await repo.audit_entries(conn, since=earlier) if e.actor == "U0ANNA"
+                e for e in await audit.audit_entries(conn, since=earlier) if e.actor == "U0ANNA"
             ]
     # judged on the bridge's own clock at the attempt (the row it wrote for it): the earlier
     # send counts while it is at most a minute old

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.store import repo
+from bot.store import audit, opt_outs
 
 N1 = "+31201234567"
 N2 = "+31201234999"
@@ -22,7 +22,7 @@ async def sent(
     action: str = "sent",
 ) -> None:
     async with engine.begin() as conn:
-        await repo.add_audit(
+        await audit.add_audit(
             conn,
             actor=actor,
             action=action,
@@ -38,7 +38,7 @@ async def usage(
     engine: AsyncEngine, *, actor: str | None, day: float, our_number: str | None, minute: float
 ) -> tuple[int, int, int]:
     async with engine.connect() as conn:
-        return await repo.usage(conn, actor=actor, day=day, our_number=our_number, minute=minute)
+        return await audit.usage(conn, actor=actor, day=day, our_number=our_number, minute=minute)
 
 
 async def test_usage_counts_the_day_the_person_the_number_and_takes_unsent_back(
@@ -80,11 +80,11 @@ async def test_opting_out_is_per_pair_of_numbers_and_says_when_it_changed(
 ) -> None:
     async def opted_out(our: str, peer: str) -> bool:
         async with engine.connect() as conn:
-            return await repo.is_opted_out(conn, our_number=our, peer_number=peer)
+            return await opt_outs.is_opted_out(conn, our_number=our, peer_number=peer)
 
     async def set_to(value: bool, our: str = N1, peer: str = PEER) -> bool:
         async with engine.begin() as conn:
-            return await repo.set_opt_out(
+            return await opt_outs.set_opt_out(
                 conn, our_number=our, peer_number=peer, opted_out=value, by="sms", now=1.0
             )
 
