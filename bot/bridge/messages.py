@@ -6,6 +6,8 @@ Plain text: where it is shown (``bot.slack.render``) it is escaped.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from bot.phone import format_international
 
 NOTHING_SENT = "Nothing was sent."
@@ -122,6 +124,81 @@ def opted_in_by_sms(number: str, keyword: str) -> str:
 
 
 # -- refusals --------------------------------------------------------------------------------
+# The sending policy's refusals (``bot.bridge.policy``): each names the rule's facts, says what
+# to do, and ends with ``NOTHING_SENT``.
+
+
+def not_a_sender(our_number: str) -> str:
+    """A person who is not on ``numbers.senders`` of ``our_number``."""
+    return (
+        f"You are not on the list of people who may send SMS from "
+        f"{format_international(our_number)}. Ask the bridge's operator to add you "
+        f"(numbers.senders in app.yaml). {NOTHING_SENT}"
+    )
+
+
+def country_not_texted(peer: str, *, country: str, allowed: list[str]) -> str:
+    """A number in ``country`` (its name, or "an unknown country"); ``allowed``: the names of
+    the countries the bridge texts."""
+    return (
+        f"{format_international(peer)} is a number in {country}; this bridge only texts "
+        f"numbers in {', '.join(allowed)}. Ask the operator to add the country to "
+        f"policy.countries in app.yaml. {NOTHING_SENT}"
+    )
+
+
+def number_type_not_texted(peer: str, *, kind: str) -> str:
+    """A number of a type outside ``policy.number_types`` (``kind``: ``premium_rate``, …)."""
+    return (
+        f"{format_international(peer)} is a {kind.replace('_', ' ')} number, which this bridge "
+        f"does not text (such numbers can cost a lot per message). {NOTHING_SENT}"
+    )
+
+
+def too_long(*, segments: int, encoding: str, cap: int, forcing_chars: Sequence[str]) -> str:
+    """A message over ``policy.max_segments``; ``forcing_chars``: the characters that make it
+    UCS-2 (the first five are named)."""
+    hint = ""
+    if forcing_chars:
+        shown = " ".join(forcing_chars[:5])
+        hint = f" Characters like {shown} make every segment shorter (70 characters)."
+    return (
+        f"That message is {segments} SMS segments ({encoding}); the limit is {cap}. Shorten "
+        f"it or send it in parts.{hint} {NOTHING_SENT}"
+    )
+
+
+def over_user_quota(*, sent_today: int, limit: int) -> str:
+    """A send over the sender's ``policy.daily_segments_per_user``."""
+    return (
+        f"You have sent {sent_today} SMS segments today; your daily limit is {limit}. It "
+        f"resets at midnight UTC. {NOTHING_SENT}"
+    )
+
+
+def over_total_quota(*, sent_today: int, limit: int) -> str:
+    """A send over ``policy.daily_segments_total``, the bridge's for everyone."""
+    return (
+        f"The bridge has sent {sent_today} SMS segments today; the daily limit for everyone "
+        f"is {limit}. It resets at midnight UTC. {NOTHING_SENT}"
+    )
+
+
+def over_rate(our_number: str, *, sent_last_minute: int) -> str:
+    """A send from a number at its ``policy.per_number_per_minute``."""
+    return (
+        f"{format_international(our_number)} has sent {sent_last_minute} SMS in the last "
+        f"minute, its limit. Try again in a minute. {NOTHING_SENT}"
+    )
+
+
+def opted_out(peer: str) -> str:
+    """A send to a number that opted out."""
+    return (
+        f"{format_international(peer)} has opted out (they replied STOP) and gets no SMS from "
+        "this number. They can send START to opt back in; if they asked in another way, staff "
+        f"can use /sms optin {peer}. {NOTHING_SENT}"
+    )
 
 
 def no_longer_routed(our_number: str, *, sender: str) -> str:
