@@ -13,6 +13,7 @@ from bot.bridge import status as st
 from bot.bridge.ports import AlertItem, OutgoingView
 from bot.phone import country_name, country_of, format_international
 from bot.slack import fit
+from bot.slack import messages as say
 from bot.slack.mrkdwn import escape
 
 Blocks = list[dict[str, Any]]
@@ -107,22 +108,12 @@ def thread_root(
     number = escape(human_number(peer))
     who = f"{escape(name)} · {number}" if name else number
     ours = escape(format_international(our_number))
-    blocks = [
-        _section(f":iphone: *SMS conversation with {who}*"),
-        _context(f"Texting from {ours} · reply in this thread to send an SMS"),
-    ]
-    text = f"SMS conversation with {who} (our number {ours})"
+    blocks = [_section(say.thread_title(who)), _context(say.thread_from(ours))]
     if previous_link:
-        blocks.append(
-            _context(
-                f":leftwards_arrow_with_hook: <{previous_link}|Previous thread with this number>"
-            )
-        )
-        text += " - continues an earlier thread"
+        blocks.append(_context(say.previous_thread(previous_link)))
     if opted_out:
-        warning = ":no_entry: This number has opted out (STOP): SMS to it are refused."
-        blocks.append(_context(warning))
-        text += " - opted out"
+        blocks.append(_context(say.thread_opted_out()))
+    text = say.thread_text(who, ours, continues=bool(previous_link), opted_out=opted_out)
     return Rendered(text=text, blocks=blocks)
 
 
@@ -186,7 +177,7 @@ def notice(
     at a word (notices quote an excerpt and link to the thread, never a whole SMS)."""
     icon = ":rotating_light:" if alert else ":warning:"
     by = f" (by <@{mention}>)" if mention else ""
-    view = f"\n<{link}|View the thread>" if link else ""
+    view = f"\n{say.view_thread(link)}" if link else ""
     room = fit.SECTION_MAX - len(icon) - 1 - len(by) - len(view)
     line = f"{icon} {fit.cut(escape(text), room)}{by}"
     blocks = [_section(line + view)]
@@ -224,19 +215,16 @@ def rollup(*, source: str, items: list[AlertItem]) -> Rendered:
     failure, and says how many more there are and where they are."""
     if len(items) == 1:
         return notice(text=items[0].text, link=items[0].link, alert=True)
-    head = f":rotating_light: {len(items)} SMS failures in <#{source}> within a minute:"
+    head = say.rollup_head(len(items), source)
     lines = []
     for item in items:
         line = f"• {fit.excerpt(item.text, ROLLUP_EXCERPT)}"
         if item.link:
-            line += f" <{item.link}|View the thread>"
+            line += f" {say.view_thread(item.link)}"
         lines.append(line)
 
     def more(n: int) -> str:
-        return (
-            f"• … and {n} more failure{'s' if n != 1 else ''}: each has a notice in its "
-            f"thread in <#{source}>."
-        )
+        return say.rollup_more(n, source)
 
     blocks = fit.fit_lines(lines, more=more, before=[_section(head)])
     text = head + " " + "; ".join(fit.excerpt(i.text, ROLLUP_EXCERPT) for i in items[:10])
