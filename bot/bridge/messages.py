@@ -88,6 +88,16 @@ def not_dispatched(*, peer: str, minutes: int) -> str:
     )
 
 
+# The status note of an SMS VoIPbin has not dispatched by ``alerts.stuck_after``; cleared when
+# it is dispatched after all (a note that starts with it is this one).
+NOT_DISPATCHED_NOTE = "VoIPbin has not handed it to a carrier"
+
+
+def not_dispatched_note(minutes: int) -> str:
+    """The status line's note of an SMS that ``not_dispatched`` alerted about."""
+    return f"{NOT_DISPATCHED_NOTE} after {minutes} min"
+
+
 def unrouted(*, sender: str, our_number: str) -> str:
     """An inbound SMS to a number no channel has (``sender`` masked)."""
     return (
@@ -99,6 +109,37 @@ def unrouted(*, sender: str, our_number: str) -> str:
 def reply_unsent() -> str:
     """A thread reply deleted inside its undo window."""
     return "A reply was deleted before it went out, so it was not sent as SMS."
+
+
+# -- a thread reply edited or deleted ---------------------------------------------------------
+# Told to the reply's author alone; ``peer`` is the number as people write it.
+
+
+def reply_change_after_failure(peer: str) -> str:
+    """A reply whose SMS failed was edited or deleted."""
+    return (
+        f"Your reply was not delivered to {peer}: its SMS failed. Changing it here sends "
+        "nothing; Retry on the failure notice sends it again as first written."
+    )
+
+
+def reply_edit_before_sending(peer: str, *, undo_window: bool) -> str:
+    """A reply edited while it still waits to go out; ``undo_window``: a delete before then
+    would keep it from going out."""
+    hint = " To change it, delete it before it goes out and write it again." if undo_window else ""
+    return (
+        f"Your reply goes out as SMS to {peer} as you first wrote it: an edit does not change "
+        f"an SMS.{hint}"
+    )
+
+
+def reply_change_after_sending(peer: str, *, deleted: bool) -> str:
+    """A reply edited or deleted (``deleted``) after its SMS went out."""
+    done = "deleting it here does not" if deleted else "your edit does not"
+    return (
+        f"Your reply was sent as SMS to {peer} as you first wrote it. An SMS cannot be "
+        f"changed or taken back once sent: {done} reach their phone."
+    )
 
 
 # -- opt-outs --------------------------------------------------------------------------------

@@ -19,10 +19,6 @@ from bot.store import repo
 
 log = logging.getLogger("bot.bridge.service")
 
-# The status note of an SMS VoIPbin has not dispatched by ``alerts.stuck_after``; cleared when
-# it is dispatched after all.
-NOT_DISPATCHED_NOTE = "VoIPbin has not handed it to a carrier"
-
 
 class Statuses:
     """Status reports, status lines, failure alerts of outgoing SMS."""
@@ -55,7 +51,7 @@ class Statuses:
                 return "status-early"
             changed = await repo.raise_status(conn, found.id, status=raw_status, rank=rank, now=now)
             if changed:
-                if (found.error or "").startswith(NOT_DISPATCHED_NOTE):
+                if (found.error or "").startswith(messages.NOT_DISPATCHED_NOTE):
                     # Alerted as not dispatched, and dispatched after all: the note is wrong now.
                     await repo.update_message(conn, found.id, now, error=None)
                 await enqueue_show(conn, found, raw_status, now)
@@ -159,7 +155,7 @@ class Statuses:
                 conn,
                 message.id,
                 now,
-                error=f"{NOT_DISPATCHED_NOTE} after {minutes} min",
+                error=messages.not_dispatched_note(minutes),
             )
             await enqueue_show(conn, message, "stuck", now, force=True)
         peer = await self._alerts.name_of(conversation.peer_number)
