@@ -28,6 +28,7 @@ from harness import make_config, wait_until
 class Call:
     method: str
     args: dict[str, Any]
+    answer: str | None = None  # the ts a post was answered with
 
 
 @dataclass
@@ -40,9 +41,14 @@ class RecordingMessenger:
     def named(self, method: str) -> list[dict[str, Any]]:
         return [c.args for c in self.calls if c.method == method]
 
+    def answers(self, method: str) -> list[str | None]:
+        """The ts each call of ``method`` was answered with, in order."""
+        return [c.answer for c in self.calls if c.method == method]
+
     def _post(self, method: str, args: dict[str, Any]) -> str:
-        self.calls.append(Call(method, args))
-        return f"1700000000.{next(self._ts):06d}"
+        ts = f"1700000000.{next(self._ts):06d}"
+        self.calls.append(Call(method, args, ts))
+        return ts
 
     async def open_thread(self, **args: Any) -> str:
         return self._post("open_thread", args)
