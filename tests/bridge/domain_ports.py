@@ -89,12 +89,15 @@ class RecordingMessenger:
 @dataclass
 class ScriptedGateway:
     """The SMS provider, answering each send with the next scripted outcome (a ``SentSms``
-    or an exception to raise); ``found`` is what a look-up for an earlier send finds."""
+    or an exception to raise); ``found`` is what a look-up for an earlier send finds;
+    ``statuses`` what a status read of an SMS answers (``queued`` when not given)."""
 
     outcomes: list[SentSms | Exception] = field(default_factory=list)
     found: list[SentSms] = field(default_factory=list)
+    statuses: dict[str, str] = field(default_factory=dict)
     sends: list[dict[str, str]] = field(default_factory=list)
     lookups: int = 0
+    status_reads: list[str] = field(default_factory=list)
 
     async def send(self, *, source: str, destination: str, text: str) -> SentSms:
         self.sends.append({"source": source, "destination": destination, "text": text})
@@ -106,7 +109,8 @@ class ScriptedGateway:
         return outcome
 
     async def status(self, sms_id: str) -> str:
-        return "queued"
+        self.status_reads.append(sms_id)
+        return self.statuses.get(sms_id, "queued")
 
     async def find_sent(
         self, *, source: str, destination: str, text: str, since: float
@@ -132,6 +136,18 @@ class Domain:
         while not any(j.kind == kind for j in await queue.list_jobs(self.engine, ["done"])):
             if time.monotonic() > deadline:
                 raise AssertionError(f"no {kind} job finished in time")
+            await asyncio.sleep(0.02)
+
+    async def until_settled(self, timeout: float = 10) -> None:
+        """Wait until no job is due or running (timers set for later aside): what the
+        bridge was going to do about what it was told has been done."""
+        deadline = time.monotonic() + timeout
+        while True:
+            jobs = await queue.list_jobs(self.engine, ["pending", "running"])
+            if not any(j.state == "running" or j.run_after <= time.time() for j in jobs):
+                return
+            if time.monotonic() > deadline:
+                raise AssertionError(f"jobs still due after {timeout} s: {jobs}")
             await asyncio.sleep(0.02)
 
 
