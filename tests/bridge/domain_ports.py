@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -157,13 +157,17 @@ def fast_config(**overrides: Any) -> AppConfig:
 
 @asynccontextmanager
 async def domain(
-    engine: AsyncEngine, gateway: ScriptedGateway | None = None, config: AppConfig | None = None
+    engine: AsyncEngine,
+    gateway: ScriptedGateway | None = None,
+    config: AppConfig | None = None,
+    clock: Callable[[], float] = time.time,
 ) -> AsyncIterator[Domain]:
-    """The bridge on ``engine`` with recording ports, its jobs run by a real ``JobRunner``."""
+    """The bridge on ``engine`` with recording ports, its jobs run by a real ``JobRunner``;
+    ``clock`` is the bridge's (the runner keeps the real one)."""
     config = config or fast_config()
     messenger = RecordingMessenger()
     gateway = gateway or ScriptedGateway()
-    bridge = Bridge(engine=engine, config=config, messenger=messenger, gateway=gateway)
+    bridge = Bridge(engine=engine, config=config, messenger=messenger, gateway=gateway, clock=clock)
     runner = JobRunner(
         engine=engine, handlers=bridge.handlers, config=config.jobs, on_dead=bridge.on_dead
     )
