@@ -72,6 +72,18 @@ def send_refused(*, peer: str, reason: str) -> str:
     return f"SMS to {peer}: {reason}"
 
 
+def failure_words(status: str) -> str:
+    """Plain words for a failure status (VoIPbin's webhook carries only the status), for the
+    status line and the alerts: a gateway or delivery-report timeout calls for other action
+    than a carrier's plain failure."""
+    value = status.strip().lower()
+    if value == "gw_timeout":
+        return "the SMS gateway never confirmed the message (gateway timeout)"
+    if value == "dlr_timeout":
+        return "the carrier never sent a delivery report (delivery report timeout)"
+    return f"the carrier reported the message as not delivered (status {value!r})"
+
+
 def send_failed(*, peer: str, reason: str) -> str:
     """An SMS whose status became a failure."""
     return f"SMS to {peer} failed: {reason}. It was not delivered."

@@ -71,7 +71,7 @@ class Statuses:
         if not note and st.phase(message.status) is st.Phase.FAILED:
             # A failed status line always says why, in words (VoIPbin's webhook only
             # carries the status itself).
-            note = st.describe_failure(message.status)
+            note = messages.failure_words(message.status)
         return OutgoingView(
             peer=conversation.peer_number,
             our_number=conversation.our_number,
@@ -122,7 +122,7 @@ class Statuses:
             # Refused at the send: the reason says so, and that it was not sent.
             text = messages.send_refused(peer=peer, reason=message.error)
         else:
-            reason = message.error or st.describe_failure(message.status)
+            reason = message.error or messages.failure_words(message.status)
             text = messages.send_failed(peer=peer, reason=reason)
         await self._alerts.raise_alert_once(message, conversation, kind="failed", text=text)
 

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from bot.bridge.directory import Contact, Health, History, HistoryItem, RecentConversation, Renamed
-from bot.bridge.status import describe_failure
+from bot.bridge.messages import failure_words
 from bot.phone import format_international
 from bot.slack import fit
 from bot.slack import messages as say
@@ -52,7 +52,7 @@ def _history_item(item: HistoryItem, *, peer_label: str, clip: int = TEXT_CLIP) 
     line = f":outbox_tray: *{sender}* → {peer_label} · {when(item.at)}"
     note = item.note if item.failed or item.cancelled else ""
     if item.failed and not note:
-        note = describe_failure(item.status)
+        note = failure_words(item.status)
     return f"{line} · {status_line(item.status, note)}\n{body}"
 
 
