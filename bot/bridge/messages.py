@@ -123,6 +123,14 @@ def reply_unsent() -> str:
     return "A reply was deleted before it went out, so it was not sent as SMS."
 
 
+# -- history ---------------------------------------------------------------------------------
+
+
+def archive_too_slow() -> str:
+    """Why VoIPbin's records could not be read for a history: no answer in time."""
+    return "VoIPbin was too slow"
+
+
 # -- a thread reply edited or deleted ---------------------------------------------------------
 # Told to the reply's author alone; ``peer`` is the number as people write it.
 

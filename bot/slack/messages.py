@@ -6,12 +6,15 @@ otherwise. The ``/sms`` usage is generated from the verb registry (``bot.slack.v
 
 from __future__ import annotations
 
+from bot.bridge.messages import NOTHING_SENT
+
 # -- what happened to a send -------------------------------------------------------------
 
 
 def nothing_sent() -> str:
-    """The words that close every answer where no SMS went out."""
-    return "Nothing was sent."
+    """The words that close every answer where no SMS went out (the domain's refusals close
+    with the same)."""
+    return NOTHING_SENT
 
 
 def failed() -> str:
@@ -549,3 +552,31 @@ def rollup_more(n: int, source: str) -> str:
         f"• … and {n} more failure{'s' if n != 1 else ''}: each has a notice in its thread "
         f"in <#{source}>."
     )
+
+
+# -- long messages ---------------------------------------------------------------------------
+
+
+def sms_from_to(author: str, to: str) -> str:
+    """The notification text of an SMS sent from Slack (``author`` a mention)."""
+    return f"SMS from {author} to {to}"
+
+
+def sms_from(who: str) -> str:
+    """The notification text of an SMS received."""
+    return f"SMS from {who}"
+
+
+def continued(page: int, total: int) -> str:
+    """Atop each further post of a text too long for one Slack message."""
+    return f"_continued · part {page} of {total}_"
+
+
+def part_text(fallback: str, page: int, total: int, shown: str) -> str:
+    """The notification text of a further post (``page`` of ``total``)."""
+    return f"{fallback} (part {page} of {total}): {shown}"
+
+
+def cut_answer() -> str:
+    """Under an answer cut to fit one Slack message."""
+    return "_(cut: too long for one Slack message)_"

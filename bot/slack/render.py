@@ -54,7 +54,7 @@ _context = fit.context
 
 
 def _continued(page: int, total: int) -> dict[str, Any]:
-    return _context(f"_continued · part {page} of {total}_")
+    return _context(say.continued(page, total))
 
 
 def _long(lead: str, body: str, *, fallback: str, tail: Blocks | None = None) -> Rendered:
@@ -69,7 +69,7 @@ def _long(lead: str, body: str, *, fallback: str, tail: Blocks | None = None) ->
             shown = shown.removeprefix(lead).removeprefix("\n")
             text = f"{fallback}: {shown}"
         else:
-            text = f"{fallback} (part {i + 1} of {len(parts)}): {shown}"
+            text = say.part_text(fallback, i + 1, len(parts), shown)
         rendered.append(Rendered(text=fit.fallback(text), blocks=page))
     return Rendered(text=rendered[0].text, blocks=rendered[0].blocks, more=tuple(rendered[1:]))
 
@@ -135,7 +135,7 @@ def outgoing(view: OutgoingView) -> Rendered:
     return _long(
         f"<@{view.author}> → *{to}*",
         escape(view.text),
-        fallback=f"SMS from <@{view.author}> to {to}",
+        fallback=say.sms_from_to(f"<@{view.author}>", to),
         tail=tail,
     )
 
@@ -162,7 +162,7 @@ def retry_button(message_id: int) -> dict[str, Any]:
 def inbound(*, sender: str, text: str, name: str | None = None) -> Rendered:
     """A received SMS: the sender (contact name and number, or the number) and the text."""
     who = contact(sender, name)
-    return _long(f":incoming_envelope: *{who}*", escape(text), fallback=f"SMS from {who}")
+    return _long(f":incoming_envelope: *{who}*", escape(text), fallback=say.sms_from(who))
 
 
 def notice(
@@ -195,7 +195,7 @@ def answer(text: str) -> dict[str, Any]:
     body = fit.sections(text)
     first = fit.pages(body)[0]
     if len(first) < len(body):
-        first = fit.pages(body, tail=[_context("_(cut: too long for one Slack message)_")])[0]
+        first = fit.pages(body, tail=[_context(say.cut_answer())])[0]
     return {"text": fit.fallback(text), "blocks": first}
 
 
