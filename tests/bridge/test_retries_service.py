@@ -1,6 +1,7 @@
 """Retries, by the domain alone: Retry on a failed SMS sends it again once however often it
 is clicked, an SMS that did not fail is not sent again, the policy is checked again (a number
-that opted out since is refused), and a failed thread reply is retried from its failure
+that opted out since is refused), one whose sends were never answered is looked for before it
+is sent again, and a failed thread reply is retried from its failure
 notice and its reactions show the new attempt. The ports are recorded and scripted
 (``domain_ports``); the database and the job runner are real."""
 
@@ -12,7 +13,7 @@ from domain_ports import Domain, ScriptedGateway, domain, fast_config
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.bridge.policy import Refusal
-from bot.bridge.ports import InboundSms, Rejected, StatusReport
+from bot.bridge.ports import InboundSms, Rejected, SentSms, StatusReport, Unavailable
 from bot.bridge.sending import Queued
 
 from harness import CHANNEL, OUR_NUMBER
@@ -99,3 +100,28 @@ async def test_a_failed_thread_reply_is_retried_from_its_failure_notice(
         marks = d.messenger.named("mark_reply")
         assert all(m["ts"] == "1.5" for m in marks)
         assert marks[-1]["status"] == "queued" and marks[-1]["previous"] == "failed"
+
+
+async def test_a_retry_of_an_sms_whose_sends_were_never_answered_looks_for_it_first(
+    engine: AsyncEngine,
+) -> None:
+    # Every attempt times out unanswered until the job gives up: the SMS may exist.
+    gateway = ScriptedGateway(outcomes=[Unavailable("read timed out")] * 4)
+    async with domain(engine, gateway) as d:
+        queued = await d.bridge.accept_send(
+            channel=CHANNEL, user="U0ANNA", recipients=[PEER], text="lost", request_key="k"
+        )
+        assert isinstance(queued, list)
+        await d.until(
+            lambda: any(u["view"].status == "failed" for u in d.messenger.named("update_outgoing"))
+        )
+        await d.until_settled()
+        sends, lookups = len(gateway.sends), gateway.lookups
+        # VoIPbin had it after all: the retry finds it and sends nothing more.
+        gateway.found = [SentSms("sms-late", "sent")]
+        retried = await d.bridge.accept_retry(message_id=queued[0].message_id, user="U0ANNA")
+        assert isinstance(retried, Queued)
+        await d.until(lambda: d.messenger.named("update_outgoing")[-1]["view"].status == "sent")
+        await d.until_settled()
+        assert gateway.lookups == lookups + 1
+        assert len(gateway.sends) == sends, "the SMS found is not sent again"
