@@ -1,11 +1,14 @@
 """Inbound SMS, by the domain alone: an SMS to a routed number is posted in its sender's
-thread (opened once, then used), one to an unrouted number alerts, STOP / START opt the
-sender out and back in, and a redelivery is taken once. The ports are recorded and scripted
+thread (opened once, then used, and a new one linked to it once the old one has been idle for
+``threads.idle_days``), one to an unrouted number alerts, STOP / START opt the sender out and
+back in, and a redelivery is taken once. The ports are recorded and scripted
 (``domain_ports``); the database and the job runner are real."""
 
 from __future__ import annotations
 
-from domain_ports import Domain, domain
+import time
+
+from domain_ports import Domain, domain, fast_config
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.bridge.policy import Refusal
@@ -49,6 +52,28 @@ async def test_an_sms_to_a_routed_number_opens_its_thread_once_and_is_posted_the
             assert post["channel"] == CHANNEL and post["sender"] == PEER
             assert post["thread_ts"] == thread_ts, "both SMS are posted in the sender's thread"
         assert d.gateway.sends == []
+
+
+async def test_an_sms_after_the_thread_was_idle_opens_a_new_thread_linked_to_the_old(
+    engine: AsyncEngine,
+) -> None:
+    # The bridge's clock starts 60 days back (the jobs it writes are due at once for the
+    # runner, which keeps the real clock) and jumps forward.
+    days = -60.0
+    config = fast_config(threads={"idle_days": 30})
+    async with domain(engine, config=config, clock=lambda: time.time() + days * 86400) as d:
+        await d.bridge.accept_inbound(sms("in-1", "first"))
+        await d.until(lambda: posted(d) == ["first"])
+        days = -31
+        await d.bridge.accept_inbound(sms("in-2", "still this thread"))
+        await d.until(lambda: len(posted(d)) == 2)
+        days = 0
+        await d.bridge.accept_inbound(sms("in-3", "a month later"))
+        await d.until(lambda: len(posted(d)) == 3)
+        old, new = d.messenger.answers("open_thread")
+        first, later = d.messenger.named("open_thread")
+        assert first["previous_thread_ts"] is None and later["previous_thread_ts"] == old
+        assert [p["thread_ts"] for p in d.messenger.named("post_inbound")] == [old, old, new]
 
 
 async def test_an_sms_to_an_unrouted_number_alerts_and_is_not_posted(
