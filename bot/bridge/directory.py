@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.bridge import status as st
+from bot.bridge.messages import archive_too_slow
 from bot.bridge.ports import DeliveryError, SmsArchive
 from bot.config import AppConfig
 from bot.jobs import health as job_health
@@ -195,7 +196,7 @@ class Directory:
                 self._archive.recent_messages(scan=ARCHIVE_SCAN), self._archive_timeout
             )
         except (DeliveryError, TimeoutError) as exc:
-            problem = exc.message if isinstance(exc, DeliveryError) else "VoIPbin was too slow"
+            problem = exc.message if isinstance(exc, DeliveryError) else archive_too_slow()
             log.warning("history lookup in VoIPbin failed peer=%s: %s", mask(peer), problem)
             return History(
                 peer=peer, name=name, items=[], source="none", thread=thread, problem=problem

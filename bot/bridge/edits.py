@@ -135,23 +135,9 @@ class ReplyEdits:
 
 def _change_note(message: sms.Message, *, peer: str, deleted: bool, undo_window: bool) -> str:
     """What the author of an edited or deleted thread reply is told (only they see it)."""
-    phase = st.phase(message.status)
-    if phase is st.Phase.FAILED:
-        return (
-            f"Your reply was not delivered to {peer}: its SMS failed. Changing it here sends "
-            "nothing; Retry on the failure notice sends it again as first written."
-        )
+    if st.phase(message.status) is st.Phase.FAILED:
+        return messages.reply_change_after_failure(peer)
     if not deleted and message.voipbin_id is None and message.send_started_at is None:
         # An edit while the reply still waits (the undo window): say what will happen.
-        hint = (
-            " To change it, delete it before it goes out and write it again." if undo_window else ""
-        )
-        return (
-            f"Your reply goes out as SMS to {peer} as you first wrote it: an edit does not "
-            f"change an SMS.{hint}"
-        )
-    done = "deleting it here does not" if deleted else "your edit does not"
-    return (
-        f"Your reply was sent as SMS to {peer} as you first wrote it. An SMS cannot be "
-        f"changed or taken back once sent: {done} reach their phone."
-    )
+        return messages.reply_edit_before_sending(peer, undo_window=undo_window)
+    return messages.reply_change_after_sending(peer, deleted=deleted)

@@ -6,6 +6,8 @@ Plain text: where it is shown (``bot.slack.render``) it is escaped.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from bot.phone import format_international
 
 NOTHING_SENT = "Nothing was sent."
@@ -70,6 +72,18 @@ def send_refused(*, peer: str, reason: str) -> str:
     return f"SMS to {peer}: {reason}"
 
 
+def failure_words(status: str) -> str:
+    """Plain words for a failure status (VoIPbin's webhook carries only the status), for the
+    status line and the alerts: a gateway or delivery-report timeout calls for other action
+    than a carrier's plain failure."""
+    value = status.strip().lower()
+    if value == "gw_timeout":
+        return "the SMS gateway never confirmed the message (gateway timeout)"
+    if value == "dlr_timeout":
+        return "the carrier never sent a delivery report (delivery report timeout)"
+    return f"the carrier reported the message as not delivered (status {value!r})"
+
+
 def send_failed(*, peer: str, reason: str) -> str:
     """An SMS whose status became a failure."""
     return f"SMS to {peer} failed: {reason}. It was not delivered."
@@ -86,6 +100,16 @@ def not_dispatched(*, peer: str, minutes: int) -> str:
     )
 
 
+# The status note of an SMS VoIPbin has not dispatched by ``alerts.stuck_after``; cleared when
+# it is dispatched after all (a note that starts with it is this one).
+NOT_DISPATCHED_NOTE = "VoIPbin has not handed it to a carrier"
+
+
+def not_dispatched_note(minutes: int) -> str:
+    """The status line's note of an SMS that ``not_dispatched`` alerted about."""
+    return f"{NOT_DISPATCHED_NOTE} after {minutes} min"
+
+
 def unrouted(*, sender: str, our_number: str) -> str:
     """An inbound SMS to a number no channel has (``sender`` masked)."""
     return (
@@ -97,6 +121,45 @@ def unrouted(*, sender: str, our_number: str) -> str:
 def reply_unsent() -> str:
     """A thread reply deleted inside its undo window."""
     return "A reply was deleted before it went out, so it was not sent as SMS."
+
+
+# -- history ---------------------------------------------------------------------------------
+
+
+def archive_too_slow() -> str:
+    """Why VoIPbin's records could not be read for a history: no answer in time."""
+    return "VoIPbin was too slow"
+
+
+# -- a thread reply edited or deleted ---------------------------------------------------------
+# Told to the reply's author alone; ``peer`` is the number as people write it.
+
+
+def reply_change_after_failure(peer: str) -> str:
+    """A reply whose SMS failed was edited or deleted."""
+    return (
+        f"Your reply was not delivered to {peer}: its SMS failed. Changing it here sends "
+        "nothing; Retry on the failure notice sends it again as first written."
+    )
+
+
+def reply_edit_before_sending(peer: str, *, undo_window: bool) -> str:
+    """A reply edited while it still waits to go out; ``undo_window``: a delete before then
+    would keep it from going out."""
+    hint = " To change it, delete it before it goes out and write it again." if undo_window else ""
+    return (
+        f"Your reply goes out as SMS to {peer} as you first wrote it: an edit does not change "
+        f"an SMS.{hint}"
+    )
+
+
+def reply_change_after_sending(peer: str, *, deleted: bool) -> str:
+    """A reply edited or deleted (``deleted``) after its SMS went out."""
+    done = "deleting it here does not" if deleted else "your edit does not"
+    return (
+        f"Your reply was sent as SMS to {peer} as you first wrote it. An SMS cannot be "
+        f"changed or taken back once sent: {done} reach their phone."
+    )
 
 
 # -- opt-outs --------------------------------------------------------------------------------
@@ -122,6 +185,81 @@ def opted_in_by_sms(number: str, keyword: str) -> str:
 
 
 # -- refusals --------------------------------------------------------------------------------
+# The sending policy's refusals (``bot.bridge.policy``): each names the rule's facts, says what
+# to do, and ends with ``NOTHING_SENT``.
+
+
+def not_a_sender(our_number: str) -> str:
+    """A person who is not on ``numbers.senders`` of ``our_number``."""
+    return (
+        f"You are not on the list of people who may send SMS from "
+        f"{format_international(our_number)}. Ask the bridge's operator to add you "
+        f"(numbers.senders in app.yaml). {NOTHING_SENT}"
+    )
+
+
+def country_not_texted(peer: str, *, country: str, allowed: list[str]) -> str:
+    """A number in ``country`` (its name, or "an unknown country"); ``allowed``: the names of
+    the countries the bridge texts."""
+    return (
+        f"{format_international(peer)} is a number in {country}; this bridge only texts "
+        f"numbers in {', '.join(allowed)}. Ask the operator to add the country to "
+        f"policy.countries in app.yaml. {NOTHING_SENT}"
+    )
+
+
+def number_type_not_texted(peer: str, *, kind: str) -> str:
+    """A number of a type outside ``policy.number_types`` (``kind``: ``premium_rate``, …)."""
+    return (
+        f"{format_international(peer)} is a {kind.replace('_', ' ')} number, which this bridge "
+        f"does not text (such numbers can cost a lot per message). {NOTHING_SENT}"
+    )
+
+
+def too_long(*, segments: int, encoding: str, cap: int, forcing_chars: Sequence[str]) -> str:
+    """A message over ``policy.max_segments``; ``forcing_chars``: the characters that make it
+    UCS-2 (the first five are named)."""
+    hint = ""
+    if forcing_chars:
+        shown = " ".join(forcing_chars[:5])
+        hint = f" Characters like {shown} make every segment shorter (70 characters)."
+    return (
+        f"That message is {segments} SMS segments ({encoding}); the limit is {cap}. Shorten "
+        f"it or send it in parts.{hint} {NOTHING_SENT}"
+    )
+
+
+def over_user_quota(*, sent_today: int, limit: int) -> str:
+    """A send over the sender's ``policy.daily_segments_per_user``."""
+    return (
+        f"You have sent {sent_today} SMS segments today; your daily limit is {limit}. It "
+        f"resets at midnight UTC. {NOTHING_SENT}"
+    )
+
+
+def over_total_quota(*, sent_today: int, limit: int) -> str:
+    """A send over ``policy.daily_segments_total``, the bridge's for everyone."""
+    return (
+        f"The bridge has sent {sent_today} SMS segments today; the daily limit for everyone "
+        f"is {limit}. It resets at midnight UTC. {NOTHING_SENT}"
+    )
+
+
+def over_rate(our_number: str, *, sent_last_minute: int) -> str:
+    """A send from a number at its ``policy.per_number_per_minute``."""
+    return (
+        f"{format_international(our_number)} has sent {sent_last_minute} SMS in the last "
+        f"minute, its limit. Try again in a minute. {NOTHING_SENT}"
+    )
+
+
+def opted_out(peer: str) -> str:
+    """A send to a number that opted out."""
+    return (
+        f"{format_international(peer)} has opted out (they replied STOP) and gets no SMS from "
+        "this number. They can send START to opt back in; if they asked in another way, staff "
+        f"can use /sms optin {peer}. {NOTHING_SENT}"
+    )
 
 
 def no_longer_routed(our_number: str, *, sender: str) -> str:

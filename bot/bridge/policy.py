@@ -1,5 +1,5 @@
 """The sending policy: who may text whom, and how much. Every refusal names its rule and says
-what to do; nothing here talks to Slack or VoIPbin.
+what to do, in the words of ``bot.bridge.messages``; nothing here talks to Slack or VoIPbin.
 
 Anyone who can write in a channel can make the company send SMS, so every limit is on by
 default: destinations in the home country only, only numbers that reach a phone (premium-rate
@@ -11,8 +11,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from bot.bridge import messages
 from bot.config import AppConfig, NumberRoute
-from bot.phone import count_segments, country_name, country_of, format_international, number_type
+from bot.phone import count_segments, country_name, country_of, number_type
 
 OPT_OUT_WORDS = frozenset({"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT"})
 OPT_IN_WORDS = frozenset({"START", "UNSTOP", "YES"})
@@ -44,10 +45,6 @@ class Usage:
     sends_last_minute: int
 
 
-def _pretty(number: str) -> str:
-    return format_international(number)
-
-
 def check_sender(route: NumberRoute, *, user: str, user_groups: set[str]) -> Refusal | None:
     """``user_groups``: the user groups and channels of ``senders`` the user belongs to."""
     senders = route.senders
@@ -55,11 +52,7 @@ def check_sender(route: NumberRoute, *, user: str, user_groups: set[str]) -> Ref
         return None
     if user in senders.users or user_groups & set(senders.usergroups + senders.channels):
         return None
-    return Refusal(
-        "sender",
-        f"You are not on the list of people who may send SMS from {_pretty(route.number)}. "
-        "Ask the bridge's operator to add you (numbers.senders in app.yaml). Nothing was sent.",
-    )
+    return Refusal("sender", messages.not_a_sender(route.number))
 
 
 def check_destination(config: AppConfig, peer: str) -> Refusal | None:
@@ -67,20 +60,11 @@ def check_destination(config: AppConfig, peer: str) -> Refusal | None:
     region = country_of(peer)
     if region not in allowed:
         where = country_name(region) if region else "an unknown country"
-        names = ", ".join(country_name(c) for c in allowed)
-        return Refusal(
-            "country",
-            f"{_pretty(peer)} is a number in {where}; this bridge only texts numbers in "
-            f"{names}. Ask the operator to add the country to policy.countries in app.yaml. "
-            "Nothing was sent.",
-        )
+        names = [country_name(c) for c in allowed]
+        return Refusal("country", messages.country_not_texted(peer, country=where, allowed=names))
     kind = number_type(peer)
     if kind not in config.policy.number_types:
-        return Refusal(
-            "number-type",
-            f"{_pretty(peer)} is a {kind.replace('_', ' ')} number, which this bridge does not "
-            "text (such numbers can cost a lot per message). Nothing was sent.",
-        )
+        return Refusal("number-type", messages.number_type_not_texted(peer, kind=kind))
     return None
 
 
@@ -88,15 +72,13 @@ def check_text(config: AppConfig, text: str) -> Refusal | None:
     info = count_segments(text)
     cap = config.policy.max_segments
     if info.segments > cap:
-        hint = ""
-        if info.forcing_chars:
-            shown = " ".join(info.forcing_chars[:5])
-            hint = f" Characters like {shown} make every segment shorter (70 characters)."
-        return Refusal(
-            "too-long",
-            f"That message is {info.segments} SMS segments ({info.encoding}); the limit is "
-            f"{cap}. Shorten it or send it in parts.{hint} Nothing was sent.",
+        words = messages.too_long(
+            segments=info.segments,
+            encoding=info.encoding,
+            cap=cap,
+            forcing_chars=info.forcing_chars,
         )
+        return Refusal("too-long", words)
     return None
 
 
@@ -106,32 +88,18 @@ def check_usage(
     policy = config.policy
     per_user = policy.daily_segments_per_user
     if per_user is not None and usage.user_segments_today + segments > per_user:
-        return Refusal(
-            "user-quota",
-            f"You have sent {usage.user_segments_today} SMS segments today; your daily limit is "
-            f"{per_user}. It resets at midnight UTC. Nothing was sent.",
-        )
+        words = messages.over_user_quota(sent_today=usage.user_segments_today, limit=per_user)
+        return Refusal("user-quota", words)
     total = policy.daily_segments_total
     if total is not None and usage.total_segments_today + segments > total:
-        return Refusal(
-            "total-quota",
-            f"The bridge has sent {usage.total_segments_today} SMS segments today; the daily "
-            f"limit for everyone is {total}. It resets at midnight UTC. Nothing was sent.",
-        )
+        words = messages.over_total_quota(sent_today=usage.total_segments_today, limit=total)
+        return Refusal("total-quota", words)
     rate = policy.per_number_per_minute
     if rate is not None and usage.sends_last_minute >= rate:
-        return Refusal(
-            "rate",
-            f"{_pretty(our_number)} has sent {usage.sends_last_minute} SMS in the last minute, "
-            f"its limit. Try again in a minute. Nothing was sent.",
-        )
+        words = messages.over_rate(our_number, sent_last_minute=usage.sends_last_minute)
+        return Refusal("rate", words)
     return None
 
 
 def opted_out_refusal(peer: str) -> Refusal:
-    return Refusal(
-        "opted-out",
-        f"{_pretty(peer)} has opted out (they replied STOP) and gets no SMS from this number. "
-        "They can send START to opt back in; if they asked in another way, staff can use "
-        f"/sms optin {peer}. Nothing was sent.",
-    )
+    return Refusal("opted-out", messages.opted_out(peer))

@@ -84,13 +84,3 @@ def reported(status: str, *, dispatched: bool) -> str:
     if dispatched and phase(status) is Phase.PENDING:
         return DISPATCHED
     return status
-
-
-def describe_failure(status: str) -> str:
-    """Plain words for a failure status, for people reading the thread."""
-    value = status.strip().lower()
-    if value == "gw_timeout":
-        return "the SMS gateway never confirmed the message (gateway timeout)"
-    if value == "dlr_timeout":
-        return "the carrier never sent a delivery report (delivery report timeout)"
-    return f"the carrier reported the message as not delivered (status {value!r})"

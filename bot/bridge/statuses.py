@@ -31,10 +31,6 @@ from bot.store import conversations, early_statuses, sms
 
 log = logging.getLogger("bot.bridge.service")
 
-# The status note of an SMS VoIPbin has not dispatched by ``alerts.stuck_after``; cleared when
-# it is dispatched after all.
-NOT_DISPATCHED_NOTE = "VoIPbin has not handed it to a carrier"
-
 
 class Statuses:
     """Status reports, status lines, failure alerts of outgoing SMS."""
@@ -78,7 +74,7 @@ class Statuses:
                 return "status-early"
             changed = await sms.raise_status(conn, found.id, status=raw_status, rank=rank, now=now)
             if changed:
-                if (found.error or "").startswith(NOT_DISPATCHED_NOTE):
+                if (found.error or "").startswith(messages.NOT_DISPATCHED_NOTE):
                     # Alerted as not dispatched, and dispatched after all: the note is wrong now.
                     await sms.update_message(conn, found.id, now, error=None)
                 await enqueue_show(conn, found, raw_status, now)
@@ -100,7 +96,7 @@ class Statuses:
         if not note and st.phase(message.status) is st.Phase.FAILED:
             # A failed status line always says why, in words (VoIPbin's webhook only
             # carries the status itself).
-            note = st.describe_failure(message.status)
+            note = messages.failure_words(message.status)
         return OutgoingView(
             peer=conversation.peer_number,
             our_number=conversation.our_number,
@@ -151,7 +147,7 @@ class Statuses:
             # Refused at the send: the reason says so, and that it was not sent.
             text = messages.send_refused(peer=peer, reason=message.error)
         else:
-            reason = message.error or st.describe_failure(message.status)
+            reason = message.error or messages.failure_words(message.status)
             text = messages.send_failed(peer=peer, reason=reason)
         await self._alerts.raise_alert_once(message, conversation, kind="failed", text=text)
 
@@ -184,7 +180,7 @@ class Statuses:
                 conn,
                 message.id,
                 now,
-                error=f"{NOT_DISPATCHED_NOTE} after {minutes} min",
+                error=messages.not_dispatched_note(minutes),
             )
             await enqueue_show(conn, message, "stuck", now, force=True)
         peer = await self._alerts.name_of(conversation.peer_number)

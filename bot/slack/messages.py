@@ -6,12 +6,15 @@ otherwise. The ``/sms`` usage is generated from the verb registry (``bot.slack.v
 
 from __future__ import annotations
 
+from bot.bridge.messages import NOTHING_SENT
+
 # -- what happened to a send -------------------------------------------------------------
 
 
 def nothing_sent() -> str:
-    """The words that close every answer where no SMS went out."""
-    return "Nothing was sent."
+    """The words that close every answer where no SMS went out (the domain's refusals close
+    with the same)."""
+    return NOTHING_SENT
 
 
 def failed() -> str:
@@ -124,6 +127,28 @@ def modal_not_a_member() -> str:
     return "Only members of this number's channel may send from it; join the channel first."
 
 
+def modal_from_hint() -> str:
+    """Under the picker of the number to send from."""
+    return "The SMS and its thread go to this number's channel."
+
+
+def modal_numbers_cut(shown: int, total: int) -> str:
+    """Under a picker that lists ``shown`` of the bridge's ``total`` numbers."""
+    return (
+        f"The first {shown} of {total} numbers are listed; to send from one of the other "
+        f"{total - shown}, use *Send as SMS* on a message in its channel, or `/sms` there."
+    )
+
+
+def modal_sends_from(ours: str, channel: str) -> str:
+    """The one number the modal sends from (``ours``, escaped) and its channel."""
+    return f"Sends from {ours}; the SMS and its thread go to <#{channel}>."
+
+
+def modal_to_hint() -> str:
+    return "One number, or several separated by commas."
+
+
 # -- the acknowledgements of the other verbs ----------------------------------------------
 
 
@@ -225,3 +250,333 @@ def name_missing() -> str:
 
 def name_too_long(length: int, limit: int) -> str:
     return f"That name is {length} characters; keep it to {limit}."
+
+
+# -- /sms history ----------------------------------------------------------------------------
+# ``who`` and ``label`` name the other party (escaped markup); ``when`` is a Slack date.
+
+
+def history_title(who: str) -> str:
+    return f":scroll: History with {who}"
+
+
+def history_empty(label: str, *, problem: str | None) -> str:
+    """No messages with a number; ``problem``: why VoIPbin's records could not be read
+    (escaped), if they could not."""
+    text = f"No messages with {label} in this channel yet."
+    if problem:
+        return f"{text} VoIPbin's records could not be read: {problem}"
+    return f"{text} Neither the bridge nor VoIPbin's records have any."
+
+
+def history_listed(count: int, *, from_store: bool, thread_link: str | None) -> str:
+    """Above the messages listed: how many, and whose records they come from."""
+    source = (
+        "from the bridge's records"
+        if from_store
+        else "from VoIPbin's records (the bridge has none of its own for this number)"
+    )
+    line = f"The last {count} message{'s' if count != 1 else ''}, oldest first, {source}"
+    if thread_link:
+        line += f" · <{thread_link}|Open the thread>"
+    return line
+
+
+def history_older(n: int, *, thread_link: str | None) -> str:
+    """Under the messages listed, when ``n`` older ones did not fit."""
+    where = f"<{thread_link}|the thread>" if thread_link else "the number's thread"
+    return f"_{n} older message{'s' if n != 1 else ''} not shown: see {where}._"
+
+
+def history_text(label: str, count: int) -> str:
+    """The notification text of a history."""
+    return f"History with {label}: the last {count} messages"
+
+
+def empty_sms() -> str:
+    """An SMS without text, where a list quotes it."""
+    return "_(empty)_"
+
+
+# -- /sms contacts ---------------------------------------------------------------------------
+
+
+def no_contacts() -> str:
+    return (
+        "This channel has not texted anyone yet. Start with `/sms +31612345678 Hello`; "
+        "name a number with `/sms name +31612345678 Anna de Vries`."
+    )
+
+
+def contact_line(
+    who: str, *, with_number: str | None, last: str, link: str | None, opted_out: bool
+) -> str:
+    """One number of ``/sms contacts``; ``with_number``: which of our numbers texts it, when
+    the channel has several; ``last``: when it last texted (a Slack date)."""
+    line = f"• {who}"
+    if with_number:
+        line += f" (with {with_number})"
+    line += f" · last message {last}"
+    line += f" · <{link}|thread>" if link else " · no thread yet"
+    if opted_out:
+        line += " · :no_entry: opted out"
+    return line
+
+
+def contacts_title(count: int) -> str:
+    return f":busts_in_silhouette: *{count} number{'s' if count != 1 else ''} this channel texts*"
+
+
+def contacts_more(n: int) -> str:
+    """Under the numbers listed, when ``n`` more did not fit."""
+    return (
+        f"• … and {n} more, less recently texted: `/sms history +31612345678` shows "
+        "one of them, and its thread."
+    )
+
+
+def contacts_text(count: int) -> str:
+    """The notification text of ``/sms contacts``."""
+    return f"{count} numbers this channel texts"
+
+
+# -- /sms name -------------------------------------------------------------------------------
+# ``number`` and the names are escaped.
+
+
+def name_none(number: str) -> str:
+    """A name removed from a number that had none."""
+    return f"{number} has no name; nothing changed."
+
+
+def name_removed(number: str, *, before: str) -> str:
+    return f"{number} no longer has a name (it was *{before}*)."
+
+
+def name_unchanged(number: str, name: str) -> str:
+    return f"{number} is already called *{name}*."
+
+
+def name_set(number: str, name: str, *, before: str | None) -> str:
+    text = f":label: {number} is now called *{name}*"
+    if before is not None:
+        text += f" (it was *{before}*)"
+    return (
+        f"{text}. New threads, SMS sent and received, alerts, history, contacts and the App "
+        "Home show the name."
+    )
+
+
+# -- /sms status -----------------------------------------------------------------------------
+
+
+def age(seconds: float) -> str:
+    """How long ago, roughly: ``42 s``, ``12 min``, ``5 h``, ``3 days``."""
+    seconds = max(0.0, seconds)
+    if seconds < 90:
+        return f"{int(seconds)} s"
+    if seconds < 5400:
+        return f"{round(seconds / 60)} min"
+    if seconds < 2 * 86400:
+        return f"{round(seconds / 3600)} h"
+    return f"{round(seconds / 86400)} days"
+
+
+def verdict_needs_attention() -> str:
+    return ":red_circle: *Needs attention*"
+
+
+def verdict_catching_up() -> str:
+    return ":large_yellow_circle: *Catching up*"
+
+
+def verdict_healthy() -> str:
+    return ":large_green_circle: *Healthy*"
+
+
+def status_title(verdict: str) -> str:
+    return f":satellite_antenna: Bridge status: {verdict}"
+
+
+def status_fields(
+    *,
+    waiting: int,
+    retrying: int,
+    running: int,
+    oldest: float | None,
+    dead: int,
+    opted_out: int,
+    scheduled: int,
+) -> list[str]:
+    """The figures of ``/sms status``, each a label and its value; ``oldest``: the age of
+    the oldest waiting job in seconds, None when none waits."""
+    return [
+        f"*Queue*\n{waiting} waiting · {retrying} retrying · {running} running",
+        "*Oldest waiting job*\n" + ("none" if oldest is None else f"{age(oldest)} old"),
+        f"*Dead jobs*\n{dead}" + (" (`sms-bridge jobs dead` lists them)" if dead else ""),
+        f"*Opted-out numbers*\n{opted_out}",
+        f"*Timers*\n{scheduled} scheduled (delivery checks)",
+    ]
+
+
+def latest_errors() -> str:
+    return "*Latest errors*"
+
+
+def job_problem(*, kind: str, job_id: int, dead: bool, attempts: int, when: str, error: str) -> str:
+    """One job that is dead or retrying; ``error``: its last error (escaped)."""
+    state = "dead" if dead else f"retrying, attempt {attempts}"
+    return f"• `{kind}` #{job_id} ({state}, {when}): {error}"
+
+
+def problems_more(n: int) -> str:
+    return f"• … and {n} more: `sms-bridge jobs dead`"
+
+
+def no_recent_errors() -> str:
+    return "No recent errors."
+
+
+def status_text(*, waiting: int, retrying: int, dead: int, opted_out: int) -> str:
+    """The notification text of ``/sms status``."""
+    return (
+        f"Bridge status: {waiting} waiting, {retrying} retrying, {dead} dead jobs, "
+        f"{opted_out} opted-out numbers"
+    )
+
+
+# -- App Home --------------------------------------------------------------------------------
+
+
+def home_title() -> str:
+    return "SMS conversations"
+
+
+def home_updated(when: str) -> str:
+    return f"The latest conversations in your channels · updated {when}"
+
+
+def home_empty() -> str:
+    return (
+        "No SMS conversations yet in the channels you are in. Type "
+        "`/sms +31612345678 Hello` in a channel that has a number."
+    )
+
+
+def home_summary(*, unanswered: int, failed: int) -> str:
+    """How many of the conversations listed wait for an answer or have a failed SMS."""
+    summary = []
+    if unanswered:
+        summary.append(f":large_orange_circle: {unanswered} unanswered")
+    if failed:
+        summary.append(f":x: {failed} with a failed SMS")
+    return " · ".join(summary) if summary else ":white_check_mark: All answered"
+
+
+def home_conversation(who: str, channel: str, *, unanswered: bool, failed: bool) -> str:
+    """The first line of a conversation in the App Home: who, in which channel, its marks."""
+    marks = []
+    if unanswered:
+        marks.append(":large_orange_circle: *Unanswered*")
+    if failed:
+        marks.append(":x: *SMS failed*")
+    return f"{who} in <#{channel}>" + "".join(f" · {m}" for m in marks)
+
+
+def home_cancelled(body: str) -> str:
+    """The last message of a conversation, a send that was cancelled."""
+    return f"{body} · _cancelled, not sent_"
+
+
+def home_thread(link: str | None) -> str:
+    """The conversation's thread, or that it is still being opened."""
+    return f"<{link}|Open the thread>" if link else "_The thread is being opened_"
+
+
+def home_most_recent(count: int) -> str:
+    return (
+        f"The {count} most recent are shown; `/sms contacts` in a channel lists all of its numbers."
+    )
+
+
+def home_more(n: int) -> str:
+    """Under the conversations listed, when ``n`` more did not fit in the view."""
+    return f"… and {n} more not shown; `/sms contacts` in a channel lists all of its numbers."
+
+
+# -- a number's thread, and the alerts ---------------------------------------------------------
+# ``who`` and ``ours`` are escaped; ``link`` a Slack permalink.
+
+
+def thread_title(who: str) -> str:
+    """The first line of a number's thread root."""
+    return f":iphone: *SMS conversation with {who}*"
+
+
+def thread_from(ours: str) -> str:
+    return f"Texting from {ours} · reply in this thread to send an SMS"
+
+
+def thread_text(who: str, ours: str, *, continues: bool, opted_out: bool) -> str:
+    """The notification text of a thread root."""
+    text = f"SMS conversation with {who} (our number {ours})"
+    if continues:
+        text += " - continues an earlier thread"
+    if opted_out:
+        text += " - opted out"
+    return text
+
+
+def previous_thread(link: str) -> str:
+    return f":leftwards_arrow_with_hook: <{link}|Previous thread with this number>"
+
+
+def thread_opted_out() -> str:
+    """On the thread root of a number that opted out."""
+    return ":no_entry: This number has opted out (STOP): SMS to it are refused."
+
+
+def view_thread(link: str) -> str:
+    """The link from a notice or an alert to the SMS's thread."""
+    return f"<{link}|View the thread>"
+
+
+def rollup_head(count: int, source: str) -> str:
+    """An alert of ``count`` failures in channel ``source`` within the roll-up window."""
+    return f":rotating_light: {count} SMS failures in <#{source}> within a minute:"
+
+
+def rollup_more(n: int, source: str) -> str:
+    """Under a roll-up, when ``n`` more failures did not fit."""
+    return (
+        f"• … and {n} more failure{'s' if n != 1 else ''}: each has a notice in its thread "
+        f"in <#{source}>."
+    )
+
+
+# -- long messages ---------------------------------------------------------------------------
+
+
+def sms_from_to(author: str, to: str) -> str:
+    """The notification text of an SMS sent from Slack (``author`` a mention)."""
+    return f"SMS from {author} to {to}"
+
+
+def sms_from(who: str) -> str:
+    """The notification text of an SMS received."""
+    return f"SMS from {who}"
+
+
+def continued(page: int, total: int) -> str:
+    """Atop each further post of a text too long for one Slack message."""
+    return f"_continued · part {page} of {total}_"
+
+
+def part_text(fallback: str, page: int, total: int, shown: str) -> str:
+    """The notification text of a further post (``page`` of ``total``)."""
+    return f"{fallback} (part {page} of {total}): {shown}"
+
+
+def cut_answer() -> str:
+    """Under an answer cut to fit one Slack message."""
+    return "_(cut: too long for one Slack message)_"

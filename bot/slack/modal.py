@@ -111,39 +111,17 @@ def build_view(
                     "options": options,
                     "initial_option": options[0],
                 },
-                "hint": _plain("The SMS and its thread go to this number's channel."),
+                "hint": _plain(messages.modal_from_hint()),
             }
         )
         if len(numbers) > fit.OPTIONS_MAX:
             # A picker holds 100 options: say so, and how to send from the others.
-            hidden = len(numbers) - fit.OPTIONS_MAX
-            blocks.append(
-                {
-                    "type": "context",
-                    "elements": [
-                        {
-                            "type": "mrkdwn",
-                            "text": f"The first {fit.OPTIONS_MAX} of {len(numbers)} numbers "
-                            f"are listed; to send from one of the other {hidden}, use *Send "
-                            "as SMS* on a message in its channel, or `/sms` there.",
-                        }
-                    ],
-                }
-            )
+            cut = messages.modal_numbers_cut(fit.OPTIONS_MAX, len(numbers))
+            blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": cut}]})
     elif channel_of and channel_of.get(numbers[0]):
         ours = escape(format_international(numbers[0]))
-        blocks.append(
-            {
-                "type": "context",
-                "elements": [
-                    {
-                        "type": "mrkdwn",
-                        "text": f"Sends from {ours}; the SMS and its thread go to "
-                        f"<#{channel_of[numbers[0]]}>.",
-                    }
-                ],
-            }
-        )
+        sends_from = messages.modal_sends_from(ours, channel_of[numbers[0]])
+        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": sends_from}]})
     to_input: dict[str, Any] = {
         "type": "plain_text_input",
         "action_id": "value",
@@ -157,7 +135,7 @@ def build_view(
             "block_id": "to",
             "label": _plain("To"),
             "element": to_input,
-            "hint": _plain("One number, or several separated by commas."),
+            "hint": _plain(messages.modal_to_hint()),
         }
     )
     text_input: dict[str, Any] = {

@@ -13,6 +13,7 @@ from bot.bridge import status as st
 from bot.bridge.ports import AlertItem, OutgoingView
 from bot.phone import country_name, country_of, format_international
 from bot.slack import fit
+from bot.slack import messages as say
 from bot.slack.mrkdwn import escape
 
 Blocks = list[dict[str, Any]]
@@ -53,7 +54,7 @@ _context = fit.context
 
 
 def _continued(page: int, total: int) -> dict[str, Any]:
-    return _context(f"_continued · part {page} of {total}_")
+    return _context(say.continued(page, total))
 
 
 def _long(lead: str, body: str, *, fallback: str, tail: Blocks | None = None) -> Rendered:
@@ -68,7 +69,7 @@ def _long(lead: str, body: str, *, fallback: str, tail: Blocks | None = None) ->
             shown = shown.removeprefix(lead).removeprefix("\n")
             text = f"{fallback}: {shown}"
         else:
-            text = f"{fallback} (part {i + 1} of {len(parts)}): {shown}"
+            text = say.part_text(fallback, i + 1, len(parts), shown)
         rendered.append(Rendered(text=fit.fallback(text), blocks=page))
     return Rendered(text=rendered[0].text, blocks=rendered[0].blocks, more=tuple(rendered[1:]))
 
@@ -107,22 +108,12 @@ def thread_root(
     number = escape(human_number(peer))
     who = f"{escape(name)} · {number}" if name else number
     ours = escape(format_international(our_number))
-    blocks = [
-        _section(f":iphone: *SMS conversation with {who}*"),
-        _context(f"Texting from {ours} · reply in this thread to send an SMS"),
-    ]
-    text = f"SMS conversation with {who} (our number {ours})"
+    blocks = [_section(say.thread_title(who)), _context(say.thread_from(ours))]
     if previous_link:
-        blocks.append(
-            _context(
-                f":leftwards_arrow_with_hook: <{previous_link}|Previous thread with this number>"
-            )
-        )
-        text += " - continues an earlier thread"
+        blocks.append(_context(say.previous_thread(previous_link)))
     if opted_out:
-        warning = ":no_entry: This number has opted out (STOP): SMS to it are refused."
-        blocks.append(_context(warning))
-        text += " - opted out"
+        blocks.append(_context(say.thread_opted_out()))
+    text = say.thread_text(who, ours, continues=bool(previous_link), opted_out=opted_out)
     return Rendered(text=text, blocks=blocks)
 
 
@@ -144,7 +135,7 @@ def outgoing(view: OutgoingView) -> Rendered:
     return _long(
         f"<@{view.author}> → *{to}*",
         escape(view.text),
-        fallback=f"SMS from <@{view.author}> to {to}",
+        fallback=say.sms_from_to(f"<@{view.author}>", to),
         tail=tail,
     )
 
@@ -171,7 +162,7 @@ def retry_button(message_id: int) -> dict[str, Any]:
 def inbound(*, sender: str, text: str, name: str | None = None) -> Rendered:
     """A received SMS: the sender (contact name and number, or the number) and the text."""
     who = contact(sender, name)
-    return _long(f":incoming_envelope: *{who}*", escape(text), fallback=f"SMS from {who}")
+    return _long(f":incoming_envelope: *{who}*", escape(text), fallback=say.sms_from(who))
 
 
 def notice(
@@ -186,7 +177,7 @@ def notice(
     at a word (notices quote an excerpt and link to the thread, never a whole SMS)."""
     icon = ":rotating_light:" if alert else ":warning:"
     by = f" (by <@{mention}>)" if mention else ""
-    view = f"\n<{link}|View the thread>" if link else ""
+    view = f"\n{say.view_thread(link)}" if link else ""
     room = fit.SECTION_MAX - len(icon) - 1 - len(by) - len(view)
     line = f"{icon} {fit.cut(escape(text), room)}{by}"
     blocks = [_section(line + view)]
@@ -204,7 +195,7 @@ def answer(text: str) -> dict[str, Any]:
     body = fit.sections(text)
     first = fit.pages(body)[0]
     if len(first) < len(body):
-        first = fit.pages(body, tail=[_context("_(cut: too long for one Slack message)_")])[0]
+        first = fit.pages(body, tail=[_context(say.cut_answer())])[0]
     return {"text": fit.fallback(text), "blocks": first}
 
 
@@ -224,19 +215,16 @@ def rollup(*, source: str, items: list[AlertItem]) -> Rendered:
     failure, and says how many more there are and where they are."""
     if len(items) == 1:
         return notice(text=items[0].text, link=items[0].link, alert=True)
-    head = f":rotating_light: {len(items)} SMS failures in <#{source}> within a minute:"
+    head = say.rollup_head(len(items), source)
     lines = []
     for item in items:
         line = f"• {fit.excerpt(item.text, ROLLUP_EXCERPT)}"
         if item.link:
-            line += f" <{item.link}|View the thread>"
+            line += f" {say.view_thread(item.link)}"
         lines.append(line)
 
     def more(n: int) -> str:
-        return (
-            f"• … and {n} more failure{'s' if n != 1 else ''}: each has a notice in its "
-            f"thread in <#{source}>."
-        )
+        return say.rollup_more(n, source)
 
     blocks = fit.fit_lines(lines, more=more, before=[_section(head)])
     text = head + " " + "; ".join(fit.excerpt(i.text, ROLLUP_EXCERPT) for i in items[:10])

@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,6 +28,7 @@ from harness import make_config, wait_until
 class Call:
     method: str
     args: dict[str, Any]
+    answer: str | None = None  # the ts a post was answered with
 
 
 @dataclass
@@ -40,9 +41,14 @@ class RecordingMessenger:
     def named(self, method: str) -> list[dict[str, Any]]:
         return [c.args for c in self.calls if c.method == method]
 
+    def answers(self, method: str) -> list[str | None]:
+        """The ts each call of ``method`` was answered with, in order."""
+        return [c.answer for c in self.calls if c.method == method]
+
     def _post(self, method: str, args: dict[str, Any]) -> str:
-        self.calls.append(Call(method, args))
-        return f"1700000000.{next(self._ts):06d}"
+        ts = f"1700000000.{next(self._ts):06d}"
+        self.calls.append(Call(method, args, ts))
+        return ts
 
     async def open_thread(self, **args: Any) -> str:
         return self._post("open_thread", args)
@@ -83,12 +89,15 @@ class RecordingMessenger:
 @dataclass
 class ScriptedGateway:
     """The SMS provider, answering each send with the next scripted outcome (a ``SentSms``
-    or an exception to raise); ``found`` is what a look-up for an earlier send finds."""
+    or an exception to raise); ``found`` is what a look-up for an earlier send finds;
+    ``statuses`` what a status read of an SMS answers (``queued`` when not given)."""
 
     outcomes: list[SentSms | Exception] = field(default_factory=list)
     found: list[SentSms] = field(default_factory=list)
+    statuses: dict[str, str] = field(default_factory=dict)
     sends: list[dict[str, str]] = field(default_factory=list)
     lookups: int = 0
+    status_reads: list[str] = field(default_factory=list)
 
     async def send(self, *, source: str, destination: str, text: str) -> SentSms:
         self.sends.append({"source": source, "destination": destination, "text": text})
@@ -100,7 +109,8 @@ class ScriptedGateway:
         return outcome
 
     async def status(self, sms_id: str) -> str:
-        return "queued"
+        self.status_reads.append(sms_id)
+        return self.statuses.get(sms_id, "queued")
 
     async def find_sent(
         self, *, source: str, destination: str, text: str, since: float
@@ -128,6 +138,18 @@ class Domain:
                 raise AssertionError(f"no {kind} job finished in time")
             await asyncio.sleep(0.02)
 
+    async def until_settled(self, timeout: float = 10) -> None:
+        """Wait until no job is due or running (timers set for later aside): what the
+        bridge was going to do about what it was told has been done."""
+        deadline = time.monotonic() + timeout
+        while True:
+            jobs = await queue.list_jobs(self.engine, ["pending", "running"])
+            if not any(j.state == "running" or j.run_after <= time.time() for j in jobs):
+                return
+            if time.monotonic() > deadline:
+                raise AssertionError(f"jobs still due after {timeout} s: {jobs}")
+            await asyncio.sleep(0.02)
+
 
 def fast_config(**overrides: Any) -> AppConfig:
     return make_config(**overrides)
@@ -135,13 +157,17 @@ def fast_config(**overrides: Any) -> AppConfig:
 
 @asynccontextmanager
 async def domain(
-    engine: AsyncEngine, gateway: ScriptedGateway | None = None, config: AppConfig | None = None
+    engine: AsyncEngine,
+    gateway: ScriptedGateway | None = None,
+    config: AppConfig | None = None,
+    clock: Callable[[], float] = time.time,
 ) -> AsyncIterator[Domain]:
-    """The bridge on ``engine`` with recording ports, its jobs run by a real ``JobRunner``."""
+    """The bridge on ``engine`` with recording ports, its jobs run by a real ``JobRunner``;
+    ``clock`` is the bridge's (the runner keeps the real one)."""
     config = config or fast_config()
     messenger = RecordingMessenger()
     gateway = gateway or ScriptedGateway()
-    bridge = Bridge(engine=engine, config=config, messenger=messenger, gateway=gateway)
+    bridge = Bridge(engine=engine, config=config, messenger=messenger, gateway=gateway, clock=clock)
     runner = JobRunner(
         engine=engine, handlers=bridge.handlers, config=config.jobs, on_dead=bridge.on_dead
     )
