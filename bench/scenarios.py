@@ -1195,18 +1195,20 @@ async def _pg_paced(ctx: Context, *, workers: bool, outages: bool = False) -> Re
             doubled += len(got) - len(set(got))
             broken += got != sorted(set(got))
     # Recovery: each conversation with an SMS taken in and not yet posted when the database
-    # went down posts again within this many seconds of the database's return.
+    # returned posts within this many seconds of the return.
     resume = 0.0
     if "database_up" in events:
-        down, up = events["database_down"], events["database_up"]
+        up = events["database_up"]
         posted: dict[tuple[int, int, int], float] = {}
         for (c, p), ats in shown_at.items():
             for m, at in zip(shown[(c, p)], ats, strict=True):
                 posted.setdefault((c, p, m), at)
+        # Taken in before the return and not posted before it (a post made during the
+        # outage by a job that had nothing left to write does not wait).
         waiting = {
             (c, p)
             for (c, p, m), at in accepted.items()
-            if at < up and posted.get((c, p, m), math.inf) >= down
+            if at < up and posted.get((c, p, m), math.inf) >= up
         }
         for conversation in waiting:
             after = [t for t in shown_at.get(conversation, []) if t >= up]
