@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
+import statistics
 import time
 
 import pytest
@@ -15,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from bot.config import JobsConfig
 from bot.jobs import queue
 from bot.jobs.queue import Job, job_row
-from bot.jobs.runner import PRESSED_PAUSE_SECONDS, PRESSED_SHARE, JobRunner
+from bot.jobs.runner import JobRunner
 from bot.jobs.writer import JobWriter
 from bot.store.db import create_engine
 from bot.store.tables import jobs
@@ -70,9 +71,12 @@ async def test_under_pressure_jobs_run_one_at_a_time_and_take_their_share_only(
         await wait_until(lambda: len(starts) >= 4)
         assert peak == 1
         gaps = [b - a for a, b in itertools.pairwise(starts)]
-        pause = min(max(work * (1 - PRESSED_SHARE) / PRESSED_SHARE, PRESSED_PAUSE_SECONDS[0]), 1)
-        # Slowness can only make the gaps longer; the share bounds them from below.
+        # The jobs' share is a tenth of the time: 40 ms of work, then 360 ms for requests.
+        pause = 0.36
+        # Slowness can only make the gaps longer; the share bounds them from below...
         assert min(gaps) >= 0.9 * (work + pause), gaps
+        # ...and the pause is no longer than the share asks, with room for a slow machine.
+        assert statistics.median(gaps) < 1.5 * (work + pause), gaps
         pressure = False
         runner.wake()
         await wait_until(lambda: len(starts) == 12)
@@ -84,7 +88,7 @@ async def test_under_pressure_jobs_run_one_at_a_time_and_take_their_share_only(
 async def test_under_pressure_a_long_job_still_lets_the_next_one_start_within_the_cap(
     engine: AsyncEngine,
 ) -> None:
-    """The pause is capped (PRESSED_PAUSE_SECONDS[1]): a burst that never ends does not
+    """The pause is capped at a second (PRESSED_PAUSE_SECONDS[1]): a burst that never ends does not
     stop the jobs, however long each one takes."""
     await _enqueue(engine, 3)
     starts: list[float] = []
@@ -106,8 +110,9 @@ async def test_under_pressure_a_long_job_still_lets_the_next_one_start_within_th
     finally:
         await runner.stop(grace=1)
     gap = starts[1] - starts[0]
-    assert gap >= work + PRESSED_PAUSE_SECONDS[1] * 0.9
-    assert gap < work * (1 - PRESSED_SHARE) / PRESSED_SHARE, "the pause was not capped"
+    # The cap is a second: the next job starts a second after the last one ended.
+    assert gap >= work + 0.9
+    assert gap < work + 1.5, "the pause was not capped at a second"
 
 
 async def test_jobs_waiting_for_a_rate_limit_do_not_hold_the_slots(engine: AsyncEngine) -> None:
