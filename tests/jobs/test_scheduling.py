@@ -63,7 +63,8 @@ async def test_under_pressure_jobs_run_one_at_a_time_and_take_their_share_only(
     runner = JobRunner(
         engine=engine,
         handlers={"k": handler},
-        config=JobsConfig(concurrency=8, poll_interval_seconds=0.01),
+        # A long poll: under pressure the pause, not the poll, says when the next claim is.
+        config=JobsConfig(concurrency=8, poll_interval_seconds=5),
         pressure=lambda: pressure,
     )
     runner.start()
