@@ -520,3 +520,32 @@ async def test_an_idle_runner_looks_for_work_once_a_poll_unless_woken(engine: As
             await ran.runner.stop(grace=1)
     finally:
         event.remove(engine.sync_engine, "before_cursor_execute", count)
+
+
+async def test_a_claim_the_database_fails_is_tried_again_a_poll_later_not_at_once(
+    engine: AsyncEngine, caplog: pytest.LogCaptureFixture
+) -> None:
+    """While the database fails every look for work, the runner tries once per poll (here a
+    minute) or when woken, and logs each failure once: no loop hammering a database that is
+    down, and no flood of the same error in the log."""
+
+    def failures() -> int:
+        return sum(r.getMessage() == "job claim failed; retrying" for r in caplog.records)
+
+    ran = Ran(engine, lambda job: asyncio.sleep(0), JobsConfig(poll_interval_seconds=60))
+    async with engine.begin() as conn:
+        await conn.execute(text("ALTER TABLE jobs RENAME TO jobs_away"))
+    try:
+        with caplog.at_level(logging.ERROR, logger="bot.jobs.runner"):
+            ran.runner.start()
+            try:
+                await wait_until(lambda: failures() >= 1)
+                await asyncio.sleep(0.5)  # a window to count in: nothing is expected to happen
+                assert failures() == 1
+                ran.runner.wake()
+                await wait_until(lambda: failures() >= 2)
+            finally:
+                await ran.runner.stop(grace=1)
+    finally:
+        async with engine.begin() as conn:
+            await conn.execute(text("ALTER TABLE jobs_away RENAME TO jobs"))

@@ -11,6 +11,7 @@ import time
 
 import pytest
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.config import JobsConfig
@@ -207,16 +208,21 @@ async def test_a_failed_batch_fails_every_write_in_it(tmp_path: object) -> None:
     assert writer.rows == 0
 
 
-async def test_a_row_the_database_refuses_fails_alone(engine: AsyncEngine) -> None:
-    """One bad row in a shared batch: the others are written, only its request fails."""
+@pytest.mark.parametrize("others", [6, 1])
+async def test_a_row_the_database_refuses_fails_alone(engine: AsyncEngine, others: int) -> None:
+    """One bad row in a shared batch (of seven, or of two): the others are written, only its
+    request fails."""
     writer = JobWriter(engine)
     now = time.time()
-    good = [job_row(kind="k", key=f"g-{n}", payload={}, now=now) for n in range(6)]
+    good = [job_row(kind="k", key=f"g-{n}", payload={}, now=now) for n in range(others)]
     bad = job_row(kind="k", key="bad", payload={}, now=now) | {"kind": None}  # NOT NULL
+    half = others // 2
     results = await asyncio.gather(
-        *(writer.write(row) for row in [*good[:3], bad, *good[3:]]), return_exceptions=True
+        *(writer.write(row) for row in [*good[:half], bad, *good[half:]]), return_exceptions=True
     )
-    assert [isinstance(r, Exception) for r in results] == [False] * 3 + [True] + [False] * 3
+    assert [isinstance(r, Exception) for r in results] == (
+        [False] * half + [True] + [False] * (others - half)
+    )
     async with engine.connect() as conn:
         keys = (await conn.execute(select(jobs.c.key))).scalars().all()
     assert sorted(keys) == sorted(row["key"] for row in good)
@@ -232,3 +238,23 @@ async def test_a_handed_back_job_waits_to_settle_before_it_is_taken_again(
     assert await queue.claim(engine, owner="b", now=110.0, limit=1, lease_seconds=30) == []
     (again,) = await queue.claim(engine, owner="b", now=111.0, limit=1, lease_seconds=30)
     assert again.id == job.id and again.attempts == 2
+
+
+async def test_rows_handed_in_while_a_lone_row_fails_are_still_written(
+    engine: AsyncEngine,
+) -> None:
+    """A row that fails alone is answered with its error; the rows that arrived meanwhile
+    are written by the same committer (nothing else would take them until the next write)."""
+    writer = JobWriter(engine)
+    now = time.time()
+    bad = job_row(kind="k", key="bad", payload={}, now=now) | {"kind": None}  # NOT NULL
+    failing = asyncio.ensure_future(writer.write(bad))
+    for _ in range(3):
+        await asyncio.sleep(0)  # the lone row's batch is taken and on its way
+    good = [job_row(kind="k", key=f"m-{n}", payload={}, now=now) for n in range(3)]
+    await asyncio.wait_for(asyncio.gather(*(writer.write(row) for row in good)), timeout=10)
+    with pytest.raises(IntegrityError):
+        await failing
+    async with engine.connect() as conn:
+        keys = (await conn.execute(select(jobs.c.key))).scalars().all()
+    assert sorted(keys) == sorted(row["key"] for row in good)
