@@ -549,3 +549,27 @@ async def test_a_claim_the_database_fails_is_tried_again_a_poll_later_not_at_onc
     finally:
         async with engine.begin() as conn:
             await conn.execute(text("ALTER TABLE jobs_away RENAME TO jobs"))
+
+
+async def test_a_job_whose_attempts_were_used_up_by_crashes_gives_up_at_its_next_wait(
+    engine: AsyncEngine,
+) -> None:
+    """Attempts are counted when a job is claimed, so an attempt cut off by a crash counts.
+    A job claimed for the third time with two attempts allowed (two workers died holding
+    it) gives up even when what it meets is a rate limit: waits do not count, but they do
+    not give back the attempts already used either."""
+    await add(engine, "j", lane="a")
+    for n in range(2):  # two workers take it and die (their leases run out)
+        await queue.claim(engine, owner=f"dead-{n}", now=T0 + 100 * n, limit=1, lease_seconds=30)
+
+    async def paced(job: Job) -> None:
+        raise RetryLater("429", after=0, count_attempt=False)
+
+    ran = Ran(engine, paced, JobsConfig(max_attempts=2, **FAST), clock=[T0 + 300])
+    ran.runner.start()
+    try:
+        dead = await until(engine, "j", lambda r: r["state"] == "dead", timeout=10)
+    finally:
+        await ran.runner.stop(grace=1)
+    assert dead["attempts"] == 3
+    assert ran.deaths == ["429 (gave up: too many attempts, 2 attempts)"]
