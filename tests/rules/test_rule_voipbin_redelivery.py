@@ -21,7 +21,7 @@ from sqlalchemy import func, select
 from bot.fakes.slack import FakeSlack
 from bot.fakes.voipbin import FakeVoipbin
 from bot.jobs import queue
-from bot.store.tables import messages
+from bot.store.tables import conversations, messages
 
 from harness import CHANNEL, OUR_NUMBER, serve, wait_for
 from test_bridge_e2e import PEER, idle, send_one, updates
@@ -107,3 +107,50 @@ async def test_an_sms_whose_slack_post_landed_unanswered_is_not_posted_again(
         await idle(service)
         shown = [m["text"] for m in fake_slack.messages(CHANNEL)]
         assert sum("answer lost" in text for text in shown) == 1, shown
+
+
+async def test_the_first_post_of_an_sms_looks_nothing_up_and_its_latency_is_measured(
+    fake_slack: FakeSlack, fake_voipbin: FakeVoipbin, database_url: str
+) -> None:
+    """Only a retried post looks for an earlier one (a Slack call each, rate-limited): the
+    first attempt of an inbound SMS in an existing thread makes one call, its post. The
+    time from acceptance to the post is what the end-to-end metric counts: each lies within
+    the time the test saw from sending the webhook to the post."""
+    async with serve(fake_slack, fake_voipbin, database_url) as service:
+        windows = []
+        for text in ("opens the thread", "one call"):
+            calls = len(fake_slack.calls())
+            began = time.time()
+            await service.inbound(PEER, text)
+            await wait_for(fake_slack, lambda s, text=text: posted(s, text) == 1)
+            await idle(service)
+            windows.append(time.time() - began)
+        assert [c.method for c in fake_slack.calls()[calls:]] == ["chat.postMessage"]
+        metrics = (await service.http.get("/metrics")).text
+        assert 'sms_bridge_end_to_end_seconds_count{direction="inbound"} 2.0' in metrics
+        total = next(
+            float(line.split()[-1])
+            for line in metrics.splitlines()
+            if line.startswith('sms_bridge_end_to_end_seconds_sum{direction="inbound"}')
+        )
+        assert 0 < total <= sum(windows), (total, windows)
+
+
+async def test_a_sender_longer_than_the_store_holds_is_kept_cut_to_its_width(
+    fake_slack: FakeSlack, fake_voipbin: FakeVoipbin, database_url: str
+) -> None:
+    """A sender that is no number and longer than conversations.peer_number (64) is kept,
+    cut to 64 characters (PostgreSQL would refuse it whole; SQLite would keep it whole), and
+    the SMS posted: its redeliveries then find the same conversation."""
+    sender = "ACME-ALERTS-" + "X" * 70
+    async with serve(fake_slack, fake_voipbin, database_url) as service:
+        sms = fake_voipbin.inbound(sender, OUR_NUMBER, "from a long name")
+        for _ in range(2):
+            assert (await service.webhook("message_created", sms)).status_code == 200
+        await wait_for(fake_slack, lambda s: posted(s, "from a long name") == 1)
+        await idle(service)
+        engine = service.app.state.components.engine
+        async with engine.connect() as conn:
+            peers = (await conn.execute(select(conversations.c.peer_number))).scalars().all()
+        assert peers == [sender[:64]]
+        assert posted(fake_slack, "from a long name") == 1
