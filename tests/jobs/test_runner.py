@@ -573,3 +573,39 @@ async def test_a_job_whose_attempts_were_used_up_by_crashes_gives_up_at_its_next
         await ran.runner.stop(grace=1)
     assert dead["attempts"] == 3
     assert ran.deaths == ["429 (gave up: too many attempts, 2 attempts)"]
+
+
+async def test_a_running_jobs_lease_is_renewed_every_third_of_its_length(
+    engine: AsyncEngine,
+) -> None:
+    """On the wall clock: a lease of 12 s is renewed every 4 s, so one renewal that fails
+    (or a slow database) still leaves the lease time to be renewed before it runs out."""
+    lease = 12
+    await add(engine, "slow", now=time.time())
+    started, release = asyncio.Event(), asyncio.Event()
+
+    async def slow(job: Job) -> None:
+        started.set()
+        await asyncio.wait_for(release.wait(), timeout=60)
+
+    runner = JobRunner(
+        engine=engine,
+        handlers={"k": slow},
+        config=JobsConfig(lease_seconds=lease, **FAST),
+    )
+    runner.start()
+    try:
+        await asyncio.wait_for(started.wait(), timeout=10)
+        last = (await rows(engine))["slow"]["lease_until"]
+        since = time.monotonic()
+        renewals = 0
+        while renewals < 2:
+            now = (await rows(engine))["slow"]["lease_until"]
+            if now != last:
+                renewals, last, since = renewals + 1, now, time.monotonic()
+            waited = time.monotonic() - since
+            assert waited < lease / 3 + 1.5, f"no renewal for {waited:.1f} s of a {lease} s lease"
+            await asyncio.sleep(0.05)
+    finally:
+        release.set()
+        await runner.stop(grace=5)
