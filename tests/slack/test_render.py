@@ -158,3 +158,9 @@ def test_an_answer_too_long_for_one_message_begins_with_its_start_and_says_it_wa
     assert blocks[-1] == fit.context("_(cut: too long for one Slack message)_")
     short = render.answer("a short answer")
     assert "cut: too long" not in texts(short["blocks"])
+
+
+def test_a_note_shows_its_text_escaped_in_its_blocks() -> None:
+    note = render.note("Nothing sent to <!channel> & co")
+    assert note.blocks == [fit.section("Nothing sent to &lt;!channel&gt; &amp; co")]
+    assert render.note("  ").blocks == []
