@@ -164,3 +164,10 @@ def test_a_note_shows_its_text_escaped_in_its_blocks() -> None:
     note = render.note("Nothing sent to <!channel> & co")
     assert note.blocks == [fit.section("Nothing sent to &lt;!channel&gt; &amp; co")]
     assert render.note("  ").blocks == []
+
+
+def test_a_status_line_shows_its_note_escaped_and_nothing_without_one() -> None:
+    assert render.status_line("failed", "carrier said <no> & stop") == (
+        ":x: Failed · carrier said &lt;no&gt; &amp; stop"
+    )
+    assert render.status_line("delivered") == ":white_check_mark: Delivered"
