@@ -171,3 +171,10 @@ def test_a_status_line_shows_its_note_escaped_and_nothing_without_one() -> None:
         ":x: Failed · carrier said &lt;no&gt; &amp; stop"
     )
     assert render.status_line("delivered") == ":white_check_mark: Delivered"
+
+
+def test_a_rollup_of_one_failure_is_the_alert_of_that_failure() -> None:
+    item = AlertItem(text="SMS to +31 6 12345678 failed", link="https://x/p1")
+    rollup = render.rollup(source="C1", items=[item])
+    assert rollup.text == ":rotating_light: SMS to +31 6 12345678 failed"
+    assert rollup.blocks == [fit.section(f"{rollup.text}\n<https://x/p1|View the thread>")]
