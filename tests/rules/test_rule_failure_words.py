@@ -41,6 +41,10 @@ async def test_each_failure_is_worded_as_what_it_is(
         await wait_for(fake_slack, lambda s: len(s.posts(ALERTS)) == len(PEERS))
         await idle(service)
         alerts = " | ".join(p["text"] for p in fake_slack.posts(ALERTS))
+        metrics = (await service.http.get("/metrics")).text
+    # and each is counted under its own reason, for a dashboard to tell them apart
+    for status in ("gw_timeout", "dlr_timeout", "failed"):
+        assert f'sms_bridge_sms_total{{event="failed",reason="{status}"}} 1.0' in metrics, status
     for peer, (status, words) in zip(PEERS, WORDS.items(), strict=True):
         pretty = f"+31 6 {peer[4:]}"
         assert f"SMS to {pretty} failed: {words}." in alerts, (status, alerts)
