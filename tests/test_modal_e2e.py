@@ -8,6 +8,7 @@ from typing import Any
 
 from blockkit import assert_valid_payloads, assert_valid_view
 from interact import close, global_shortcut, message_shortcut, submit, view_state
+from sqlalchemy import text
 from test_sending_e2e import LONG, OTHER_NUMBER, two_numbers
 
 from bot.fakes.slack import FakeSlack
@@ -16,6 +17,16 @@ from bot.slack import modal
 
 from harness import CHANNEL, OUR_NUMBER, Service, make_config, serve, wait_for
 from test_bridge_e2e import PEER, idle
+
+
+def exactly_two() -> Any:
+    """Two numbers: the least that shows the picker."""
+    return make_config(
+        numbers=[
+            {"number": OUR_NUMBER, "channel": CHANNEL},
+            {"number": OTHER_NUMBER, "channel": CHANNEL},
+        ]
+    )
 
 
 def opened(slack: FakeSlack) -> list[dict[str, Any]]:
@@ -172,3 +183,62 @@ async def test_a_long_message_in_the_modal_asks_first(
         await idle(service)
         assert len(fake_voipbin.sends()) == 1
         assert_valid_payloads(fake_slack)
+
+
+async def test_a_number_that_left_app_yaml_after_the_modal_opened_is_refused_on_its_field(
+    fake_slack: FakeSlack, fake_voipbin: FakeVoipbin, sqlite_url: str
+) -> None:
+    """The modal was opened, then the bridge restarted with the number gone from app.yaml:
+    the submission is refused on the field that picked the number, the picker when there was
+    one, else "To" (a one-number modal has no picker to put the error on)."""
+    fake_slack.set_members(CHANNEL, ["UBOT", "U0ANNA"])
+    only_other = make_config(numbers=[{"number": OTHER_NUMBER, "channel": CHANNEL}])
+    async with serve(fake_slack, fake_voipbin, sqlite_url, config=exactly_two()) as service:
+        picker = await open_global(service)
+    async with serve(fake_slack, fake_voipbin, sqlite_url) as service:
+        one = await open_global(service)
+    cases = [
+        (make_config(), picker, {"from": OTHER_NUMBER}, "from"),
+        (only_other, one, {}, "to"),
+    ]
+    for config, view, selects, where in cases:
+        async with serve(fake_slack, fake_voipbin, sqlite_url, config=config) as service:
+            state = view_state({"to": PEER, "text": "hi"}, selects)
+            body = (await submit(service, view, state)).json()
+            assert body["response_action"] == "errors"
+            assert body["errors"] == {where: "Pick one of the bridge's numbers."}
+            await idle(service)
+    assert fake_voipbin.sends() == []
+
+
+async def test_a_send_the_database_cannot_record_is_refused_in_the_form(
+    fake_slack: FakeSlack, fake_voipbin: FakeVoipbin, sqlite_url: str
+) -> None:
+    """An unexpected failure while recording the send keeps the form open and says nothing
+    was sent, so the person can try again (the modal is not closed on a send that is lost)."""
+    fake_slack.set_members(CHANNEL, ["UBOT", "U0ANNA"])
+    async with serve(fake_slack, fake_voipbin, sqlite_url) as service:
+        view = await open_global(service)
+        async with service.app.state.components.engine.begin() as conn:
+            await conn.execute(text("DROP TABLE jobs"))  # the database lost its job table
+        response = await submit(service, view, view_state({"to": PEER, "text": "hi"}))
+        assert response.status_code == 200
+        body = response.json()
+        assert body["response_action"] == "errors"
+        assert "could not do that right now; nothing was sent" in body["errors"]["text"]
+    assert fake_voipbin.sends() == []
+
+
+async def test_a_submission_whose_metadata_is_not_ours_is_refused_on_its_field(
+    fake_slack: FakeSlack, fake_voipbin: FakeVoipbin, sqlite_url: str
+) -> None:
+    """``private_metadata`` that is not the JSON the bridge wrote (a view it did not open as
+    it is now) offers no number: the form says so instead of failing (no 5xx, nothing sent)."""
+    fake_slack.set_members(CHANNEL, ["UBOT", "U0ANNA"])
+    async with serve(fake_slack, fake_voipbin, sqlite_url) as service:
+        view = await open_global(service) | {"private_metadata": "numbers: +31201234567"}
+        response = await submit(service, view, view_state({"to": PEER, "text": "hi"}))
+        assert response.status_code == 200
+        assert response.json()["errors"] == {"to": "Pick one of the bridge's numbers."}
+        await idle(service)
+    assert fake_voipbin.sends() == []

@@ -41,6 +41,26 @@ async def test_each_failure_is_worded_as_what_it_is(
         await wait_for(fake_slack, lambda s: len(s.posts(ALERTS)) == len(PEERS))
         await idle(service)
         alerts = " | ".join(p["text"] for p in fake_slack.posts(ALERTS))
+        metrics = (await service.http.get("/metrics")).text
+    # and each is counted under its own reason, for a dashboard to tell them apart
+    for status in ("gw_timeout", "dlr_timeout", "failed"):
+        assert f'sms_bridge_sms_total{{event="failed",reason="{status}"}} 1.0' in metrics, status
     for peer, (status, words) in zip(PEERS, WORDS.items(), strict=True):
         pretty = f"+31 6 {peer[4:]}"
         assert f"SMS to {pretty} failed: {words}." in alerts, (status, alerts)
+
+
+async def test_a_send_voipbin_refused_is_said_to_be_refused_not_undelivered(
+    fake_slack: FakeSlack, fake_voipbin: FakeVoipbin, sqlite_url: str
+) -> None:
+    """VoIPbin refusing the send (here: no balance) means it never left: the alert gives the
+    refusal's reason, and does not call it a delivery that failed."""
+    config = make_config(alerts={"channel": ALERTS, "stuck_after": 600, "rollup_seconds": 0})
+    async with serve(fake_slack, fake_voipbin, sqlite_url, config=config) as service:
+        fake_voipbin.fail_next("POST /messages", status=402)
+        assert (await service.slash(f"{PEERS[0]} no balance")).status_code == 200
+        await wait_for(fake_slack, lambda s: len(s.posts(ALERTS)) == 1)
+        (alert,) = [p["text"] for p in fake_slack.posts(ALERTS)]
+    assert alert.startswith(":rotating_light: SMS to +31 6 10000001: VoIPbin refused"), alert
+    assert "It was not sent" in alert, alert
+    assert "It was not delivered" not in alert and "failed:" not in alert, alert

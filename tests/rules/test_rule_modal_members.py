@@ -13,7 +13,8 @@ from typing import Any
 
 import pytest
 from interact import submit, view_state
-from test_modal_e2e import open_global
+from test_modal_e2e import exactly_two, open_global
+from test_sending_e2e import OTHER_NUMBER
 
 from bot.fakes.slack import FakeSlack
 from bot.fakes.voipbin import FakeVoipbin
@@ -62,3 +63,20 @@ async def test_a_member_sends_once_the_lookup_answers(
         assert response.status_code == 200 and response.text == ""
         await idle(service)
     assert [s["destinations"][0]["target"] for s in fake_voipbin.sends()] == [PEER]
+
+
+async def test_a_non_member_is_refused_on_the_number_picker(
+    fake_slack: FakeSlack, fake_voipbin: FakeVoipbin, sqlite_url: str
+) -> None:
+    """With a choice of numbers, the refusal is on the picker: another number (of a channel
+    the person is in) may still be sent from."""
+    fake_slack.set_members(CHANNEL, ["UBOT", "U0ANNA"])
+    async with serve(fake_slack, fake_voipbin, sqlite_url, config=exactly_two()) as service:
+        view = await open_global(service)
+        state = view_state({"to": PEER, "text": "hi"}, {"from": OTHER_NUMBER})
+        body = (await submit(service, view, state, user="U0OUTSIDER")).json()
+        assert body["response_action"] == "errors"
+        assert list(body["errors"]) == ["from"]
+        assert "Only members of this number's channel" in body["errors"]["from"]
+        await idle(service)
+    assert fake_voipbin.sends() == []
