@@ -205,7 +205,7 @@ async def serve(
     if not config.slack.enabled:
         # The bridge's own pacing is off in this config (most tests are about other things and
         # post a thread root, a message and a notice in the same millisecond), so the fake's
-        # per-channel pacing is off too; tests of pacing turn both on (tests/test_faults.py).
+        # per-channel pacing is off too; tests of pacing turn both on (tests/e2e/test_faults.py).
         # chat.update keeps Slack's workspace limit: the bridge does not pace it at all.
         slack.set_rate_limit("chat.postMessage", None)
     app = create_app(

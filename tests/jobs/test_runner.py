@@ -20,7 +20,7 @@ from bot.config import JobsConfig
 from bot.jobs import queue
 from bot.jobs.queue import Job
 from bot.jobs.runner import GiveUp, JobRunner, RetryLater, backoff
-from bot.store import repo
+from bot.store import seen_events
 from bot.store.tables import jobs
 
 from harness import wait_until
@@ -360,8 +360,8 @@ async def test_old_delivery_keys_and_finished_jobs_are_forgotten_every_few_minut
     await done_job("old", old)
     await done_job("fresh", fresh)
     async with engine.begin() as conn:
-        assert await repo.first_seen(conn, "voipbin:old", old)
-        assert await repo.first_seen(conn, "voipbin:fresh", fresh)
+        assert await seen_events.first_seen(conn, "voipbin:old", old)
+        assert await seen_events.first_seen(conn, "voipbin:fresh", fresh)
 
     ran_keys: list[str] = []
 
@@ -377,8 +377,8 @@ async def test_old_delivery_keys_and_finished_jobs_are_forgotten_every_few_minut
             await asyncio.sleep(0.02)
         assert "fresh" in await rows(engine)
         async with engine.connect() as conn:
-            assert not await repo.was_seen(conn, "voipbin:old")
-            assert await repo.was_seen(conn, "voipbin:fresh")
+            assert not await seen_events.was_seen(conn, "voipbin:old")
+            assert await seen_events.was_seen(conn, "voipbin:fresh")
 
         # Four minutes on, a job grown old meanwhile is still there after a round of work...
         ran.clock[0] = T0 + 240
