@@ -259,14 +259,17 @@ class Fakes:
     voipbin_url: str
     http: httpx.AsyncClient = field(default_factory=lambda: httpx.AsyncClient(trust_env=False))
 
-    async def control(self, path: str, body: dict[str, Any] | None = None) -> Any:
-        url = self.slack_base + path
+    async def _call(self, url: str, body: dict[str, Any] | None) -> Any:
         if body is None:
             response = await self.http.get(url, timeout=30)
         else:
             response = await self.http.post(url, json=body, timeout=30)
         response.raise_for_status()
         return response.json()
+
+    async def control(self, path: str, body: dict[str, Any] | None = None) -> Any:
+        """A control route of the fake Slack (GET, or POST of ``body``)."""
+        return await self._call(self.slack_base + path, body)
 
     async def posts(self, since: int = 0) -> list[dict[str, Any]]:
         """Every chat.postMessage call (answered or refused) with the fake's arrival time."""
@@ -280,13 +283,8 @@ class Fakes:
         return found
 
     async def voipbin_control(self, path: str, body: dict[str, Any] | None = None) -> Any:
-        url = self.voipbin_url.removesuffix("/v1.0") + path
-        if body is None:
-            response = await self.http.get(url, timeout=30)
-        else:
-            response = await self.http.post(url, json=body, timeout=30)
-        response.raise_for_status()
-        return response.json()
+        """A control route of the fake VoIPbin (GET, or POST of ``body``)."""
+        return await self._call(self.voipbin_url.removesuffix("/v1.0") + path, body)
 
     async def voipbin_requests(self) -> list[dict[str, Any]]:
         """Every request the fake VoIPbin answered, in order, with its arrival time (``at``,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import socket
 import struct
 import sys
@@ -14,6 +15,27 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Self
 from urllib.parse import parse_qsl, urlsplit
+
+
+def take_token(
+    buckets: dict[Any, tuple[float, float]],
+    key: Any,
+    *,
+    per_second: float,
+    burst: int,
+    now: float,
+) -> int | None:
+    """One call against the token bucket ``buckets[key]`` (``(tokens, when)``; a new bucket is
+    full): None if it may go ahead (a token is taken), else the whole seconds, rounded up,
+    until a token is there: the ``Retry-After`` Slack and VoIPbin answer with. The caller
+    holds the fake's lock."""
+    tokens, last = buckets.get(key, (float(burst), now))
+    tokens = min(float(burst), tokens + (now - last) * per_second)
+    if tokens >= 1.0:
+        buckets[key] = (tokens - 1.0, now)
+        return None
+    buckets[key] = (tokens, now)
+    return max(1, math.ceil((1.0 - tokens) / per_second))
 
 
 @dataclass

@@ -35,7 +35,6 @@ import contextlib
 import copy
 import itertools
 import json
-import math
 import signal
 import threading
 import time
@@ -44,7 +43,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl
 
-from bot.fakes._server import Answer, FakeServer, Fault, Request
+from bot.fakes._server import Answer, FakeServer, Fault, Request, take_token
 from bot.fakes.slack_limits import refusal
 
 _PERMALINK_BASE = "https://fake.slack.test/archives"
@@ -489,15 +488,16 @@ class FakeSlack(FakeServer):
             if limit is None:
                 return None
             key = (method, channel if limit.per == "channel" else "")
-            now = self._clock()
-            tokens, last = self._buckets.get(key, (float(limit.burst), now))
-            tokens = min(float(limit.burst), tokens + (now - last) * limit.per_second)
-            if tokens >= 1.0:
-                self._buckets[key] = (tokens - 1.0, now)
-                return None
-            self._buckets[key] = (tokens, now)
-            self.rate_limited_count += 1
-            return max(1, math.ceil((1.0 - tokens) / limit.per_second))
+            retry_after = take_token(
+                self._buckets,
+                key,
+                per_second=limit.per_second,
+                burst=limit.burst,
+                now=self._clock(),
+            )
+            if retry_after is not None:
+                self.rate_limited_count += 1
+            return retry_after
 
     def _next_ts(self) -> str:
         """Unique, increasing message timestamps: 1700000000.000101, .000102, ..."""

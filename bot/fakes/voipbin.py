@@ -40,7 +40,6 @@ import copy
 import hashlib
 import hmac
 import json
-import math
 import queue
 import random
 import re
@@ -57,7 +56,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from bot.fakes._server import Answer, FakeServer, Fault, Request
+from bot.fakes._server import Answer, FakeServer, Fault, Request, take_token
 from bot.phone import count_segments
 
 NIL_UUID = "00000000-0000-0000-0000-000000000000"
@@ -260,7 +259,7 @@ class FakeVoipbin(FakeServer):
         # VoIPbin's per-customer limit on /v1.0 (reference §6.2: 16.7 requests a second,
         # burst 33, after authentication); set_rate_limit changes or removes it.
         self._rate: tuple[float, int] | None = CUSTOMER_RATE_LIMIT
-        self._bucket: tuple[float, float] | None = None  # tokens, when
+        self._bucket: dict[str, tuple[float, float]] = {}  # the customer's: (tokens, when)
         self.rate_limited_count = 0
         self._sends: list[Any] = []
         self._messages: dict[str, dict[str, Any]] = {}
@@ -587,15 +586,12 @@ class FakeVoipbin(FakeServer):
             if self._rate is None:
                 return None
             per_second, burst = self._rate
-            now = time.monotonic()
-            tokens, last = self._bucket if self._bucket is not None else (float(burst), now)
-            tokens = min(float(burst), tokens + (now - last) * per_second)
-            if tokens >= 1.0:
-                self._bucket = (tokens - 1.0, now)
-                return None
-            self._bucket = (tokens, now)
-            self.rate_limited_count += 1
-            return max(1, math.ceil((1.0 - tokens) / per_second))
+            retry_after = take_token(
+                self._bucket, "customer", per_second=per_second, burst=burst, now=time.monotonic()
+            )
+            if retry_after is not None:
+                self.rate_limited_count += 1
+            return retry_after
 
     def set_rate_limit(self, per_second: float | None = 16.7, burst: int = 33) -> None:
         """The account's limit on ``/v1.0``: ``burst`` requests at once, then ``per_second``
@@ -605,7 +601,7 @@ class FakeVoipbin(FakeServer):
             raise ValueError(f"bad rate limit: {per_second}/s, burst {burst}")
         with self.lock:
             self._rate = None if per_second is None else (per_second, burst)
-            self._bucket = None
+            self._bucket.clear()
 
     @staticmethod
     def _route(request: Request) -> str | None:
