@@ -90,6 +90,35 @@ def sign_slack(body: str, *, timestamp: int | None = None) -> dict[str, str]:
     return {"x-slack-request-timestamp": ts, "x-slack-signature": signature}
 
 
+def slash_form(
+    slack: FakeSlack,
+    text: str,
+    *,
+    channel: str = CHANNEL,
+    user: str = "U0ANNA",
+    command: str = "/sms",
+) -> tuple[str, dict[str, str]]:
+    """A slash command as Slack posts it: the form body and its signed headers; its
+    ``response_url`` is on the fake Slack."""
+    body = urlencode(
+        {
+            "token": "legacy",
+            "team_id": TEAM,
+            "team_domain": "acme",
+            "channel_id": channel,
+            "channel_name": "support",
+            "user_id": user,
+            "user_name": "anna",
+            "command": command,
+            "text": text,
+            "api_app_id": "A0001",
+            "response_url": f"{slack.base}/response/{uuid.uuid4().hex}",
+            "trigger_id": "1.2.3",
+        }
+    )
+    return body, sign_slack(body) | {"content-type": "application/x-www-form-urlencoded"}
+
+
 @dataclass
 class Service:
     """The running service and the ways to reach it."""
@@ -103,23 +132,7 @@ class Service:
     async def slash(
         self, text: str, *, channel: str = CHANNEL, user: str = "U0ANNA", command: str = "/sms"
     ) -> httpx.Response:
-        body = urlencode(
-            {
-                "token": "legacy",
-                "team_id": TEAM,
-                "team_domain": "acme",
-                "channel_id": channel,
-                "channel_name": "support",
-                "user_id": user,
-                "user_name": "anna",
-                "command": command,
-                "text": text,
-                "api_app_id": "A0001",
-                "response_url": f"{self.slack.base}/response/{uuid.uuid4().hex}",
-                "trigger_id": "1.2.3",
-            }
-        )
-        headers = sign_slack(body) | {"content-type": "application/x-www-form-urlencoded"}
+        body, headers = slash_form(self.slack, text, channel=channel, user=user, command=command)
         return check_ack(await self.http.post("/slack/events", content=body, headers=headers))
 
     def next_ts(self) -> str:

@@ -17,7 +17,6 @@ import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
 
 import httpx
 import pytest
@@ -38,6 +37,7 @@ from harness import (
     WEBHOOK_SECRET,
     ServiceProcess,
     sign_slack,
+    slash_form,
 )
 
 pytestmark = pytest.mark.slow
@@ -106,17 +106,7 @@ class Load:
 
     async def command(self, n: int) -> None:
         text = f"cmd #{n:03d}"
-        body = urlencode(
-            {
-                "team_id": TEAM,
-                "channel_id": CHANNEL,
-                "user_id": "U0ANNA",
-                "command": "/sms",
-                "text": f"{PEERS[n % len(PEERS)]} {text}",
-                "response_url": f"{self.slack.base}/response/{n}",
-            }
-        )
-        headers = sign_slack(body) | {"content-type": "application/x-www-form-urlencoded"}
+        body, headers = slash_form(self.slack, f"{PEERS[n % len(PEERS)]} {text}")
         status = await self._post("/slack/events", body, headers)
         (self.acked_commands if status == 200 else self.unacked_commands).append(text)
 

@@ -13,7 +13,6 @@ import asyncio
 import signal
 import time
 from pathlib import Path
-from urllib.parse import urlencode
 
 import httpx
 import pytest
@@ -25,7 +24,7 @@ from bot.fakes.voipbin import FakeVoipbin
 from bot.store.db import create_engine
 from bot.store.tables import jobs
 
-from harness import TEAM, ServiceProcess, sign_slack, wait_for
+from harness import ServiceProcess, slash_form, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -72,6 +71,7 @@ class Replicas:
         config: dict[str, object] | None = None,
     ) -> None:
         config_path = write_config(tmp_path / "app.yaml", **(config or {}))
+        self.slack = slack
         self.voipbin = voipbin
         self.services = [
             ServiceProcess(
@@ -110,18 +110,7 @@ class Replicas:
         assert response.status_code == 200, response.text
 
     async def slash(self, replica: int, channel: str, text: str, *, user: str) -> None:
-        body = urlencode(
-            {
-                "team_id": TEAM,
-                "channel_id": channel,
-                "user_id": user,
-                "command": "/sms",
-                "text": text,
-                "response_url": "https://hooks.slack.test/response",
-                "trigger_id": "1.2.3",
-            }
-        )
-        headers = sign_slack(body) | {"content-type": "application/x-www-form-urlencoded"}
+        body, headers = slash_form(self.slack, text, channel=channel, user=user)
         url = self.services[replica].url + "/slack/events"
         response = await self.http.post(url, content=body, headers=headers)
         assert response.status_code == 200 and "Sending to" in response.text, response.text
